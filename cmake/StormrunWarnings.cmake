@@ -1,0 +1,13 @@
+# Compile flags shared by every stormrun target: warnings on, optional sanitizers.
+add_library(stormrun_flags INTERFACE)
+target_compile_options(stormrun_flags INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow>
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${STORMRUN_WERROR}>>:-Werror>
+  # Reproducibility (DESIGN.md §6): no FMA contraction, no fast-math, on both sides.
+  $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>
+  $<$<COMPILE_LANGUAGE:CUDA>:--fmad=false -Xcompiler=-Wall,-Wextra>)
+if(STORMRUN_SANITIZE)
+  target_compile_options(stormrun_flags INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
+  target_link_options(stormrun_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,77 @@
+// The checkpoint codec: Values to JSON (+ .npy files for arrays) and back, and the typed
+// conversion of C++ values to Values. Loading never executes code: every encoded form is
+// a tagged, closed set of data types; anything else is a CodecError naming the value.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "stormrun/value.hpp"
+
+namespace stormrun {
+
+/// Serialise an array as a numpy .npy v1.0 file (no pickle; readable by numpy.load).
+std::vector<std::byte> npy_encode(const NdArray& array);
+/// Parse a .npy file; CodecError naming `name` on a bad header, object dtype, Fortran
+/// order, big-endian data or a size that does not match the header.
+NdArray npy_decode(std::span<const std::byte> bytes, std::string_view name);
+
+/// Where the encoder puts array payloads: it stores `bytes` under a relative path derived
+/// from `suggested_relpath` and returns the relative path actually used.
+class BlobSink {
+ public:
+  virtual ~BlobSink() = default;
+  virtual std::string put(std::string_view suggested_relpath, std::span<const std::byte> bytes) = 0;
+};
+
+/// Where the decoder gets array payloads from; implementations verify size and checksum
+/// before returning (CodecError / StoreError otherwise).
+class BlobSource {
+ public:
+  virtual ~BlobSource() = default;
+  virtual std::vector<std::byte> get(std::string_view relpath) = 0;
+};
+
+/// Encode a Value as JSON. Arrays are written through `sink` as .npy files under
+/// `array_prefix` (e.g. "states/stormrun.SweState/"), referenced from the JSON with their
+/// dtype and shape. Non-finite floats, uint64, time points and durations are tagged.
+/// Without a sink (nullptr) an array is a CodecError (metadata must stay inline).
+nlohmann::json encode_value(const Value& value, BlobSink* sink, std::string_view array_prefix);
+
+/// Decode JSON written by encode_value. `where` names the value in errors (e.g.
+/// "manifest.json: states.stormrun.SweState.h"). Array references are loaded through
+/// `source` and checked against the recorded dtype and shape.
+Value decode_value(const nlohmann::json& json, BlobSource* source, std::string_view where);
+
+/// Metadata (string-keyed, inline) to and from a JSON object.
+nlohmann::json encode_metadata(const Metadata& metadata);
+Metadata decode_metadata(const nlohmann::json& json, std::string_view where);
+
+/// Typed conversion between C++ values and Values. Specialised for: bool, integer types,
+/// float, double, std::string, TimePoint, Duration (any std::chrono::duration),
+/// std::vector<T>, std::map<std::string, T>, std::optional<T>, Array<T> (n-d numeric
+/// array), and every struct declared with STORMRUN_STATE (nested structs included).
+/// Using any other type fails to compile with a message naming it.
+///   static Value to_value(const T&);
+///   static T from_value(const Value&, std::string_view where);   // CodecError on mismatch
+///   static std::string type_name();   // canonical type spelling that enters schema hashes
+template <class T, class Enable = void>
+struct Codec;
+
+template <class T>
+Value to_value(const T& v) {
+  return Codec<T>::to_value(v);
+}
+template <class T>
+T from_value(const Value& v, std::string_view where) {
+  return Codec<T>::from_value(v, where);
+}
+
+}  // namespace stormrun
+
+#include "stormrun/bits/codec_impl.hpp"
