@@ -28,6 +28,13 @@
 
 namespace stormrun {
 
+namespace detail {
+class CheckpointCore;  // src/checkpoint/session/checkpoint_core.hpp
+class BoundStateBase;  // bits/checkpoint_impl.hpp
+template <CheckpointState T>
+class BoundState;
+}  // namespace detail
+
 /// Invalid options, bad positions, state collisions; the message names the option/value.
 class CheckpointError : public std::runtime_error {
  public:
@@ -93,9 +100,11 @@ class Session {
   void record_unit(const std::string& unit, std::int64_t step);
 
  private:
-  friend class Checkpoint;
-  explicit Session(Checkpoint* owner) : owner_(owner) {}
-  Checkpoint* owner_;
+  friend class detail::CheckpointCore;
+  // The session's data lives in the checkpoint's heap-allocated core, so that a Session&
+  // stays valid when the Checkpoint object itself is moved.
+  explicit Session(detail::CheckpointCore* core) : core_(core) {}
+  detail::CheckpointCore* core_;
 };
 
 /// Handle to a component's bound state. Move-only; unbinds on destruction. The record is
@@ -116,9 +125,9 @@ class StateBinding {
   const T* operator->() const;
 
   // Read-only checkpoint properties.
-  bool enabled() const;        ///< false on a disabled checkpoint or below min_level
-  int level() const;           ///< the checkpoint's level
-  bool loaded() const;         ///< filled from the selected row
+  bool enabled() const;  ///< false on a disabled checkpoint or below min_level
+  int level() const;     ///< the checkpoint's level
+  bool loaded() const;   ///< filled from the selected row
   const Metadata& metadata() const;
   std::optional<Duration> lead_time() const;
   const std::string& staging_device() const;
@@ -127,9 +136,12 @@ class StateBinding {
 
  private:
   friend class Checkpoint;
-  StateBinding(Checkpoint* owner, void* slot) : owner_(owner), slot_(slot) {}
-  Checkpoint* owner_ = nullptr;
-  void* slot_ = nullptr;
+  explicit StateBinding(std::shared_ptr<detail::BoundState<T>> state) : state_(std::move(state)) {}
+  detail::BoundState<T>& state() const;  // CheckpointError on a moved-from handle
+  void release() noexcept;
+  // Shared with the checkpoint's registry: the record outlives whichever of the two goes
+  // first (a handle that outlives its checkpoint reads as disabled).
+  std::shared_ptr<detail::BoundState<T>> state_;
 };
 
 /// A named checkpoint of this rank: its catalog, the active session and bound states.
@@ -179,16 +191,11 @@ class Checkpoint {
   StateBinding<T> bind(T initial = T{}, int min_level = 2);
 
  private:
-  template <CheckpointState T>
-  friend class StateBinding;
-  friend class Session;
-  struct Impl;
-  struct BoundState;
-  Checkpoint() = default;
-  void bind_erased(std::unique_ptr<BoundState> state);
-  void unbind(void* slot);
-  BoundState& bound(void* slot) const;
-  std::unique_ptr<Impl> impl_;
+  explicit Checkpoint(std::unique_ptr<detail::CheckpointCore> core);
+  detail::CheckpointCore& core() const;  // CheckpointError on a moved-from checkpoint
+  void bind_erased(const std::shared_ptr<detail::BoundStateBase>& state);
+  // Heap-allocated so that sessions and bindings keep a stable pointer across moves.
+  std::unique_ptr<detail::CheckpointCore> core_;
 };
 
 /// RAII scope of an active session (Python's `with checkpoint:`): activates the newest

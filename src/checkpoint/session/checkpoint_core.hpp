@@ -1,0 +1,106 @@
+// The state behind a Checkpoint: resolved options, the LOCK, this rank's store, the active
+// session and the registry of bound states. Heap-allocated by Checkpoint so that Session&
+// and StateBinding handles keep a stable pointer to it when the Checkpoint is moved.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "stormrun/checkpoint.hpp"
+
+namespace stormrun::detail {
+
+/// Options with the defaults filled in: absolute path, rank, world size, warning sink.
+CheckpointOptions resolve_options(CheckpointOptions options);
+/// The documented default store root for `name` (CheckpointOptions::path).
+std::filesystem::path default_checkpoint_root(const std::string& name);
+
+class CheckpointCore {
+ public:
+  /// An enabled checkpoint: validates and resolves `options`, locks and opens the store.
+  explicit CheckpointCore(CheckpointOptions options);
+  /// The no-op checkpoint.
+  static std::unique_ptr<CheckpointCore> make_disabled();
+  ~CheckpointCore();
+  CheckpointCore(const CheckpointCore&) = delete;
+  CheckpointCore& operator=(const CheckpointCore&) = delete;
+
+  bool enabled() const { return store_.has_value(); }
+  const CheckpointOptions& options() const { return options_; }
+  const std::filesystem::path& rank_dir() const;
+  std::vector<CatalogRow> catalog() const;
+  void refresh();
+
+  // Session activation.
+  Session& select(std::int64_t position);
+  Session& new_session();
+  Session& open_latest();
+  Session& session();
+  bool has_session() const { return active_; }
+  void close_session();
+
+  // Session operations (Session forwards here).
+  bool exists() const { return exists_; }
+  const std::string& commit_id() const { return commit_id_; }
+  const Metadata& metadata() const { return metadata_; }
+  std::optional<Duration> lead_time() const;
+  std::int64_t write_count() const { return write_count_; }
+  const std::map<std::string, std::int64_t>& units() const { return units_; }
+  bool will_flush() const;
+  void write(const Metadata& metadata);
+  void flush(const Metadata& metadata);
+  void record_unit(const std::string& unit, std::int64_t step);
+
+  // Bound states.
+  void bind(const std::shared_ptr<BoundStateBase>& state);
+  void unbind(BoundStateBase& state) noexcept;
+  bool state_enabled(const BoundStateBase& state) const;
+
+  /// Throws CheckpointError unless a session is active (`what` names the call).
+  void require_session(const char* what) const;
+
+ private:
+  CheckpointCore() = default;  // disabled
+
+  /// The verified commit of a row with its decoded metadata.
+  struct LoadedRow {
+    CatalogRow row;
+    std::optional<VerifiedCommit> commit;
+    Metadata metadata;
+  };
+  LoadedRow load_row(const CatalogRow& row) const;
+  /// Decodes the saved state of `state` from `commit` into its staging copy after checking
+  /// the schema hash (SchemaError before the record is touched).
+  void stage_state(BoundStateBase& state, VerifiedCommit& commit) const;
+  void activate(LoadedRow loaded);
+  void deactivate();
+  /// Commits the pending row (stage, encode states, manifest, RankStore::commit).
+  void commit();
+  void warn(const std::string& message) const;
+
+  CheckpointOptions options_;
+  std::optional<DirLock> lock_;
+  std::optional<RankStore> store_;
+  std::map<std::string, BoundStateBase*> bound_;  // identity → registered state
+
+  Session session_{this};
+  bool active_ = false;
+  bool exists_ = false;
+  bool dirty_ = false;  // writes, metadata or units not committed yet
+  std::string commit_id_;
+  Metadata metadata_;
+  std::int64_t write_count_ = 0;
+  std::map<std::string, std::int64_t> units_;
+  // The selected row while its saved states may still be delivered to late bindings:
+  // each identity is delivered once, and none after this session's first commit (the
+  // row may then be pruned, and later bindings belong to this run).
+  std::optional<VerifiedCommit> restored_;
+  std::set<std::string> undelivered_;
+};
+
+}  // namespace stormrun::detail
