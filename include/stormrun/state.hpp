@@ -9,6 +9,7 @@
 // supported by Codec (codec.hpp); nested STORMRUN_STATE structs are allowed.
 #pragma once
 
+#include <concepts>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -57,5 +58,16 @@ template <CheckpointState T>
 void state_from_value(const Value& value, T& out, std::string_view where);
 
 }  // namespace stormrun
+
+/// STORMRUN_STATE(Type, "identity", field1, field2, ...): declares Type's checkpointed
+/// fields (1 to 32). Use at global namespace scope; Type may be namespace-qualified.
+#define STORMRUN_STATE(Type, identity, ...)                                                   \
+  template <>                                                                                 \
+  struct stormrun::StateTraits<Type> {                                                        \
+    static constexpr std::string_view name = identity;                                        \
+    static constexpr auto fields() {                                                          \
+      return std::make_tuple(STORMRUN_PP_FOR_EACH(STORMRUN_STATE_FIELD_, Type, __VA_ARGS__)); \
+    }                                                                                         \
+  };
 
 #include "stormrun/bits/state_impl.hpp"

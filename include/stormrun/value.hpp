@@ -26,12 +26,26 @@ class CodecError : public std::runtime_error {
 };
 
 /// Element types of an NdArray; names follow numpy's .npy descr ("<f8", "<i4", "|u1", "|b1").
-enum class DType { Bool, Int8, Int16, Int32, Int64, UInt8, UInt16, UInt32, UInt64, Float32, Float64 };
+enum class DType {
+  Bool,
+  Int8,
+  Int16,
+  Int32,
+  Int64,
+  UInt8,
+  UInt16,
+  UInt32,
+  UInt64,
+  Float32,
+  Float64
+};
 
 /// numpy descr string of a dtype ("<f8"), and the dtype of a descr (CodecError when unknown).
 std::string dtype_descr(DType dtype);
 DType dtype_from_descr(const std::string& descr);
 std::size_t dtype_size(DType dtype);
+/// Schema spelling of a dtype: "bool", "int8".."int64", "uint8".."uint64", "float32", "float64".
+std::string dtype_name(DType dtype);
 /// The DType of a C++ arithmetic type, e.g. dtype_of<double>() == DType::Float64.
 template <class T>
 constexpr DType dtype_of();
