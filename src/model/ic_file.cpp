@@ -1,0 +1,212 @@
+// Initial conditions from a user's HDF5 file (see ic_file.hpp for the format). Serial,
+// read-only HDF5 access with the default property lists: the library is the parallel build,
+// but a read-only open needs no MPI communicator and every rank may read the file at once.
+#include "stormrun/model/ic_file.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <system_error>
+#include <utility>
+
+namespace stormrun::model {
+namespace {
+
+/// Move-only owner of an HDF5 identifier and the function that closes it.
+class Hid {
+ public:
+  Hid() = default;
+  Hid(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Hid(Hid&& other) noexcept
+      : id_(std::exchange(other.id_, H5I_INVALID_HID)), close_(other.close_) {}
+  Hid& operator=(Hid&& other) noexcept {
+    if (this != &other) {
+      reset();
+      id_ = std::exchange(other.id_, H5I_INVALID_HID);
+      close_ = other.close_;
+    }
+    return *this;
+  }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  ~Hid() { reset(); }
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  void reset() {
+    if (id_ >= 0) close_(id_);
+    id_ = H5I_INVALID_HID;
+  }
+  hid_t id_ = H5I_INVALID_HID;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+/// Silences HDF5's automatic error-stack printing while probing a user's file: failures
+/// are reported by our own messages. Restores the previous handler.
+class QuietHdf5Errors {
+ public:
+  QuietHdf5Errors() {
+    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
+  QuietHdf5Errors(const QuietHdf5Errors&) = delete;
+  QuietHdf5Errors& operator=(const QuietHdf5Errors&) = delete;
+
+ private:
+  H5E_auto2_t func_ = nullptr;
+  void* data_ = nullptr;
+};
+
+std::string dims_text(const std::vector<hsize_t>& dims) {
+  std::ostringstream out;
+  out << "(";
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    out << (i ? ", " : "") << dims[i];
+  out << ")";
+  return out.str();
+}
+
+class IcReader {
+ public:
+  explicit IcReader(std::filesystem::path path) : path_(std::move(path)) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path_, ec))
+      throw fail("", "the file does not exist or is not a regular file");
+    const htri_t is_hdf5 = H5Fis_hdf5(path_.c_str());
+    if (is_hdf5 <= 0) throw fail("", "the file is not an HDF5 file (or cannot be read)");
+    file_ = Hid(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!file_.valid()) throw fail("", "HDF5 cannot open it read-only");
+  }
+
+  bool has(const std::string& name) const {
+    return H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) > 0;
+  }
+
+  /// Reads dataset `name` as doubles; its shape must be one of `shapes`.
+  std::vector<double> read(const std::string& name, const std::vector<std::vector<hsize_t>>& shapes,
+                           const std::string& shape_help) const {
+    if (!has(name)) throw fail(name, "the dataset is missing");
+    Hid dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) throw fail(name, "it is not a dataset");
+    Hid type(H5Dget_type(dataset.get()), H5Tclose);
+    const H5T_class_t type_class = type.valid() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
+    if (type_class != H5T_FLOAT && type_class != H5T_INTEGER)
+      throw fail(name, "its element type is not numeric (need integers or floating point)");
+    Hid space(H5Dget_space(dataset.get()), H5Sclose);
+    const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+    if (rank < 0) throw fail(name, "its dataspace cannot be read");
+    std::vector<hsize_t> dims(std::size_t(rank), 0);
+    if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    if (std::find(shapes.begin(), shapes.end(), dims) == shapes.end())
+      throw fail(name, "its shape is " + dims_text(dims) + ", expected " + shape_help);
+    hsize_t count = 1;
+    for (hsize_t d : dims)
+      count *= d;
+    std::vector<double> values(count);
+    if (count > 0 &&
+        H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+      throw fail(name, "reading it as double failed (damaged file or unconvertible values)");
+    for (hsize_t i = 0; i < count; ++i) {
+      if (!std::isfinite(values[i])) {
+        std::ostringstream what;
+        what << "value " << values[i] << " at flat index " << i << " is not finite";
+        throw fail(name, what.str());
+      }
+    }
+    return values;
+  }
+
+  InitialConditionFileError fail(const std::string& dataset, const std::string& what) const {
+    std::string where = "initial-condition file " + path_.string();
+    if (!dataset.empty()) where += ", dataset '" + dataset + "'";
+    return InitialConditionFileError(where + ": " + what);
+  }
+
+  /// The name of the first of `names` present, or "".
+  std::string first_present(std::initializer_list<const char*> names) const {
+    for (const char* name : names)
+      if (has(name)) return name;
+    return "";
+  }
+
+ private:
+  std::filesystem::path path_;
+  Hid file_;
+};
+
+constexpr double kCoordinateTolerance = 1e-6;  // degrees
+
+bool coordinates_match(const std::vector<double>& got, const std::vector<double>& want) {
+  for (std::size_t i = 0; i < got.size(); ++i)
+    if (std::abs(got[i] - want[i]) > kCoordinateTolerance) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> initial_condition_file_path(std::string_view spec) {
+  constexpr std::string_view kPrefix = "file:";
+  if (spec.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  if (spec.size() == kPrefix.size())
+    throw std::invalid_argument(
+        "--initial-condition 'file:' names no file; write file:PATH to an HDF5 file");
+  return std::filesystem::path(std::string(spec.substr(kPrefix.size())));
+}
+
+FieldBatch read_initial_condition_file(const std::filesystem::path& path, const Grid& grid,
+                                       const std::vector<std::string>& variables) {
+  QuietHdf5Errors quiet;
+  IcReader reader(path);
+  const auto nlat = hsize_t(grid.nlat), nlon = hsize_t(grid.nlon);
+
+  // Rows in the file may run north to south (common in reanalysis data): detect it from
+  // the latitude coordinate and flip them into the grid's south-to-north order.
+  bool flip_rows = false;
+  if (const std::string lat_name = reader.first_present({"lat", "latitude"}); !lat_name.empty()) {
+    const std::vector<double> lat =
+        reader.read(lat_name, {{nlat}}, "(" + std::to_string(nlat) + ") degrees for this grid");
+    std::vector<double> want = grid.lat_degrees();
+    if (!coordinates_match(lat, want)) {
+      std::reverse(want.begin(), want.end());
+      if (!coordinates_match(lat, want))
+        throw reader.fail(lat_name, "latitudes do not match the model grid " +
+                                        std::to_string(grid.nlat) + "x" +
+                                        std::to_string(grid.nlon) +
+                                        " (cell centres -90 + (j + 0.5)·180/nlat degrees)");
+      flip_rows = true;
+    }
+  }
+  if (const std::string lon_name = reader.first_present({"lon", "longitude"}); !lon_name.empty()) {
+    std::vector<double> lon =
+        reader.read(lon_name, {{nlon}}, "(" + std::to_string(nlon) + ") degrees for this grid");
+    for (double& value : lon)
+      if (value < 0) value += 360.0;  // accept -180..180 spellings of the same meridians
+    if (!coordinates_match(lon, grid.lon_degrees()))
+      throw reader.fail(lon_name, "longitudes do not match the model grid " +
+                                      std::to_string(grid.nlat) + "x" + std::to_string(grid.nlon) +
+                                      " (i·360/nlon degrees east, starting at 0)");
+  }
+
+  FieldBatch batch(grid, variables, 1);
+  const std::string shape_help = "(" + std::to_string(nlat) + ", " + std::to_string(nlon) +
+                                 ") or (1, " + std::to_string(nlat) + ", " + std::to_string(nlon) +
+                                 ") as (lat, lon) for grid " + std::to_string(grid.nlat) + "x" +
+                                 std::to_string(grid.nlon);
+  for (std::size_t v = 0; v < variables.size(); ++v) {
+    const std::vector<double> values =
+        reader.read(variables[v], {{nlat, nlon}, {1, nlat, nlon}}, shape_help);
+    auto field = batch.field(0, v);
+    for (hsize_t j = 0; j < nlat; ++j) {
+      const hsize_t source_row = flip_rows ? nlat - 1 - j : j;
+      std::copy_n(values.begin() + std::ptrdiff_t(source_row * nlon), nlon,
+                  field.begin() + std::ptrdiff_t(j * nlon));
+    }
+  }
+  return batch;
+}
+
+}  // namespace stormrun::model
