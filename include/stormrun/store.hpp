@@ -131,6 +131,7 @@ class StagedCommit : public BlobSink {
   friend class RankStore;
   struct Impl;
   explicit StagedCommit(std::unique_ptr<Impl> impl);
+  Impl& live() const;  ///< StoreError after a move or commit
   std::unique_ptr<Impl> impl_;
 };
 
@@ -159,7 +160,8 @@ class RankStore {
 
   const std::filesystem::path& dir() const;
   int rank() const;
-  /// Rows, oldest first (by write_count then saved_at).
+  /// Rows, oldest first: by saved_at (strictly increasing within a rank dir, so this is
+  /// commit order even when write_count restarts, e.g. per ensemble batch), then write_count.
   const std::vector<CatalogRow>& rows() const;
   /// Re-reads the catalog from disk (with the repairs above).
   void refresh();
@@ -167,7 +169,8 @@ class RankStore {
   /// New staging dir ".tmp_<commit_id>" for a commit at `write_count`; commit ids are
   /// "commit_<8-digit write_count>_<12 random hex>".
   StagedCommit stage(std::int64_t write_count);
-  /// Seals `staged`: fills manifest.commit_id/files/saved_at/format_version, writes
+  /// Seals `staged`: fills manifest.commit_id/files/saved_at/format_version (StoreError when
+  /// manifest.write_count or manifest.rank disagree with the staged commit / this store), writes
   /// manifest.json, fsyncs it and the staging dir, renames into commits/, fsyncs commits/,
   /// rewrites catalog.json (tmp + fsync + rename + fsync dir), then applies `retention`
   /// (deleting old commits only now that the new one is durable). On a failure before the
@@ -191,18 +194,21 @@ class RankStore {
 /// STORMRUN_FAULT_INJECT names a step ("files_synced", ...), the process _exit(86)s right
 /// after that step.
 enum class CommitStep {
-  FilesWritten,      // "files_written"
-  FilesSynced,       // "files_synced"
-  ManifestWritten,   // "manifest_written"
-  StagingSynced,     // "staging_synced"
-  Renamed,           // "renamed"
-  CommitsDirSynced,  // "commits_synced"
-  CatalogTmpWritten, // "catalog_tmp_written"
-  CatalogRenamed,    // "catalog_renamed"
-  CatalogDirSynced,  // "catalog_synced"
-  RetentionDone,     // "retention_done"
+  FilesWritten,       // "files_written"
+  FilesSynced,        // "files_synced"
+  ManifestWritten,    // "manifest_written"
+  StagingSynced,      // "staging_synced"
+  Renamed,            // "renamed"
+  CommitsDirSynced,   // "commits_synced"
+  CatalogTmpWritten,  // "catalog_tmp_written"
+  CatalogRenamed,     // "catalog_renamed"
+  CatalogDirSynced,   // "catalog_synced"
+  RetentionRenamed,   // "retention_renamed": old commits renamed to .tmp_, catalog not yet
+  RetentionDone,      // "retention_done"
 };
 std::string to_string(CommitStep step);
+/// Every step, in the order the commit takes them.
+std::vector<CommitStep> all_commit_steps();
 
 /// Who this process is in the job: from MPI when it is initialised, else from
 /// OMPI_COMM_WORLD_RANK/SIZE, PMIX_RANK + SLURM_NTASKS, SLURM_PROCID/SLURM_NTASKS,
@@ -232,6 +238,7 @@ class DirLock {
   DirLock() = default;
   std::filesystem::path path_;
   bool owner_ = false;
+  std::string token_;  ///< the random token written into the LOCK this process created
 };
 
 /// Low-level durable file helpers shared by the store, the coordinator and the output.

@@ -1,0 +1,384 @@
+// RankStore: one rank's directory of commits and its catalog; commit sequence, reconcile and
+// retention (docs/checkpoint-format.md).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <set>
+
+#include "store/catalog_file.hpp"
+#include "store/commit_check.hpp"
+#include "store/durable_io.hpp"
+#include "store/json_fields.hpp"
+#include "store/posix_file.hpp"
+#include "store/staging.hpp"
+
+namespace stormrun {
+
+namespace fs = std::filesystem;
+using namespace store_detail;
+
+struct RankStore::Impl {
+  fs::path root;
+  fs::path dir;
+  fs::path commits;
+  fs::path catalog;
+  int rank = 0;
+  WarningSink warn;
+  std::vector<CatalogRow> rows;
+  std::shared_ptr<StagingRegistry> registry = StagingRegistry::process_wide();
+
+  void warning(const std::string& message) const {
+    if (warn) warn(message);
+  }
+  void reconcile();
+  void write_catalog(const FaultPlan* fault);
+  std::string next_saved_at() const;
+  void remove_commits(const std::vector<std::string>& ids, const FaultPlan* fault);
+  void apply_retention(const CatalogRow& newest, const RetentionPolicy& policy,
+                       const FaultPlan& fault);
+};
+
+namespace {
+
+CommitStep catalog_step(ReplaceStep step) {
+  switch (step) {
+    case ReplaceStep::TmpWritten:
+      return CommitStep::CatalogTmpWritten;
+    case ReplaceStep::Renamed:
+      return CommitStep::CatalogRenamed;
+    case ReplaceStep::DirSynced:
+      break;
+  }
+  return CommitStep::CatalogDirSynced;
+}
+
+std::string plural(std::size_t n, const std::string& word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+void RankStore::Impl::write_catalog(const FaultPlan* fault) {
+  replace_file_durable_steps(catalog, catalog_text(rows, rank), [fault](ReplaceStep step) {
+    if (fault) fault->after(catalog_step(step));
+  });
+}
+
+void RankStore::Impl::reconcile() {
+  create_directories_durable(commits);
+
+  // Staging and deletion leftovers of an interrupted commit: never valid, so removed.
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(".tmp_", 0) != 0 || registry->contains(entry.path().string())) continue;
+    const std::string err = remove_all_quietly(entry.path());
+    if (err.empty()) {
+      warning("removed stale " + entry.path().string() + " (left by an interrupted commit)");
+    } else {
+      warning("could not remove stale " + entry.path().string() + ": " + err);
+    }
+  }
+
+  std::map<std::string, fs::path> on_disk;
+  for (const auto& entry : fs::directory_iterator(commits)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_symlink() && entry.is_directory() && is_commit_id(name)) {
+      on_disk.emplace(name, entry.path());
+    } else {
+      warning("ignoring " + entry.path().string() +
+              ": not a commit directory (commits/ holds only commit_<8 digits>_<12 hex> dirs)");
+    }
+  }
+
+  std::vector<CatalogRow> loaded;
+  std::string damage;
+  bool missing = false;
+  struct stat st {};
+  if (::lstat(catalog.c_str(), &st) != 0) {
+    if (errno != ENOENT) throw_errno("cannot stat", catalog, errno);
+    missing = true;
+  } else {
+    try {
+      loaded = parse_catalog(read_text_file(catalog), catalog, rank);
+    } catch (const UnsupportedFormat&) {
+      throw;  // written by another stormrun version: never rewritten by this one
+    } catch (const StoreError& e) {
+      damage = e.what();
+    }
+  }
+
+  std::vector<CatalogRow> result;
+  bool changed = false;
+  if (!missing && damage.empty()) {
+    std::set<std::string> listed;
+    for (auto& row : loaded) {
+      if (!on_disk.contains(row.commit_id)) {
+        warning(catalog.string() + ": dropped row " + row.commit_id + " because its directory " +
+                (commits / row.commit_id).string() + " is gone");
+        changed = true;
+      } else if (!listed.insert(row.commit_id).second) {
+        warning(catalog.string() + ": dropped a duplicate row of " + row.commit_id);
+        changed = true;
+      } else {
+        result.push_back(std::move(row));
+      }
+    }
+    for (const auto& [id, path] : on_disk) {
+      if (listed.contains(id)) continue;
+      // Never deleted: a commit renamed into commits/ is complete; it only missed the
+      // catalog update (a crash between the rename and the catalog write).
+      try {
+        result.push_back(row_from_manifest(read_manifest(path, rank)));
+        warning("re-added commit " + path.string() +
+                ": it is complete on disk but catalog.json did not list it");
+        changed = true;
+      } catch (const StoreError& e) {
+        warning("commit " + path.string() + " is not in catalog.json and cannot be re-added (" +
+                e.what() + "); left in place");
+      }
+    }
+  } else {
+    for (const auto& [id, path] : on_disk) {
+      try {
+        result.push_back(row_from_manifest(read_manifest(path, rank)));
+      } catch (const StoreError& e) {
+        warning("skipped commit " + path.string() + " while rebuilding catalog.json: " + e.what());
+      }
+    }
+    if (!damage.empty()) {
+      warning("catalog.json is damaged (" + damage + "); rebuilt it from " +
+              plural(result.size(), "commit manifest"));
+    } else if (!on_disk.empty()) {
+      warning(catalog.string() + " is missing; rebuilt it from " +
+              plural(result.size(), "commit manifest"));
+    }
+    changed = true;
+  }
+  sort_rows(result);
+  rows = std::move(result);
+  if (changed) write_catalog(nullptr);
+}
+
+std::string RankStore::Impl::next_saved_at() const {
+  std::string now = utc_now_iso_micros();
+  // saved_at orders the rows, so keep it strictly increasing within the rank dir even if
+  // the clock went back (a requeued job on a node whose clock is behind).
+  long long newest = 0;
+  long long current = 0;
+  if (!rows.empty() && parse_iso_micros(rows.back().saved_at, newest) &&
+      parse_iso_micros(now, current) && current <= newest) {
+    now = format_iso_micros(newest + 1);
+  }
+  return now;
+}
+
+void RankStore::Impl::remove_commits(const std::vector<std::string>& ids, const FaultPlan* fault) {
+  // Renamed to a ".tmp_" name first: a half-deleted commit then never looks complete,
+  // and reconcile removes the leftover if we crash before the rm finishes.
+  std::vector<fs::path> doomed;
+  for (const auto& id : ids) {
+    const fs::path tmp = dir / (".tmp_delete_" + id);
+    if (::rename((commits / id).c_str(), tmp.c_str()) == 0) {
+      doomed.push_back(tmp);
+    } else if (errno != ENOENT) {
+      throw_errno("cannot move away old commit", commits / id, errno);
+    }
+  }
+  if (!doomed.empty()) fsync_dir(commits);
+  if (fault) fault->after(CommitStep::RetentionRenamed);
+  if (ids.empty()) return;
+  const std::set<std::string> gone(ids.begin(), ids.end());
+  std::erase_if(rows, [&](const CatalogRow& r) { return gone.contains(r.commit_id); });
+  write_catalog(nullptr);
+  for (const auto& tmp : doomed) {
+    if (const std::string err = remove_all_quietly(tmp); !err.empty()) {
+      warning("could not remove " + tmp.string() + ": " + err + " (retried at the next open)");
+    }
+  }
+}
+
+void RankStore::Impl::apply_retention(const CatalogRow& newest, const RetentionPolicy& policy,
+                                      const FaultPlan& fault) {
+  std::size_t keep = 0;  // 0 = unlimited
+  if (policy.mode == CheckpointMode::Overwrite) {
+    keep = 1;
+  } else {
+    keep = static_cast<std::size_t>(policy.history_size);
+  }
+  std::vector<std::string> victims;
+  if (keep > 0) {
+    std::vector<const CatalogRow*> same;
+    for (const auto& r : rows) {
+      if (r.labels == newest.labels) same.push_back(&r);
+    }
+    // rows are oldest first; the commit just made is never a victim.
+    for (std::size_t i = 0; i + keep < same.size(); ++i) {
+      if (same[i]->commit_id != newest.commit_id) victims.push_back(same[i]->commit_id);
+    }
+  }
+  remove_commits(victims, &fault);
+}
+
+RankStore::RankStore(fs::path root, int rank, WarningSink warn) : impl_(std::make_shared<Impl>()) {
+  if (rank < 0) throw StoreError("rank " + std::to_string(rank) + " is negative");
+  impl_->root = std::move(root);
+  impl_->rank = rank;
+  impl_->dir = impl_->root / rank_dir_name(rank);
+  impl_->commits = impl_->dir / "commits";
+  impl_->catalog = impl_->dir / "catalog.json";
+  impl_->warn = warn ? std::move(warn) : stderr_warnings(rank);
+  refresh();
+}
+
+const fs::path& RankStore::dir() const {
+  return impl_->dir;
+}
+int RankStore::rank() const {
+  return impl_->rank;
+}
+const std::vector<CatalogRow>& RankStore::rows() const {
+  return impl_->rows;
+}
+
+void RankStore::refresh() {
+  try {
+    impl_->reconcile();
+  } catch (const fs::filesystem_error& e) {
+    throw StoreError("cannot read checkpoint directory " + impl_->dir.string() + ": " + e.what());
+  }
+}
+
+StagedCommit RankStore::stage(std::int64_t write_count) {
+  if (write_count < 0) {
+    throw StoreError("cannot stage a commit with negative write_count " +
+                     std::to_string(write_count));
+  }
+  char number[32];
+  std::snprintf(number, sizeof number, "%08lld", static_cast<long long>(write_count));
+  auto s = std::make_unique<StagedCommit::Impl>();
+  s->rank_dir = impl_->dir;
+  s->commit_id = std::string("commit_") + number + "_" + random_hex(12);
+  s->dir = impl_->dir / (".tmp_" + s->commit_id);
+  s->write_count = write_count;
+  s->fault = FaultPlan::from_env();
+  impl_->registry->add(s->dir.string());
+  s->registry = impl_->registry;
+  if (::mkdir(s->dir.c_str(), 0755) != 0) {
+    const int err = errno;
+    s->sealed = true;  // nothing of ours to remove
+    throw_errno("cannot create staging directory", s->dir, err);
+  }
+  return StagedCommit(std::move(s));
+}
+
+CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
+                             const RetentionPolicy& retention) {
+  if (!staged.impl_) throw StoreError("RankStore::commit: the StagedCommit was already committed");
+  // Owned here: when we throw before the rename, its destructor removes the staging dir.
+  const std::unique_ptr<StagedCommit::Impl> s = std::move(staged.impl_);
+  if (s->rank_dir != impl_->dir) {
+    throw StoreError("staged commit " + s->commit_id + " belongs to " + s->rank_dir.string() +
+                     ", not to " + impl_->dir.string());
+  }
+  if (retention.history_size < 0) {
+    throw StoreError("history_size " + std::to_string(retention.history_size) +
+                     " is negative (0 = unlimited)");
+  }
+  if (manifest.write_count != s->write_count) {
+    throw StoreError("manifest write_count " + std::to_string(manifest.write_count) +
+                     " differs from the staged commit's " + std::to_string(s->write_count) + " (" +
+                     s->commit_id + ")");
+  }
+  if (manifest.rank != impl_->rank) {
+    throw StoreError("manifest rank " + std::to_string(manifest.rank) + " differs from " +
+                     impl_->dir.string());
+  }
+  const FaultPlan fault = FaultPlan::from_env();
+  manifest.format_version = kCheckpointFormatVersion;
+  manifest.commit_id = s->commit_id;
+  manifest.files = s->files;
+  manifest.saved_at = impl_->next_saved_at();
+  const fs::path manifest_path = s->dir / "manifest.json";
+  const nlohmann::json json = manifest.to_json();
+  Manifest::from_json(json, manifest_path);  // what we write must read back
+  if (s->files.empty()) {                    // put() reports these steps when there are files
+    fault.after(CommitStep::FilesWritten);
+    fault.after(CommitStep::FilesSynced);
+  }
+
+  const std::string text = json.dump(2) + "\n";
+  write_file_durable(manifest_path, std::as_bytes(std::span(text.data(), text.size())));
+  fault.after(CommitStep::ManifestWritten);
+  // Every directory entry of the commit (files, sub-dirs, manifest) durable before the
+  // rename publishes it: deepest first.
+  for (auto it = s->subdirs.rbegin(); it != s->subdirs.rend(); ++it)
+    fsync_dir(*it);
+  fsync_dir(s->dir);
+  fault.after(CommitStep::StagingSynced);
+
+  const fs::path target = impl_->commits / s->commit_id;
+  struct stat st {};
+  if (::lstat(target.c_str(), &st) == 0) {
+    throw StoreError("cannot commit: " + target.string() + " already exists");
+  }
+  rename_checked(s->dir, target);
+  s->sealed = true;
+  fault.after(CommitStep::Renamed);
+
+  // The commit is visible now; whatever fails below, the next open re-adds it.
+  CatalogRow row = row_from_manifest(manifest);
+  impl_->rows.push_back(row);
+  sort_rows(impl_->rows);
+  try {
+    fsync_dir(impl_->commits);
+    fault.after(CommitStep::CommitsDirSynced);
+    impl_->write_catalog(&fault);
+  } catch (const StoreError& e) {
+    throw StoreError("commit " + target.string() + " is on disk, but " + e.what() +
+                     "; the next open of " + impl_->dir.string() + " re-adds it");
+  }
+  try {
+    impl_->apply_retention(row, retention, fault);
+  } catch (const StoreError& e) {
+    impl_->warning("retention after commit " + row.commit_id + " failed (" + e.what() +
+                   "); old commits are removed by a later commit");
+  }
+  fault.after(CommitStep::RetentionDone);
+  return row;
+}
+
+VerifiedCommit RankStore::open_commit(const std::string& commit_id) const {
+  const fs::path dir = impl_->commits / commit_id;
+  std::vector<Problem> problems;
+  std::optional<Manifest> manifest;
+  if (!is_commit_id(commit_id)) {
+    problems = verify(commit_id);
+  } else {
+    problems = check_commit(dir, impl_->rank, &manifest);
+  }
+  if (problems.empty()) return VerifiedCommit(dir, std::move(*manifest));
+  std::string text = "commit " + dir.string() + " is not valid:";
+  for (const auto& p : problems)
+    text += "\n  " + p.path.string() + ": " + p.what;
+  throw StoreError(text);
+}
+
+std::vector<Problem> RankStore::verify(const std::string& commit_id) const {
+  const fs::path dir = impl_->commits / commit_id;
+  if (!is_commit_id(commit_id)) {
+    return {{dir, "'" + commit_id + "' is not a commit id (commit_<8 digits>_<12 hex>)"}};
+  }
+  return check_commit(dir, impl_->rank, nullptr);
+}
+
+void RankStore::remove(const std::string& commit_id) {
+  if (!is_commit_id(commit_id)) {
+    throw StoreError("cannot remove '" + commit_id + "' from " + impl_->dir.string() +
+                     ": not a commit id");
+  }
+  impl_->remove_commits({commit_id}, nullptr);
+}
+
+}  // namespace stormrun

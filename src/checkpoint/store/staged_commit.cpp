@@ -1,0 +1,97 @@
+// StagedCommit: the staging directory of one commit, filled file by file.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "store/durable_io.hpp"
+#include "store/posix_file.hpp"
+#include "store/staging.hpp"
+
+namespace stormrun {
+
+namespace fs = std::filesystem;
+using namespace store_detail;
+
+namespace store_detail {
+
+const std::shared_ptr<StagingRegistry>& StagingRegistry::process_wide() {
+  static const auto registry = std::make_shared<StagingRegistry>();
+  return registry;
+}
+
+void StagingRegistry::add(const std::string& name) {
+  const std::lock_guard lock(mutex_);
+  names_.insert(name);
+}
+void StagingRegistry::remove(const std::string& name) {
+  const std::lock_guard lock(mutex_);
+  names_.erase(name);
+}
+bool StagingRegistry::contains(const std::string& name) const {
+  const std::lock_guard lock(mutex_);
+  return names_.contains(name);
+}
+
+}  // namespace store_detail
+
+StagedCommit::Impl::~Impl() {
+  if (!sealed) remove_all_quietly(dir);
+  if (registry) registry->remove(dir.string());
+}
+
+StagedCommit::StagedCommit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StagedCommit::StagedCommit(StagedCommit&&) noexcept = default;
+StagedCommit& StagedCommit::operator=(StagedCommit&&) noexcept = default;
+StagedCommit::~StagedCommit() = default;
+
+StagedCommit::Impl& StagedCommit::live() const {
+  if (!impl_) throw StoreError("StagedCommit used after it was moved from or committed");
+  return *impl_;
+}
+
+const std::string& StagedCommit::commit_id() const {
+  return live().commit_id;
+}
+const fs::path& StagedCommit::dir() const {
+  return live().dir;
+}
+const std::map<std::string, FileRecord>& StagedCommit::files() const {
+  return live().files;
+}
+
+std::string StagedCommit::put(std::string_view relpath, std::span<const std::byte> bytes) {
+  Impl& s = live();
+  const std::string rel(relpath);
+  if (const std::string why = relpath_error(rel); !why.empty()) {
+    throw StoreError("cannot stage '" + rel + "' in " + s.dir.string() + ": the path " + why);
+  }
+  if (s.files.contains(rel)) {
+    throw StoreError("cannot stage '" + rel + "' in " + s.dir.string() +
+                     ": the commit already has a file with that path");
+  }
+  // Create the parent directories one by one (relpath_error ruled out ".." and "/").
+  fs::path parent = s.dir;
+  const fs::path relp(rel);
+  for (auto it = relp.begin(); std::next(it) != relp.end(); ++it) {
+    parent /= *it;
+    if (::mkdir(parent.c_str(), 0755) == 0) {
+      s.subdirs.insert(parent);
+    } else if (errno != EEXIST) {
+      throw_errno("cannot create directory", parent, errno);
+    }
+  }
+  const fs::path path = s.dir / relp;
+  Fd fd = open_checked(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+  FileRecord record;
+  record.bytes = bytes.size();
+  record.xxh3 = write_hashed(fd.get(), bytes, path);
+  s.fault.after(CommitStep::FilesWritten);
+  fsync_checked(fd.get(), path);
+  fd.close(path);
+  s.fault.after(CommitStep::FilesSynced);
+  s.files.emplace(rel, std::move(record));
+  return rel;
+}
+
+}  // namespace stormrun

@@ -1,0 +1,55 @@
+// The inside of a StagedCommit, shared by staged_commit.cpp and rank_store.cpp.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/fault_inject.hpp"
+#include "stormrun/store.hpp"
+
+namespace stormrun::store_detail {
+
+/// Paths of the staging dirs that are still being filled in this process (by any
+/// RankStore), so that a reconcile never removes them as stale.
+class StagingRegistry {
+ public:
+  static const std::shared_ptr<StagingRegistry>& process_wide();
+  void add(const std::string& name);
+  void remove(const std::string& name);
+  bool contains(const std::string& name) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::string> names_;
+};
+
+}  // namespace stormrun::store_detail
+
+namespace stormrun {
+
+struct StagedCommit::Impl {
+  std::filesystem::path rank_dir;
+  std::filesystem::path dir;  ///< rank_dir / ".tmp_<commit_id>"
+  std::string commit_id;
+  std::int64_t write_count = 0;
+  std::map<std::string, FileRecord> files;
+  /// Sub-directories created by put(), fsynced before the rename so that every file's
+  /// directory entry is durable too.
+  std::set<std::filesystem::path> subdirs;
+  store_detail::FaultPlan fault;
+  bool sealed = false;  ///< renamed into commits/: the staging dir no longer exists
+  std::shared_ptr<store_detail::StagingRegistry> registry;
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl();
+};
+
+}  // namespace stormrun
