@@ -86,9 +86,14 @@ TimePoint parse_utc(const std::string& text) {
   const std::int64_t seconds_since_epoch =
       static_cast<std::int64_t>(sys_days(ymd).time_since_epoch().count()) * 86400 + h * 3600 +
       mi * 60 + s;
+  // Before the epoch, borrow one second so that the intermediate product stays in range
+  // down to the very first representable nanosecond.
+  const bool borrow = seconds_since_epoch < 0;
   std::int64_t ns = 0;
-  if (__builtin_mul_overflow(seconds_since_epoch, std::int64_t{1'000'000'000}, &ns) ||
-      __builtin_add_overflow(ns, static_cast<std::int64_t>(fraction), &ns)) {
+  if (__builtin_mul_overflow(seconds_since_epoch + (borrow ? 1 : 0), std::int64_t{1'000'000'000},
+                             &ns) ||
+      __builtin_add_overflow(ns, static_cast<std::int64_t>(fraction) - (borrow ? 1'000'000'000 : 0),
+                             &ns)) {
     malformed(text, "outside the nanosecond range of years 1677..2262");
   }
   return TimePoint(nanoseconds(ns));
