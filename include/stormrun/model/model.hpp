@@ -6,10 +6,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string>
 #include <vector>
 
+#include "stormrun/model/backend.hpp"
+#include "stormrun/model/fields.hpp"
 #include "stormrun/value.hpp"
 
 namespace stormrun {
@@ -17,45 +18,6 @@ class Checkpoint;
 }
 
 namespace stormrun::model {
-
-/// Where kernels run. Auto picks CUDA when a GPU is usable, else the CPU reference (and
-/// says so once).
-enum class Backend { Cpu, Cuda };
-enum class DeviceChoice { Auto, Cpu, Cuda };
-/// Resolves a choice to a backend; std::runtime_error for Cuda when no GPU is usable.
-Backend resolve_backend(DeviceChoice choice);
-/// Number of usable CUDA devices (0 without a GPU or without a CUDA build).
-int cuda_device_count();
-/// True when this build has the CUDA path compiled in.
-bool built_with_cuda();
-
-/// Global regular latitude-longitude grid: nlat rows of cell centres from south to north
-/// (lat_j = -90 + (j + 0.5)·180/nlat degrees), nlon columns (lon_i = i·360/nlon degrees).
-struct Grid {
-  int nlat = 64;
-  int nlon = 128;
-  std::int64_t points() const { return std::int64_t(nlat) * nlon; }
-  std::vector<double> lat_degrees() const;
-  std::vector<double> lon_degrees() const;
-  /// Parses "NLATxNLON" (e.g. "64x128"); std::invalid_argument naming the text otherwise.
-  static Grid parse(const std::string& text);
-  bool operator==(const Grid&) const = default;
-};
-
-/// Fields of a batch of members on the host: data[member][variable][lat][lon], doubles.
-struct FieldBatch {
-  Grid grid;
-  std::vector<std::string> variables;
-  std::int64_t members = 0;
-  std::vector<double> data;
-
-  FieldBatch() = default;
-  FieldBatch(Grid g, std::vector<std::string> vars, std::int64_t nmembers);
-  std::span<double> field(std::int64_t member, std::size_t variable);
-  std::span<const double> field(std::int64_t member, std::size_t variable) const;
-  std::size_t variable_index(const std::string& name) const;  // std::out_of_range naming it
-  bool operator==(const FieldBatch&) const = default;
-};
 
 /// A rollout of a batch: state() is the state at lead time step()·dt.
 class Rollout {

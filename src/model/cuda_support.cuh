@@ -1,0 +1,113 @@
+// CUDA helpers of the model kernels: error checks that name the call, a move-only owner of
+// device memory, and the device copy of the shallow-water tables (swe_geometry.hpp).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "swe_geometry.hpp"
+
+namespace stormrun::model {
+
+inline void cuda_check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(err) +
+                             " (use --device cpu to run the CPU reference instead)");
+}
+
+/// Owns `count` elements of device memory; freed on destruction.
+template <class T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t count) : count_(count) {
+    if (count > 0) cuda_check(cudaMalloc(&ptr_, count * sizeof(T)), "cudaMalloc");
+  }
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
+  DeviceBuffer(DeviceBuffer&& other) noexcept : ptr_(other.ptr_), count_(other.count_) {
+    other.ptr_ = nullptr;
+    other.count_ = 0;
+  }
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
+    if (this != &other) {
+      release();
+      ptr_ = other.ptr_;
+      count_ = other.count_;
+      other.ptr_ = nullptr;
+      other.count_ = 0;
+    }
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() { release(); }
+
+  T* get() const { return ptr_; }
+  std::size_t size() const { return count_; }
+  void upload(const std::vector<T>& host) {
+    if (host.size() != count_) throw std::invalid_argument("DeviceBuffer::upload: size mismatch");
+    if (count_ > 0)
+      cuda_check(cudaMemcpy(ptr_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice),
+                 "cudaMemcpy (host to device)");
+  }
+  void download(std::vector<T>& host) const {
+    host.resize(count_);
+    if (count_ > 0)
+      cuda_check(cudaMemcpy(host.data(), ptr_, count_ * sizeof(T), cudaMemcpyDeviceToHost),
+                 "cudaMemcpy (device to host)");
+  }
+
+ private:
+  void release() {
+    if (ptr_) cudaFree(ptr_);
+    ptr_ = nullptr;
+  }
+  T* ptr_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+/// The geometry tables uploaded once; view() points the shared per-point functions at them.
+class SweDeviceTables {
+ public:
+  explicit SweDeviceTables(const SweGeometry& g)
+      : host_(g.host_view()),
+        inv_acos_(g.inv_acos),
+        inv_dx_(g.inv_dx),
+        cos_ext_(g.cos_ext),
+        cos_face_(g.cos_face),
+        ew_metric_(g.ew_metric),
+        ns_metric_(g.ns_metric),
+        coriolis_(g.coriolis),
+        filter_row_(g.filter_row),
+        filter_coeffs_(g.filter_coeffs) {}
+
+  SweView view() const {
+    SweView v = host_;
+    v.inv_acos = inv_acos_.get();
+    v.inv_dx = inv_dx_.get();
+    v.cos_ext = cos_ext_.get();
+    v.cos_face = cos_face_.get();
+    v.ew_metric = ew_metric_.get();
+    v.ns_metric = ns_metric_.get();
+    v.coriolis = coriolis_.get();
+    v.filter_row = filter_row_.get();
+    v.filter_coeffs = filter_coeffs_.get();
+    return v;
+  }
+
+ private:
+  SweView host_;  // scalars only are used from it
+  DeviceBuffer<double> inv_acos_, inv_dx_, cos_ext_, cos_face_, ew_metric_, ns_metric_, coriolis_;
+  DeviceBuffer<int> filter_row_;
+  DeviceBuffer<double> filter_coeffs_;
+};
+
+inline constexpr int kThreadsPerBlock = 256;
+inline unsigned blocks_for(std::size_t count) {
+  return static_cast<unsigned>((count + kThreadsPerBlock - 1) / kThreadsPerBlock);
+}
+
+}  // namespace stormrun::model

@@ -1,0 +1,158 @@
+// Host tables of the shallow-water discretisation (see swe_geometry.hpp).
+#include "swe_geometry.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+
+namespace stormrun::model {
+namespace {
+
+constexpr double kPi = std::numbers::pi;
+
+std::string grid_text(const Grid& g) {
+  return std::to_string(g.nlat) + "x" + std::to_string(g.nlon);
+}
+
+/// Response of the polar filter for zonal wavenumber k on a row at cosφ = cos_row: scales
+/// the tendency of wave k so that its centred-difference frequency, sin(kΔλ)/(a cosφ Δλ),
+/// does not exceed that of the cut-off latitude, 1/(a cosφ_c Δλ). Waves past kΔλ = π/2 are
+/// damped as if sin(kΔλ) = 1, so the response falls monotonically with k.
+double filter_response(int k, int nlon, double cos_row, double cos_cut) {
+  const double angle = 2.0 * kPi * k / nlon;
+  const double s = angle < kPi / 2 ? std::sin(angle) : 1.0;
+  if (s <= 0.0) return 1.0;
+  return std::min(1.0, cos_row / (cos_cut * s));
+}
+
+}  // namespace
+
+SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg)
+    : grid(g), planet(p), rotation_alpha(alpha) {
+  if (g.nlat < 4 || g.nlon < 8 || g.nlon % 2 != 0)
+    throw std::invalid_argument("grid " + grid_text(g) +
+                                " cannot be used by the shallow-water model: it needs NLAT >= 4 "
+                                "and an even NLON >= 8 (e.g. 64x128)");
+  if (!(filter_latitude_deg > 0.0 && filter_latitude_deg < 90.0))
+    throw std::invalid_argument("polar filter latitude " + std::to_string(filter_latitude_deg) +
+                                " degrees is not in (0, 90)");
+  filter_latitude = filter_latitude_deg * kPi / 180.0;
+  const int nlat = g.nlat, nlon = g.nlon;
+  const double a = p.radius;
+  const double dlam = 2.0 * kPi / nlon;
+  const double dphi = kPi / nlat;
+  inv_2dlam = 1.0 / (2.0 * dlam);
+  inv_2dphi = 1.0 / (2.0 * dphi);
+  inv_2adphi = 1.0 / (2.0 * a * dphi);
+  dy = a * dphi;
+
+  auto centre = [&](int j) { return -kPi / 2 + (j + 0.5) * dphi; };
+  auto face = [&](int j) { return -kPi / 2 + j * dphi; };  // southern face of row j
+
+  inv_acos.resize(nlat);
+  inv_dx.resize(nlat);
+  ew_metric.resize(nlat);
+  ns_metric.resize(nlat);
+  area.resize(nlat);
+  cos_face.resize(nlat + 1);
+  cos_ext.resize(nlat + 2);
+  for (int j = 0; j <= nlat; ++j)
+    cos_face[j] = (j == 0 || j == nlat) ? 0.0 : std::cos(face(j));
+  for (int j = 0; j < nlat; ++j) {
+    const double c = std::cos(centre(j));
+    inv_acos[j] = 1.0 / (a * c);
+    inv_dx[j] = 1.0 / (2.0 * a * c * dlam);
+    area[j] = a * a * dlam * (std::sin(face(j + 1)) - std::sin(face(j)));
+    ew_metric[j] = a * dphi / area[j];
+    ns_metric[j] = a * dlam / area[j];
+    cos_ext[j + 1] = c;
+  }
+  // Ghost rows across the poles lie at φ = ∓π - φ_edge-row, where cosφ is negative.
+  cos_ext[0] = -cos_ext[1];
+  cos_ext[nlat + 1] = -cos_ext[nlat];
+
+  coriolis.resize(static_cast<std::size_t>(nlat) * nlon);
+  for (int j = 0; j < nlat; ++j) {
+    const double phi = centre(j);
+    for (int i = 0; i < nlon; ++i) {
+      const double lam = i * dlam;
+      coriolis[static_cast<std::size_t>(j) * nlon + i] =
+          2.0 * p.omega *
+          (-std::cos(lam) * std::cos(phi) * std::sin(alpha) + std::sin(phi) * std::cos(alpha));
+    }
+  }
+
+  // Polar filter: for each row poleward of the cut-off, the circulant kernel
+  // c_m = (1/n) Σ_k S_k cos(2π k m / n) of the response S_k (real, even), stored for
+  // m = 0..n/2 (c_m = c_{n-m}).
+  const double cos_cut = std::cos(filter_latitude);
+  const int half = nlon / 2;
+  filter_row.assign(nlat, -1);
+  min_dx = a * dlam;
+  for (int j = 0; j < nlat; ++j) {
+    const double c = std::cos(centre(j));
+    if (std::abs(centre(j)) <= filter_latitude) {
+      min_dx = std::min(min_dx, a * dlam * c);
+      continue;
+    }
+    filter_row[j] = filtered_rows++;
+    min_dx = std::min(min_dx, a * dlam * cos_cut);
+    std::vector<double> response(nlon);
+    for (int k = 0; k < nlon; ++k)
+      response[k] = filter_response(std::min(k, nlon - k), nlon, c, cos_cut);
+    for (int m = 0; m <= half; ++m) {
+      double sum = 0.0;
+      for (int k = 0; k < nlon; ++k)
+        sum += response[k] * std::cos(2.0 * kPi * k * m / nlon);
+      filter_coeffs.push_back(sum / nlon);
+    }
+  }
+}
+
+SweView SweGeometry::host_view() const {
+  SweView v;
+  v.nlat = grid.nlat;
+  v.nlon = grid.nlon;
+  v.gravity = planet.gravity;
+  v.inv_2dlam = inv_2dlam;
+  v.inv_2dphi = inv_2dphi;
+  v.inv_2adphi = inv_2adphi;
+  v.inv_acos = inv_acos.data();
+  v.inv_dx = inv_dx.data();
+  v.cos_ext = cos_ext.data();
+  v.cos_face = cos_face.data();
+  v.ew_metric = ew_metric.data();
+  v.ns_metric = ns_metric.data();
+  v.coriolis = coriolis.data();
+  v.filter_row = filter_row.data();
+  v.filter_coeffs = filter_coeffs.data();
+  v.filtered_rows = filtered_rows;
+  return v;
+}
+
+double swe_stable_substep(const SweGeometry& geometry, const double* member_fields) {
+  const std::size_t n = static_cast<std::size_t>(geometry.grid.points());
+  const double* h = member_fields;
+  const double* u = member_fields + n;
+  const double* v = member_fields + 2 * n;
+  double speed = 0.0;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (!std::isfinite(u[k]) || !std::isfinite(v[k]))
+      throw std::invalid_argument("shallow water: the initial wind is not finite at grid point " +
+                                  std::to_string(k) + " (u = " + std::to_string(u[k]) +
+                                  ", v = " + std::to_string(v[k]) + ")");
+    if (!(h[k] > 0.0) || !std::isfinite(h[k]))
+      throw std::invalid_argument("shallow water: the initial height h is " + std::to_string(h[k]) +
+                                  " m at grid point " + std::to_string(k) +
+                                  "; the model needs h > 0 everywhere");
+    speed = std::max(
+        speed, std::sqrt(u[k] * u[k] + v[k] * v[k]) + std::sqrt(geometry.planet.gravity * h[k]));
+  }
+  const double inv_spacing =
+      std::sqrt(1.0 / (geometry.min_dx * geometry.min_dx) + 1.0 / (geometry.dy * geometry.dy));
+  return kCflSafety * 2.0 * std::numbers::sqrt2 / (speed * inv_spacing);
+}
+
+}  // namespace stormrun::model

@@ -1,0 +1,53 @@
+// Host-side tables of the shallow-water discretisation, computed ONCE per model: metric
+// terms, cell areas, Coriolis and the polar-filter coefficients. Every sin/cos is taken
+// here, on the host, so that the CPU reference and the CUDA kernels (which only read these
+// tables and use + - * / sqrt) see the very same numbers (DESIGN.md §6).
+#pragma once
+
+#include <vector>
+
+#include "stormrun/model/backend.hpp"
+#include "stormrun/model/fields.hpp"
+#include "stormrun/model/planet.hpp"
+#include "swe_ops.hpp"
+
+namespace stormrun::model {
+
+struct SweGeometry {
+  Grid grid;
+  PlanetConstants planet;
+  double rotation_alpha = 0.0;   ///< tilt of the rotation axis (Williamson tc2), radians
+  double filter_latitude = 0.0;  ///< rows poleward of this (radians) are filtered
+
+  double inv_2dlam = 0.0;             ///< 1/(2Δλ)
+  double inv_2dphi = 0.0;             ///< 1/(2Δφ)
+  double inv_2adphi = 0.0;            ///< 1/(2aΔφ)
+  std::vector<double> inv_acos;       ///< [nlat] 1/(a cosφ_j)
+  std::vector<double> inv_dx;         ///< [nlat] 1/(2 a cosφ_j Δλ)
+  std::vector<double> cos_ext;        ///< [nlat+2] cosφ on rows -1..nlat (ghosts across the poles)
+  std::vector<double> cos_face;       ///< [nlat+1] cosφ_{j-1/2}; exactly 0 at the poles
+  std::vector<double> ew_metric;      ///< [nlat] aΔφ / A_j
+  std::vector<double> ns_metric;      ///< [nlat] aΔλ / A_j
+  std::vector<double> area;           ///< [nlat] A_j, cell area in m²
+  std::vector<double> coriolis;       ///< [nlat*nlon] f
+  std::vector<int> filter_row;        ///< [nlat] index of the row's filter, -1 when unfiltered
+  std::vector<double> filter_coeffs;  ///< [filtered_rows*(nlon/2+1)] symmetric kernel
+  int filtered_rows = 0;
+  double min_dx = 0.0;  ///< smallest effective zonal spacing (filtered), metres
+  double dy = 0.0;      ///< meridional spacing aΔφ, metres
+
+  /// std::invalid_argument naming the grid when it cannot be used (nlon odd, too small).
+  SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg);
+
+  /// Pointers into these host tables, for the CPU reference.
+  SweView host_view() const;
+};
+
+/// Largest stable RK4 sub-step (seconds) for one member's fields (h,u,v at [3][nlat][nlon]):
+/// safety · 2√2 / (max(|V| + sqrt(g h)) · sqrt(1/dx² + 1/dy²)) with the filtered dx.
+double swe_stable_substep(const SweGeometry& geometry, const double* member_fields);
+
+/// The safety factor applied to the RK4 imaginary-axis limit 2√2.
+inline constexpr double kCflSafety = 0.8;
+
+}  // namespace stormrun::model

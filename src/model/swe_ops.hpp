@@ -1,0 +1,172 @@
+// Per-point operations of the shallow-water model, compiled by BOTH g++ (CPU reference,
+// swe_step.cpp, diagnostics.cpp) and nvcc (kernels, swe_step.cu, diagnostics.cu). Both sides
+// call these very functions, so they do the same floating-point operations in the same
+// order; with FMA contraction off on both sides (-ffp-contract=off, --fmad=false) the
+// results are bit-identical. Only + - * / and sqrt appear here: every transcendental value
+// is a precomputed host table (swe_geometry.cpp).
+//
+// Discretisation (docs/model.md): unstaggered (Arakawa A) regular lat-lon grid, cell centres
+// at φ_j = -π/2 + (j+½)Δφ, λ_i = iΔλ. Continuity in flux form (finite volume: face fluxes
+// are averages of the two cells, the pole faces carry none), momentum in vector-invariant
+// form with centred differences. Across a pole the neighbour of row j is the same row at
+// λ+π, with u and v negated (the local east/north vectors flip there).
+#pragma once
+
+#if defined(__CUDACC__)
+#define SWE_HD __host__ __device__ inline
+#else
+#define SWE_HD inline
+#endif
+
+namespace stormrun::model {
+
+/// Table pointers (host or device memory) and scalars of one model grid.
+struct SweView {
+  int nlat = 0;
+  int nlon = 0;
+  double gravity = 0.0;
+  double inv_2dlam = 0.0;
+  double inv_2dphi = 0.0;
+  double inv_2adphi = 0.0;
+  const double* inv_acos = nullptr;       // [nlat]
+  const double* inv_dx = nullptr;         // [nlat]
+  const double* cos_ext = nullptr;        // [nlat+2], rows -1..nlat
+  const double* cos_face = nullptr;       // [nlat+1]
+  const double* ew_metric = nullptr;      // [nlat]
+  const double* ns_metric = nullptr;      // [nlat]
+  const double* coriolis = nullptr;       // [nlat*nlon]
+  const int* filter_row = nullptr;        // [nlat]
+  const double* filter_coeffs = nullptr;  // [filtered_rows*(nlon/2+1)]
+  int filtered_rows = 0;
+};
+
+/// Indices of a point's four neighbours and the sign of vector components there.
+struct SweStencil {
+  int c, e, w, n, s;
+  double sign_n, sign_s;  // -1 when the neighbour lies across a pole
+  double cos_n, cos_s;    // cosφ of the neighbour row in the extended (across-pole) chart
+};
+
+SWE_HD SweStencil swe_stencil(const SweView& g, int j, int i) {
+  const int nlon = g.nlon;
+  const int opposite = (i + nlon / 2 < nlon) ? i + nlon / 2 : i + nlon / 2 - nlon;
+  SweStencil st;
+  st.c = j * nlon + i;
+  st.e = j * nlon + ((i + 1 == nlon) ? 0 : i + 1);
+  st.w = j * nlon + ((i == 0) ? nlon - 1 : i - 1);
+  if (j + 1 < g.nlat) {
+    st.n = (j + 1) * nlon + i;
+    st.sign_n = 1.0;
+  } else {
+    st.n = j * nlon + opposite;
+    st.sign_n = -1.0;
+  }
+  if (j > 0) {
+    st.s = (j - 1) * nlon + i;
+    st.sign_s = 1.0;
+  } else {
+    st.s = j * nlon + opposite;
+    st.sign_s = -1.0;
+  }
+  st.cos_n = g.cos_ext[j + 2];
+  st.cos_s = g.cos_ext[j];
+  return st;
+}
+
+/// Relative vorticity ζ = [∂v/∂λ - ∂(u cosφ)/∂φ] / (a cosφ), centred differences.
+SWE_HD double swe_vorticity(const SweView& g, const SweStencil& st, int j, const double* u,
+                            const double* v) {
+  const double dv_dlam = (v[st.e] - v[st.w]) * g.inv_2dlam;
+  const double ucos_n = (st.sign_n * u[st.n]) * st.cos_n;
+  const double ucos_s = (st.sign_s * u[st.s]) * st.cos_s;
+  const double ducos_dphi = (ucos_n - ucos_s) * g.inv_2dphi;
+  return (dv_dlam - ducos_dphi) * g.inv_acos[j];
+}
+
+/// Bernoulli function g h + (u² + v²)/2 (signs of u, v do not matter).
+SWE_HD double swe_bernoulli(double gravity, double h, double u, double v) {
+  return gravity * h + 0.5 * (u * u + v * v);
+}
+
+/// Tendencies (dh/dt, du/dt, dv/dt) at point (j, i) of one member's fields.
+SWE_HD void swe_tendency_point(const SweView& g, int j, int i, const double* h, const double* u,
+                               const double* v, double* dh, double* du, double* dv) {
+  const SweStencil st = swe_stencil(g, j, i);
+  const double hc = h[st.c], uc = u[st.c], vc = v[st.c];
+
+  // Continuity, flux form: fluxes through the east/west faces and the north/south faces
+  // (the latter weighted by the face's cosφ; none through a pole).
+  const double hu_c = hc * uc;
+  const double flux_e = 0.5 * (hu_c + h[st.e] * u[st.e]);
+  const double flux_w = 0.5 * (h[st.w] * u[st.w] + hu_c);
+  const double hv_c = hc * vc;
+  double flux_n = 0.0;
+  if (j + 1 < g.nlat) flux_n = 0.5 * (hv_c + h[st.n] * v[st.n]) * g.cos_face[j + 1];
+  double flux_s = 0.0;
+  if (j > 0) flux_s = 0.5 * (h[st.s] * v[st.s] + hv_c) * g.cos_face[j];
+  dh[st.c] = -((flux_e - flux_w) * g.ew_metric[j] + (flux_n - flux_s) * g.ns_metric[j]);
+
+  // Momentum, vector-invariant form: ∂u/∂t = q v - ∂B/(a cosφ ∂λ), ∂v/∂t = -q u - ∂B/(a ∂φ)
+  // with q = ζ + f and B the Bernoulli function.
+  const double q = swe_vorticity(g, st, j, u, v) + g.coriolis[st.c];
+  const double b_e = swe_bernoulli(g.gravity, h[st.e], u[st.e], v[st.e]);
+  const double b_w = swe_bernoulli(g.gravity, h[st.w], u[st.w], v[st.w]);
+  const double b_n = swe_bernoulli(g.gravity, h[st.n], u[st.n], v[st.n]);
+  const double b_s = swe_bernoulli(g.gravity, h[st.s], u[st.s], v[st.s]);
+  du[st.c] = q * vc - (b_e - b_w) * g.inv_dx[j];
+  dv[st.c] = -(q * uc) - (b_n - b_s) * g.inv_2adphi;
+}
+
+/// Polar filter of one value: circular convolution of a row with the row's symmetric kernel
+/// (coeffs[0..nlon/2]), summed in a fixed order.
+SWE_HD double swe_filter_point(const double* coeffs, const double* row, int i, int nlon) {
+  const int half = nlon / 2;
+  double acc = coeffs[0] * row[i];
+  int ip = i, im = i;
+  for (int m = 1; m < half; ++m) {
+    ip = (ip + 1 == nlon) ? 0 : ip + 1;
+    im = (im == 0) ? nlon - 1 : im - 1;
+    acc = acc + coeffs[m] * (row[ip] + row[im]);
+  }
+  const int iopp = (i + half < nlon) ? i + half : i + half - nlon;
+  return acc + coeffs[half] * row[iopp];
+}
+
+/// Classic RK4 weights (b) and stage offsets (c): stage s adds b_s·dt·k_s to the sum and
+/// prepares the next stage input y + c_{s+1}·dt·k_s.
+inline constexpr int kRkStages = 4;
+inline constexpr double kRkWeight[kRkStages] = {1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0};
+inline constexpr double kRkNext[kRkStages - 1] = {0.5, 0.5, 1.0};
+
+/// One value's RK4 update at `stage`: sum (acc), next stage input (ys), and on the last
+/// stage the new state (y).
+SWE_HD void swe_rk_point(int stage, double weight, double next, double dt, double k, double* y,
+                         double* ys, double* acc) {
+  const double wk = (weight * dt) * k;
+  if (stage == 0) {
+    *acc = *y + wk;
+  } else if (stage < kRkStages - 1) {
+    *acc = *acc + wk;
+  }
+  if (stage < kRkStages - 1) {
+    *ys = *y + (next * dt) * k;
+  } else {
+    *y = *acc + wk;
+  }
+}
+
+/// Wind speed sqrt(u² + v²).
+SWE_HD double swe_wind_speed(double u, double v) {
+#if defined(__CUDA_ARCH__)
+  return __dsqrt_rn(u * u + v * v);
+#else
+  return __builtin_sqrt(u * u + v * v);
+#endif
+}
+
+/// Integrand of the total energy: h(u² + v²)/2 + g h²/2 (per unit area).
+SWE_HD double swe_energy_density(double gravity, double h, double u, double v) {
+  return 0.5 * h * (u * u + v * v) + 0.5 * gravity * h * h;
+}
+
+}  // namespace stormrun::model

@@ -1,0 +1,128 @@
+// CPU reference of the shallow-water step: the loops that the CUDA kernels in swe_step.cu
+// parallelise. Each loop body is one call of a per-point function of swe_ops.hpp, which the
+// kernels call too, so both sides do the same operations in the same order.
+//
+//   stage s of RK4 (s = 0..3), per member m with s-th input ys (y itself at s = 0):
+//     tendency:  k  = L(ys)                       (swe_tendency_point, every point)
+//     filter:    kf = P_j k  on polar rows j      (swe_filter_point)
+//     update:    acc, ys, y from k or kf          (swe_rk_point)
+#include <stdexcept>
+
+#include "swe_stepper.hpp"
+
+namespace stormrun::model {
+
+namespace swe_cpu {
+
+void tendency(const SweView& g, std::int64_t members, int substep, const int* substeps,
+              const double* state, double* k) {
+  const std::size_t n = static_cast<std::size_t>(g.nlat) * g.nlon;
+  for (std::int64_t m = 0; m < members; ++m) {
+    if (substep >= substeps[m]) continue;
+    const double* h = state + 3 * n * m;
+    double* dh = k + 3 * n * m;
+    for (int j = 0; j < g.nlat; ++j)
+      for (int i = 0; i < g.nlon; ++i)
+        swe_tendency_point(g, j, i, h, h + n, h + 2 * n, dh, dh + n, dh + 2 * n);
+  }
+}
+
+void polar_filter(const SweView& g, std::int64_t members, int substep, const int* substeps,
+                  const double* k, double* kf) {
+  const std::size_t n = static_cast<std::size_t>(g.nlat) * g.nlon;
+  const int coeff_stride = g.nlon / 2 + 1;
+  for (std::int64_t m = 0; m < members; ++m) {
+    if (substep >= substeps[m]) continue;
+    for (int var = 0; var < 3; ++var)
+      for (int j = 0; j < g.nlat; ++j) {
+        const int r = g.filter_row[j];
+        if (r < 0) continue;
+        const double* row = k + (3 * m + var) * n + std::size_t(j) * g.nlon;
+        double* out = kf + ((3 * m + var) * g.filtered_rows + r) * std::size_t(g.nlon);
+        for (int i = 0; i < g.nlon; ++i)
+          out[i] = swe_filter_point(g.filter_coeffs + r * coeff_stride, row, i, g.nlon);
+      }
+  }
+}
+
+void rk_update(const SweView& g, std::int64_t members, int substep, const int* substeps,
+               const double* substep_dt, int stage, double weight, double next, const double* k,
+               const double* kf, double* y, double* ys, double* acc) {
+  const std::size_t n = static_cast<std::size_t>(g.nlat) * g.nlon;
+  for (std::int64_t m = 0; m < members; ++m) {
+    if (substep >= substeps[m]) continue;
+    const double dt = substep_dt[m];
+    for (int var = 0; var < 3; ++var)
+      for (int j = 0; j < g.nlat; ++j) {
+        const int r = g.filter_row[j];
+        const std::size_t base = (3 * m + var) * n + std::size_t(j) * g.nlon;
+        const double* krow =
+            r < 0 ? k + base : kf + ((3 * m + var) * g.filtered_rows + r) * std::size_t(g.nlon);
+        for (int i = 0; i < g.nlon; ++i)
+          swe_rk_point(stage, weight, next, dt, krow[i], y + base + i, ys + base + i,
+                       acc + base + i);
+      }
+  }
+}
+
+}  // namespace swe_cpu
+
+namespace {
+
+class CpuStepper final : public SweStepper {
+ public:
+  CpuStepper(const SweGeometry& geometry, std::int64_t members)
+      : geometry_(geometry), view_(geometry_.host_view()), members_(members) {
+    const std::size_t size = std::size_t(members) * 3 * geometry.grid.points();
+    y_.assign(size, 0.0);
+    ys_.assign(size, 0.0);
+    acc_.assign(size, 0.0);
+    k_.assign(size, 0.0);
+    kf_.assign(std::size_t(members) * 3 * geometry.filtered_rows * geometry.grid.nlon, 0.0);
+  }
+
+  void load(const std::vector<double>& fields) override {
+    if (fields.size() != y_.size())
+      throw std::invalid_argument("shallow water: state of " + std::to_string(fields.size()) +
+                                  " values loaded into a batch of " + std::to_string(y_.size()));
+    y_ = fields;
+  }
+  void store(std::vector<double>& fields) override { fields = y_; }
+
+  void advance(const std::vector<int>& substeps, const std::vector<double>& substep_dt) override {
+    int most = 0;
+    for (int s : substeps)
+      most = std::max(most, s);
+    for (int sub = 0; sub < most; ++sub)
+      for (int stage = 0; stage < kRkStages; ++stage) {
+        const double* input = stage == 0 ? y_.data() : ys_.data();
+        swe_cpu::tendency(view_, members_, sub, substeps.data(), input, k_.data());
+        swe_cpu::polar_filter(view_, members_, sub, substeps.data(), k_.data(), kf_.data());
+        swe_cpu::rk_update(view_, members_, sub, substeps.data(), substep_dt.data(), stage,
+                           kRkWeight[stage], stage < kRkStages - 1 ? kRkNext[stage] : 0.0,
+                           k_.data(), kf_.data(), y_.data(), ys_.data(), acc_.data());
+      }
+  }
+
+ private:
+  SweGeometry geometry_;  // own copy: the view points into it
+  SweView view_;
+  std::int64_t members_;
+  std::vector<double> y_, ys_, acc_, k_, kf_;
+};
+
+}  // namespace
+
+std::unique_ptr<SweStepper> make_cpu_stepper(const SweGeometry& geometry, std::int64_t members) {
+  return std::make_unique<CpuStepper>(geometry, members);
+}
+
+#ifndef STORMRUN_HAVE_CUDA
+std::unique_ptr<SweStepper> make_cuda_stepper(const SweGeometry&, std::int64_t) {
+  throw std::runtime_error(
+      "shallow water: the CUDA backend was requested but this stormrun was built without "
+      "CUDA; use --device cpu|auto");
+}
+#endif
+
+}  // namespace stormrun::model

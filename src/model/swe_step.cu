@@ -1,0 +1,145 @@
+// CUDA kernels of the shallow-water step; the CPU reference is swe_step.cpp. Each kernel is
+// one thread per point of the reference loop and calls the same per-point function of
+// swe_ops.hpp, so results are bit-identical to the reference (no FMA: --fmad=false).
+// Device memory for the whole batch is allocated once, in the stepper's constructor.
+#include <algorithm>
+
+#include "cuda_support.cuh"
+#include "swe_stepper.hpp"
+
+namespace stormrun::model {
+namespace {
+
+__global__ void tendency_kernel(SweView g, std::int64_t members, int substep, const int* substeps,
+                                const double* state, double* k) {
+  const std::size_t n = std::size_t(g.nlat) * g.nlon;
+  const std::size_t t = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= n * members) return;
+  const std::int64_t m = std::int64_t(t / n);
+  if (substep >= substeps[m]) return;
+  const int p = int(t % n);
+  const double* h = state + 3 * n * m;
+  double* dh = k + 3 * n * m;
+  swe_tendency_point(g, p / g.nlon, p % g.nlon, h, h + n, h + 2 * n, dh, dh + n, dh + 2 * n);
+}
+
+__global__ void polar_filter_kernel(SweView g, std::int64_t members, int substep,
+                                    const int* substeps, const int* filtered_row_index,
+                                    const double* k, double* kf) {
+  const std::size_t n = std::size_t(g.nlat) * g.nlon;
+  const std::size_t per_member = 3 * std::size_t(g.filtered_rows) * g.nlon;
+  const std::size_t t = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= per_member * members) return;
+  const std::int64_t m = std::int64_t(t / per_member);
+  if (substep >= substeps[m]) return;
+  const std::size_t rest = t % per_member;
+  const int var = int(rest / (std::size_t(g.filtered_rows) * g.nlon));
+  const int r = int(rest / g.nlon % g.filtered_rows);
+  const int i = int(rest % g.nlon);
+  const int j = filtered_row_index[r];
+  const double* row = k + (3 * m + var) * n + std::size_t(j) * g.nlon;
+  kf[((3 * m + var) * g.filtered_rows + r) * std::size_t(g.nlon) + i] =
+      swe_filter_point(g.filter_coeffs + r * (g.nlon / 2 + 1), row, i, g.nlon);
+}
+
+__global__ void rk_update_kernel(SweView g, std::int64_t members, int substep, const int* substeps,
+                                 const double* substep_dt, int stage, double weight, double next,
+                                 const double* k, const double* kf, double* y, double* ys,
+                                 double* acc) {
+  const std::size_t n = std::size_t(g.nlat) * g.nlon;
+  const std::size_t t = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= 3 * n * members) return;
+  const std::int64_t m = std::int64_t(t / (3 * n));
+  if (substep >= substeps[m]) return;
+  const std::size_t rest = t % (3 * n);
+  const int var = int(rest / n);
+  const int j = int(rest % n / g.nlon);
+  const int i = int(rest % g.nlon);
+  const int r = g.filter_row[j];
+  const double kval =
+      r < 0 ? k[t] : kf[((3 * m + var) * g.filtered_rows + r) * std::size_t(g.nlon) + i];
+  swe_rk_point(stage, weight, next, substep_dt[m], kval, y + t, ys + t, acc + t);
+}
+
+class CudaStepper final : public SweStepper {
+ public:
+  CudaStepper(const SweGeometry& geometry, std::int64_t members)
+      : tables_(geometry),
+        view_(tables_.view()),
+        members_(members),
+        size_(std::size_t(members) * 3 * geometry.grid.points()),
+        y_(size_),
+        ys_(size_),
+        acc_(size_),
+        k_(size_),
+        kf_(std::size_t(members) * 3 * geometry.filtered_rows * geometry.grid.nlon),
+        substeps_(std::size_t(members)),
+        substep_dt_(std::size_t(members)) {
+    std::vector<int> rows;
+    for (int j = 0; j < geometry.grid.nlat; ++j)
+      if (geometry.filter_row[j] >= 0) rows.push_back(j);
+    filtered_row_index_ = DeviceBuffer<int>(rows);
+  }
+
+  void load(const std::vector<double>& fields) override {
+    if (fields.size() != size_)
+      throw std::invalid_argument("shallow water: state of " + std::to_string(fields.size()) +
+                                  " values loaded into a batch of " + std::to_string(size_));
+    y_.upload(fields);
+  }
+  void store(std::vector<double>& fields) override { y_.download(fields); }
+
+  void advance(const std::vector<int>& substeps, const std::vector<double>& substep_dt) override {
+    // Uploaded only when they change (once per rollout in practice).
+    if (substeps != substeps_host_ || substep_dt != substep_dt_host_) {
+      substeps_.upload(substeps);
+      substep_dt_.upload(substep_dt);
+      substeps_host_ = substeps;
+      substep_dt_host_ = substep_dt;
+    }
+    if (substeps.empty()) return;
+    const int most = *std::max_element(substeps.begin(), substeps.end());
+    const std::size_t n = size_ / 3 / std::size_t(members_);
+    const std::size_t filter_points = kf_.size();
+    for (int sub = 0; sub < most; ++sub)
+      for (int stage = 0; stage < kRkStages; ++stage) {
+        const double* input = stage == 0 ? y_.get() : ys_.get();
+        tendency_kernel<<<blocks_for(n * members_), kThreadsPerBlock>>>(
+            view_, members_, sub, substeps_.get(), input, k_.get());
+        if (filter_points > 0)
+          polar_filter_kernel<<<blocks_for(filter_points), kThreadsPerBlock>>>(
+              view_, members_, sub, substeps_.get(), filtered_row_index_.get(), k_.get(),
+              kf_.get());
+        rk_update_kernel<<<blocks_for(size_), kThreadsPerBlock>>>(
+            view_, members_, sub, substeps_.get(), substep_dt_.get(), stage, kRkWeight[stage],
+            stage < kRkStages - 1 ? kRkNext[stage] : 0.0, k_.get(), kf_.get(), y_.get(), ys_.get(),
+            acc_.get());
+      }
+    cuda_check(cudaGetLastError(), "shallow-water step kernels (launch)");
+    cuda_check(cudaDeviceSynchronize(), "shallow-water step kernels");
+  }
+
+ private:
+  SweDeviceTables tables_;
+  SweView view_;
+  std::int64_t members_;
+  std::size_t size_;
+  DeviceBuffer<double> y_, ys_, acc_, k_, kf_;
+  DeviceBuffer<int> substeps_;
+  DeviceBuffer<double> substep_dt_;
+  DeviceBuffer<int> filtered_row_index_;
+  std::vector<int> substeps_host_;
+  std::vector<double> substep_dt_host_;
+};
+
+}  // namespace
+
+std::unique_ptr<SweStepper> make_cuda_stepper(const SweGeometry& geometry, std::int64_t members) {
+  if (cuda_device_count() == 0)
+    throw std::runtime_error(
+        "shallow water: the CUDA backend was requested but no usable CUDA device was found; "
+        "use --device cpu|auto");
+  return std::make_unique<CudaStepper>(geometry, members);
+}
+
+}  // namespace stormrun::model

@@ -1,0 +1,39 @@
+// Runs RK4 sub-steps of the shallow-water model over a batch of members, on the CPU
+// reference (swe_step.cpp) or the CUDA kernels (swe_step.cu). Buffers are allocated once
+// per batch (in the constructor), never per step.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "stormrun/model/backend.hpp"
+#include "stormrun/model/fields.hpp"
+#include "swe_geometry.hpp"
+
+namespace stormrun::model {
+
+class SweStepper {
+ public:
+  virtual ~SweStepper() = default;
+  /// Copies a batch of fields (h,u,v per member, FieldBatch layout) in as the state.
+  virtual void load(const std::vector<double>& fields) = 0;
+  /// Copies the state out (same layout).
+  virtual void store(std::vector<double>& fields) = 0;
+  /// One output step: member m takes substeps[m] RK4 sub-steps of substep_dt[m] seconds.
+  virtual void advance(const std::vector<int>& substeps, const std::vector<double>& substep_dt) = 0;
+};
+
+/// The CPU reference for `members` members on `geometry`'s grid.
+std::unique_ptr<SweStepper> make_cpu_stepper(const SweGeometry& geometry, std::int64_t members);
+/// The CUDA path (device memory for the whole batch allocated here); std::runtime_error
+/// without a CUDA build or device.
+std::unique_ptr<SweStepper> make_cuda_stepper(const SweGeometry& geometry, std::int64_t members);
+
+inline std::unique_ptr<SweStepper> make_stepper(Backend backend, const SweGeometry& geometry,
+                                                std::int64_t members) {
+  return backend == Backend::Cuda ? make_cuda_stepper(geometry, members)
+                                  : make_cpu_stepper(geometry, members);
+}
+
+}  // namespace stormrun::model

@@ -1,0 +1,190 @@
+// Shallow water on the sphere: accuracy (Williamson tc2), conservation, stability over the
+// poles, the Galewsky jet's instability, the sub-step rule and batch independence. The
+// figures these tests print are the ones quoted in docs/model.md.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <numbers>
+#include <stdexcept>
+
+#include "stormrun/model/diagnostics.hpp"
+#include "stormrun/model/initial_conditions.hpp"
+#include "stormrun/model/shallow_water.hpp"
+
+using namespace stormrun::model;
+
+namespace {
+
+constexpr int kStepsPerDay = 4;  // dt = 6 h
+
+ShallowWaterConfig cpu_config(Grid grid, std::optional<int> substeps = std::nullopt) {
+  ShallowWaterConfig config;
+  config.grid = grid;
+  config.substeps = substeps;
+  config.device = DeviceChoice::Cpu;
+  return config;
+}
+
+struct Tc2Result {
+  double l2_error;
+  double mass_drift;
+  int substeps;
+};
+
+Tc2Result run_tc2(double alpha, int days) {
+  const Grid grid{64, 128};
+  InitialConditionParams params;
+  params.alpha = alpha;
+  const FieldBatch initial = initial_condition("tc2", grid, params);
+  ShallowWaterConfig config = cpu_config(grid);
+  config.rotation_alpha = coriolis_tilt("tc2", params);
+  ShallowWater model(config);
+  Diagnostics diagnostics(grid, Backend::Cpu);
+  const double mass0 = diagnostics.integrals(initial)[0].mass;
+  const SubstepPlan plan = model.plan_substeps(initial);
+  auto rollout = model.rollout(initial, {"tc2"});
+  double worst_drift = 0.0;
+  for (int step = 0; step < days * kStepsPerDay; ++step) {
+    rollout->advance();
+    const double mass = diagnostics.integrals(rollout->state())[0].mass;
+    worst_drift = std::max(worst_drift, std::abs(mass - mass0) / mass0);
+  }
+  // tc2 is a steady state: the exact solution at day 5 is the initial condition.
+  const double err = normalised_l2_error(rollout->state().field(0, 0), initial.field(0, 0), grid);
+  return {err, worst_drift, plan.substeps[0]};
+}
+
+double max_abs(std::span<const double> x) {
+  double m = 0.0;
+  for (double v : x)
+    m = std::max(m, std::abs(v));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("tc2 alpha=0 at 64x128 for 5 days: l2(h) < 1e-3 and mass conserved to 1e-12") {
+  const Tc2Result r = run_tc2(0.0, 5);
+  std::printf(
+      "tc2 alpha=0 64x128 day 5: l2(h) = %.3e, max relative mass drift = %.3e, "
+      "%d sub-steps per 6 h\n",
+      r.l2_error, r.mass_drift, r.substeps);
+  CHECK(r.l2_error < 1e-3);
+  CHECK(r.mass_drift < 1e-12);
+}
+
+TEST_CASE("tc2 alpha=pi/2-0.05 (flow over the poles) at 64x128 stays stable for 5 days") {
+  const Tc2Result r = run_tc2(std::numbers::pi / 2 - 0.05, 5);
+  std::printf(
+      "tc2 alpha=pi/2-0.05 64x128 day 5: l2(h) = %.3e, max relative mass drift = %.3e, "
+      "%d sub-steps per 6 h\n",
+      r.l2_error, r.mass_drift, r.substeps);
+  CHECK(std::isfinite(r.l2_error));
+  CHECK(r.l2_error < 1e-2);
+  CHECK(r.mass_drift < 1e-12);
+}
+
+TEST_CASE("galewsky with bump: the jet breaks into eddies, vorticity extremes grow by day 6") {
+  const Grid grid{64, 128};
+  Diagnostics diagnostics(grid, Backend::Cpu);
+  auto extremes_by_day = [&](const std::string& name) {
+    ShallowWater model(cpu_config(grid));
+    const FieldBatch initial = initial_condition(name, grid);
+    auto rollout = model.rollout(initial, {name});
+    std::vector<double> out{max_abs(diagnostics.compute(initial, {"vorticity"}).data)};
+    for (int step = 1; step <= 6 * kStepsPerDay; ++step) {
+      rollout->advance();
+      if (step % kStepsPerDay == 0)
+        out.push_back(max_abs(diagnostics.compute(rollout->state(), {"vorticity"}).data));
+    }
+    return out;
+  };
+  const auto bump = extremes_by_day("galewsky");
+  const auto jet = extremes_by_day("galewsky-nobump");
+  for (std::size_t d = 0; d < bump.size(); ++d)
+    std::printf("galewsky 64x128 day %zu: max|zeta| = %.3e 1/s (no bump: %.3e)\n", d, bump[d],
+                jet[d]);
+  // The perturbed jet rolls up: its extremes grow well beyond the initial jet's ...
+  CHECK(bump[6] > 1.3 * bump[0]);
+  // ... while the balanced jet without the bump stays (nearly) as it was.
+  CHECK(jet[6] < 1.1 * jet[0]);
+}
+
+TEST_CASE("sub-steps: auto is the fewest stable; an unstable --substeps N is refused by name") {
+  const Grid grid{32, 64};
+  const FieldBatch initial = initial_condition("galewsky", grid);
+  ShallowWater automatic(cpu_config(grid));
+  const SubstepPlan plan = automatic.plan_substeps(initial);
+  REQUIRE(plan.substeps.size() == 1);
+  const int n = plan.substeps[0];
+  CHECK(21600.0 / n <= plan.stable_dt[0]);
+  CHECK(21600.0 / (n - 1) > plan.stable_dt[0]);
+
+  ShallowWater exact(cpu_config(grid, n));
+  CHECK(exact.plan_substeps(initial).substeps[0] == n);
+  ShallowWater too_few(cpu_config(grid, n - 1));
+  CHECK_THROWS_WITH_AS(too_few.rollout(initial, {"m0"}),
+                       doctest::Contains("--substeps " + std::to_string(n - 1)),
+                       std::invalid_argument);
+
+  CHECK(parse_substeps("auto") == std::nullopt);
+  CHECK(parse_substeps("12") == 12);
+  CHECK_THROWS_WITH_AS(parse_substeps("0"), doctest::Contains("'0'"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_substeps("many"), doctest::Contains("'many'"), std::invalid_argument);
+}
+
+TEST_CASE("a member's fields do not depend on the batch it runs in") {
+  const Grid grid{32, 64};
+  const FieldBatch tc6 = initial_condition("tc6", grid);
+  const FieldBatch jet = initial_condition("galewsky", grid);
+  FieldBatch batch(grid, {"h", "u", "v"}, 2);
+  std::copy(jet.data.begin(), jet.data.end(), batch.data.begin());
+  std::copy(tc6.data.begin(), tc6.data.end(), batch.data.begin() + jet.data.size());
+
+  ShallowWater model(cpu_config(grid));
+  const SubstepPlan plan = model.plan_substeps(batch);
+  CHECK(plan.substeps[0] != plan.substeps[1]);  // the members take different sub-steps
+  auto together = model.rollout(batch, {"jet", "rh"});
+  auto alone = model.rollout(tc6, {"rh"});
+  for (int step = 0; step < 3; ++step) {
+    together->advance();
+    alone->advance();
+  }
+  const auto a = together->state().field(1, 0);
+  const auto b = alone->state().field(0, 0);
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  CHECK(together->step() == 3);
+}
+
+TEST_CASE("tc6 Rossby-Haurwitz wave: stable, mass conserved, wave pattern kept for 5 days") {
+  const Grid grid{32, 64};
+  const FieldBatch initial = initial_condition("rossby-haurwitz", grid);
+  ShallowWater model(cpu_config(grid));
+  Diagnostics diagnostics(grid, Backend::Cpu);
+  auto rollout = model.rollout(initial, {"rh"});
+  for (int step = 0; step < 5 * kStepsPerDay; ++step)
+    rollout->advance();
+  const auto i0 = diagnostics.integrals(initial)[0];
+  const auto i5 = diagnostics.integrals(rollout->state())[0];
+  std::printf("tc6 32x64 day 5: mass drift %.3e, energy change %.3e (relative)\n",
+              std::abs(i5.mass - i0.mass) / i0.mass, (i5.energy - i0.energy) / i0.energy);
+  CHECK(std::abs(i5.mass - i0.mass) / i0.mass < 1e-12);
+  CHECK(std::abs(i5.energy - i0.energy) / i0.energy < 1e-3);
+  // The wave moves but keeps its shape: h stays within the initial range, give or take.
+  CHECK(normalised_l2_error(rollout->state().field(0, 0), initial.field(0, 0), grid) < 0.05);
+}
+
+TEST_CASE("config errors name the option") {
+  CHECK_THROWS_WITH_AS(ShallowWater(cpu_config(Grid{32, 63})), doctest::Contains("32x63"),
+                       std::invalid_argument);
+  ShallowWaterConfig negative = cpu_config(Grid{32, 64});
+  negative.dt_seconds = -1;
+  CHECK_THROWS_WITH_AS(ShallowWater(negative), doctest::Contains("--dt"), std::invalid_argument);
+  ShallowWater model(cpu_config(Grid{32, 64}));
+  CHECK(model.step() == std::chrono::hours(6));
+  CHECK_THROWS_WITH_AS(model.rollout(initial_condition("tc2", Grid{16, 32}), {"m"}),
+                       doctest::Contains("16x32"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(model.rollout(initial_condition("tc2", Grid{32, 64}), {"a", "b"}),
+                       doctest::Contains("2 work units"), std::invalid_argument);
+}
