@@ -17,7 +17,7 @@ namespace stormrun::app {
 struct RankListing {
   int rank = 0;
   std::filesystem::path dir;
-  std::vector<CatalogRow> rows;     ///< from its catalog.json (empty when unreadable)
+  std::vector<CatalogRow> rows;                ///< from its catalog.json (empty when unreadable)
   std::optional<std::string> catalog_problem;  ///< why catalog.json could not be read
 };
 

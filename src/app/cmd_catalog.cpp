@@ -1,0 +1,133 @@
+// `stormrun catalog DIR [--json]`: the rows of a checkpoint store, per rank, as a table
+// (id, labels, metadata columns, write_count, saved_at) or as JSON. Read-only.
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "app/cli.hpp"
+#include "app/store_inspect.hpp"
+#include "checkpoint/store/catalog_file.hpp"
+#include "stormrun/codec.hpp"
+
+namespace stormrun::app {
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::string labels_text(const Labels& labels) {
+  std::string s;
+  for (const auto& [k, v] : labels)
+    s += (s.empty() ? "" : ",") + k + "=" + v;
+  return s.empty() ? "-" : s;
+}
+
+std::string metadata_cell(const CatalogRow& row, const std::string& key, const std::string& where) {
+  if (!row.metadata.contains(key)) return "-";
+  try {
+    return decode_value(row.metadata.at(key), nullptr, where + "." + key).to_display();
+  } catch (const CodecError&) {
+    return row.metadata.at(key).dump();
+  }
+}
+
+/// Prints rows as an aligned text table.
+void print_table(std::ostream& os, const std::vector<std::vector<std::string>>& table) {
+  std::vector<std::size_t> width;
+  for (const auto& line : table) {
+    width.resize(std::max(width.size(), line.size()));
+    for (std::size_t c = 0; c < line.size(); ++c)
+      width[c] = std::max(width[c], line[c].size());
+  }
+  for (const auto& line : table) {
+    for (std::size_t c = 0; c < line.size(); ++c) {
+      os << line[c];
+      if (c + 1 < line.size()) os << std::string(width[c] - line[c].size() + 2, ' ');
+    }
+    os << "\n";
+  }
+}
+
+void print_rank(std::ostream& os, const RankListing& listing) {
+  os << listing.dir.filename().string() << ": " << listing.rows.size() << " row(s)\n";
+  if (listing.catalog_problem) os << "  warning: " << *listing.catalog_problem << "\n";
+  if (listing.rows.empty()) return;
+  std::set<std::string> keys;
+  for (const auto& row : listing.rows) {
+    for (const auto& item : row.metadata.items())
+      keys.insert(item.key());
+  }
+  std::vector<std::vector<std::string>> table;
+  std::vector<std::string> header{"id", "labels"};
+  header.insert(header.end(), keys.begin(), keys.end());
+  header.insert(header.end(), {"write_count", "saved_at"});
+  table.push_back(header);
+  const std::string where = (listing.dir / "catalog.json").string();
+  for (const auto& row : listing.rows) {
+    std::vector<std::string> line{row.commit_id, labels_text(row.labels)};
+    for (const auto& key : keys)
+      line.push_back(metadata_cell(row, key, where));
+    line.push_back(std::to_string(row.write_count));
+    line.push_back(row.saved_at);
+    table.push_back(std::move(line));
+  }
+  print_table(os, table);
+}
+
+}  // namespace
+
+int run_catalog(const Args& args) {
+  po::options_description visible(
+      "usage: stormrun catalog DIR [--json]\n\n"
+      "Prints the rows of the checkpoint store DIR: the global catalog written by the\n"
+      "coordinator (when present) and each rank's rows (id, labels, metadata, write_count,\n"
+      "saved_at), oldest first. Read-only: nothing is locked, repaired or written.\n\noptions");
+  visible.add_options()("help,h", "print this help")(
+      "json", "print JSON: {\"global\": ..., \"ranks\": {\"rank_000000\": [rows...]}}");
+  po::options_description all;
+  all.add(visible).add_options()("dir", po::value<std::string>(), "store directory");
+  po::positional_options_description positional;
+  positional.add("dir", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "stormrun catalog: " << e.what() << "\n\n" << visible << "\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << visible << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("dir")) {
+    std::cerr << "stormrun catalog: missing DIR\n\n" << visible << "\n";
+    return kExitUsage;
+  }
+  const std::filesystem::path root = vm["dir"].as<std::string>();
+  const auto dirs = rank_dirs(root);
+  const auto global = read_global_catalog(root);
+  if (vm.count("json")) {
+    nlohmann::json out{{"global", global ? *global : nlohmann::json()},
+                       {"ranks", nlohmann::json::object()}};
+    for (const auto& dir : dirs) {
+      const auto listing = read_rank_listing(dir);
+      auto rows = nlohmann::json::array();
+      for (const auto& row : listing.rows)
+        rows.push_back(store_detail::row_to_json(row));
+      out["ranks"][dir.filename().string()] = rows;
+    }
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << "checkpoint store " << root.string() << ": " << dirs.size() << " rank dir(s)\n";
+  if (global) std::cout << "global catalog:\n" << global->dump(2) << "\n";
+  for (const auto& dir : dirs)
+    print_rank(std::cout, read_rank_listing(dir));
+  return kExitOk;
+}
+
+}  // namespace stormrun::app
