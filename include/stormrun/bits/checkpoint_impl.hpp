@@ -62,7 +62,7 @@ template <CheckpointState T>
 class BoundState final : public BoundStateBase {
  public:
   BoundState(T initial, int min_level)
-      : BoundStateBase(std::string(StateTraits<T>::name), schema_hash<T>(), min_level),
+      : BoundStateBase(std::string(StateTraits<T>::name), ::stormrun::schema_hash<T>(), min_level),
         record(std::move(initial)) {}
 
   Value save() const override { return state_to_value(record); }

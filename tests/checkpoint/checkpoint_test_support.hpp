@@ -1,0 +1,148 @@
+// Shared fixtures of the checkpoint session tests: a temporary store root, a warning
+// collector, test state records and small file helpers.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "stormrun/checkpoint.hpp"
+
+namespace stormrun_test {
+
+namespace fs = std::filesystem;
+
+/// A unique directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "stormrun-ckpt-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+/// Collects warnings so that tests can assert on them.
+struct Warnings {
+  std::vector<std::string> lines;
+  stormrun::WarningSink sink() {
+    return [this](const std::string& line) { lines.push_back(line); };
+  }
+  bool contains(const std::string& text) const {
+    for (const auto& line : lines)
+      if (line.find(text) != std::string::npos) return true;
+    return false;
+  }
+  std::string all() const {
+    std::string out;
+    for (const auto& line : lines)
+      out += line + "\n";
+    return out;
+  }
+};
+
+inline stormrun::CheckpointOptions options_for(const fs::path& root, Warnings& warnings) {
+  stormrun::CheckpointOptions options;
+  options.name = "test-run";
+  options.path = root;
+  options.rank = 0;
+  options.world_size = 1;
+  options.warn = warnings.sink();
+  return options;
+}
+
+inline std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+/// Flips one byte in the middle of a file (damage that keeps its size).
+inline void flip_byte(const fs::path& path) {
+  std::string text = read_text(path);
+  if (text.empty()) throw std::runtime_error("cannot damage empty file " + path.string());
+  text[text.size() / 2] = static_cast<char>(text[text.size() / 2] ^ 0x5a);
+  write_text(path, text);
+}
+
+inline fs::path commit_dir(const stormrun::Checkpoint& checkpoint, const std::string& commit_id) {
+  return checkpoint.rank_dir() / "commits" / commit_id;
+}
+
+/// Number of committed directories of a rank (what retention leaves on disk).
+inline std::size_t commit_count(const fs::path& rank_dir) {
+  std::size_t count = 0;
+  if (!fs::exists(rank_dir / "commits")) return 0;
+  for (const auto& entry : fs::directory_iterator(rank_dir / "commits"))
+    count += entry.is_directory() ? 1 : 0;
+  return count;
+}
+
+}  // namespace stormrun_test
+
+// Test state records (identities are what the checkpoint stores).
+struct NoiseState {
+  std::uint64_t seed = 0;
+  std::int64_t step = 0;
+};
+STORMRUN_STATE(NoiseState, "test.NoiseState", seed, step)
+
+/// Same identity as NoiseState with another field set: a changed schema.
+struct NoiseStateV2 {
+  std::uint64_t seed = 0;
+  std::int64_t step = 0;
+  double amplitude = 0.0;
+};
+STORMRUN_STATE(NoiseStateV2, "test.NoiseState", seed, step, amplitude)
+
+struct FieldState {
+  std::string model{};
+  std::int64_t step = -1;
+  stormrun::Duration lead{};
+  std::vector<std::int64_t> members{};
+  stormrun::Array<double> fields{};
+};
+STORMRUN_STATE(FieldState, "test.FieldState", model, step, lead, members, fields)
+
+struct InnerState {
+  std::int64_t a = 0;
+};
+STORMRUN_STATE(InnerState, "test.InnerState", a)
+
+struct InnerStateV2 {
+  double a = 0;
+};
+STORMRUN_STATE(InnerStateV2, "test.InnerState", a)
+
+struct OuterState {
+  InnerState inner;
+  std::string tag;
+};
+STORMRUN_STATE(OuterState, "test.OuterState", inner, tag)
+
+/// Same identity and field names as OuterState; only the nested record's field type differs.
+struct OuterStateV2 {
+  InnerStateV2 inner;
+  std::string tag;
+};
+STORMRUN_STATE(OuterStateV2, "test.OuterState", inner, tag)
