@@ -267,7 +267,7 @@ struct Codec<Array<T>> {
     out.data.resize(a.data.size() * sizeof(T));
     if constexpr (std::is_same_v<T, bool>) {
       for (std::size_t i = 0; i < a.data.size(); ++i)
-        out.data[i] = std::byte{a.data[i] ? 1 : 0};
+        out.data[i] = a.data[i] ? std::byte{1} : std::byte{0};
     } else if (!a.data.empty()) {
       std::memcpy(out.data.data(), a.data.data(), out.data.size());
     }

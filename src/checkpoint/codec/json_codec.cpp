@@ -65,7 +65,7 @@ bool valid_utf8(std::string_view s) {
     } else {
       return false;
     }
-    if (i + extra >= s.size() + 0 && i + extra > s.size() - 1) return false;
+    if (i + extra >= s.size()) return false;
     for (std::size_t k = 1; k <= extra; ++k) {
       const auto cc = static_cast<unsigned char>(s[i + k]);
       if ((cc & 0xC0) != 0x80) return false;
@@ -101,8 +101,8 @@ std::string file_component(std::string_view key) {
 
 class Encoder {
  public:
-  Encoder(BlobSink* sink, std::string_view prefix, std::string_view root, bool metadata)
-      : sink_(sink), prefix_(prefix), root_(root), metadata_(metadata) {}
+  Encoder(BlobSink* sink, std::string_view prefix, bool metadata)
+      : sink_(sink), prefix_(prefix), metadata_(metadata) {}
 
   json encode(const Value& value, const std::string& where, const std::string& stem, int depth) {
     if (depth > kMaxDepth) fail(where, "nesting deeper than " + std::to_string(kMaxDepth));
@@ -189,7 +189,6 @@ class Encoder {
 
   BlobSink* sink_;
   std::string prefix_;
-  std::string root_;
   bool metadata_;
   std::set<std::string> used_;
 };
@@ -389,7 +388,7 @@ class Decoder {
 }  // namespace
 
 nlohmann::json encode_value(const Value& value, BlobSink* sink, std::string_view array_prefix) {
-  return Encoder(sink, array_prefix, "value", false).encode(value, "value", "", 0);
+  return Encoder(sink, array_prefix, false).encode(value, "value", "", 0);
 }
 
 Value decode_value(const nlohmann::json& json, BlobSource* source, std::string_view where) {
@@ -397,7 +396,7 @@ Value decode_value(const nlohmann::json& json, BlobSource* source, std::string_v
 }
 
 nlohmann::json encode_metadata(const Metadata& metadata) {
-  return Encoder(nullptr, "", "metadata", true).encode(Value(metadata), "metadata", "", 0);
+  return Encoder(nullptr, "", true).encode(Value(metadata), "metadata", "", 0);
 }
 
 Metadata decode_metadata(const nlohmann::json& json, std::string_view where) {

@@ -21,9 +21,16 @@ using namespace std::chrono;
 }  // namespace
 
 std::string format_utc(TimePoint t) {
-  const auto day = floor<days>(t);
-  const year_month_day ymd(day);
-  const hh_mm_ss<nanoseconds> tod(t - day);
+  // Split by hand: std::chrono::floor<days> overflows int64 nanoseconds near the lower limit.
+  constexpr std::int64_t kNsPerDay = 86'400'000'000'000;
+  std::int64_t day_count = t.time_since_epoch().count() / kNsPerDay;
+  std::int64_t ns_of_day = t.time_since_epoch().count() % kNsPerDay;
+  if (ns_of_day < 0) {
+    ns_of_day += kNsPerDay;
+    --day_count;
+  }
+  const year_month_day ymd{sys_days(days(day_count))};
+  const hh_mm_ss<nanoseconds> tod{nanoseconds(ns_of_day)};
   std::array<char, 48> buffer{};
   std::snprintf(buffer.data(), buffer.size(), "%04d-%02u-%02uT%02d:%02d:%02d.%09lldZ",
                 static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
