@@ -120,7 +120,7 @@ struct FieldState {
   std::int64_t step = -1;
   stormrun::Duration lead{};
   std::vector<std::int64_t> members{};
-  stormrun::Array<double> fields{};
+  stormrun::Array<double> fields{{0}, {}};  // empty; Array{} would be a 0-d array of 1 value
 };
 STORMRUN_STATE(FieldState, "test.FieldState", model, step, lead, members, fields)
 

@@ -226,8 +226,8 @@ TEST_CASE("metadata round trip, unsupported objects rejected") {
   {
     Checkpoint checkpoint(options_for(tmp / "ckpt", warnings));
     Session& session = checkpoint.new_session();
-    session.write(metadata);
     session.record_unit("2026-07-01T06:00:00Z/member_007", 12);
+    session.write(metadata);
 
     SUBCASE("an array in metadata is rejected at write, nothing changes") {
       NdArray array{DType::Float64, {2}, std::vector<std::byte>(16)};
