@@ -111,13 +111,13 @@ TEST_CASE("the noise is standard normal over 1e6 samples") {
 
 TEST_CASE("a member's noise does not depend on the batch it runs in") {
   const Grid grid{9, 18};  // odd point count: the last point uses half a pair
-  GaussianPerturbation noise({.seed = 11});
+  GaussianPerturbation noise({.seed = 11, .amplitudes = {{"h", 1.0}, {"v", 0.1}}});
   FieldBatch batch(grid, {"h", "u", "v"}, 8);
   std::vector<std::int64_t> members(8);
   std::iota(members.begin(), members.end(), 0);
   noise.apply(batch, members, kStart);
 
-  FieldBatch alone(grid, {"v", "h"}, 1);  // other variable set and order
+  FieldBatch alone(grid, {"v", "h"}, 1);  // another variable set and order
   noise.apply(alone, {5}, kStart);
   const auto h = batch.field(5, 0), v = batch.field(5, 2);
   CHECK(std::equal(h.begin(), h.end(), alone.field(0, 1).begin()));
