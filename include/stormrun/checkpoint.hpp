@@ -43,10 +43,10 @@ class CheckpointError : public std::runtime_error {
 
 struct CheckpointOptions {
   /// Run name, [A-Za-z0-9._-]+; recorded in every manifest.
-  std::string name;
+  std::string name{};
   /// Store root. Empty: $STORMRUN_CHECKPOINT_ROOT/<name>, else
   /// ${XDG_CACHE_HOME:-$HOME/.cache}/stormrun/checkpoints/<name>.
-  std::filesystem::path path;
+  std::filesystem::path path{};
   CheckpointMode mode = CheckpointMode::Append;
   /// Commit every N writes; std::nullopt commits only on flush(). Must be >= 1.
   std::optional<std::int64_t> flush_interval = 1;
@@ -56,14 +56,14 @@ struct CheckpointOptions {
   /// 2: + full state to resume inside a rollout (e.g. model fields).
   int level = 2;
   /// Default: detect_rank() (MPI, then the launcher's environment).
-  std::optional<int> rank;
-  std::optional<int> world_size;
+  std::optional<int> rank{};
+  std::optional<int> world_size{};
   /// Where restored arrays are staged: "cpu" or "cuda" / "cuda:N".
   std::string staging_device = "cpu";
   /// Labels of the rows this checkpoint writes; retention and select are per label set.
-  Labels labels;
+  Labels labels{};
   /// Warning sink; default stderr_warnings(rank).
-  WarningSink warn;
+  WarningSink warn{};
 
   /// CheckpointError naming the first invalid option and its value.
   void validate() const;
