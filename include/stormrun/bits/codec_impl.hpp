@@ -264,12 +264,15 @@ struct Codec<Array<T>> {
     NdArray out;
     out.dtype = kDType;
     out.shape = a.shape;
-    out.data.resize(a.data.size() * sizeof(T));
     if constexpr (std::is_same_v<T, bool>) {
-      for (std::size_t i = 0; i < a.data.size(); ++i)
+      out.data.resize(a.data.size());
+      for (std::size_t i = 0; i < a.data.size(); ++i) {
         out.data[i] = a.data[i] ? std::byte{1} : std::byte{0};
-    } else if (!a.data.empty()) {
-      std::memcpy(out.data.data(), a.data.data(), out.data.size());
+      }
+    } else {
+      // Copy from the byte range (no zero-fill first): fields are large.
+      const auto* bytes = reinterpret_cast<const std::byte*>(a.data.data());
+      out.data.assign(bytes, bytes + a.data.size() * sizeof(T));
     }
     return Value(std::move(out));
   }

@@ -186,16 +186,19 @@ std::vector<std::byte> npy_encode(const NdArray& array) {
     throw CodecError("npy_encode: header of " + std::to_string(header.size()) +
                      " bytes exceeds the .npy 1.0 limit (shape has too many dimensions)");
   }
-  std::vector<std::byte> out(prefix + header.size() + array.data.size());
-  std::memcpy(out.data(), kMagic.data(), kMagic.size());
-  out[6] = std::byte{1};
-  out[7] = std::byte{0};
-  out[8] = std::byte(header.size() & 0xFF);
-  out[9] = std::byte(header.size() >> 8);
-  std::memcpy(out.data() + prefix, header.data(), header.size());
-  if (!array.data.empty()) {
-    std::memcpy(out.data() + prefix + header.size(), array.data.data(), array.data.size());
-  }
+  std::vector<std::byte> out;
+  out.reserve(prefix + header.size() + array.data.size());
+  const auto append = [&out](const void* data, std::size_t size) {
+    const auto* bytes = static_cast<const std::byte*>(data);
+    out.insert(out.end(), bytes, bytes + size);
+  };
+  append(kMagic.data(), kMagic.size());
+  const unsigned char version_and_length[4] = {1, 0,
+                                               static_cast<unsigned char>(header.size() & 0xFF),
+                                               static_cast<unsigned char>(header.size() >> 8)};
+  append(version_and_length, sizeof version_and_length);
+  append(header.data(), header.size());
+  out.insert(out.end(), array.data.begin(), array.data.end());
   return out;
 }
 
