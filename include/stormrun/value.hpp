@@ -61,10 +61,12 @@ struct NdArray {
 };
 
 /// A typed n-d array for state structs (e.g. a model's fields): C order, shape is the
-/// extent per dimension, data.size() == product(shape). Stored as NdArray / .npy.
+/// extent per dimension, data.size() == product(shape). Stored as NdArray / .npy. A
+/// default-constructed Array is empty (shape {0}), so a state saved before it is filled
+/// encodes; shape {} would be a 0-d array of one element.
 template <class T>
 struct Array {
-  std::vector<std::int64_t> shape;
+  std::vector<std::int64_t> shape{0};
   std::vector<T> data;
   bool operator==(const Array&) const = default;
 };
