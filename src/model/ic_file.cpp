@@ -76,7 +76,11 @@ class IcReader {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path_, ec))
       throw fail("", "the file does not exist or is not a regular file");
+#if H5_VERSION_GE(1, 12, 0)
+    const htri_t is_hdf5 = H5Fis_accessible(path_.c_str(), H5P_DEFAULT);
+#else
     const htri_t is_hdf5 = H5Fis_hdf5(path_.c_str());
+#endif
     if (is_hdf5 <= 0) throw fail("", "the file is not an HDF5 file (or cannot be read)");
     file_ = Hid(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!file_.valid()) throw fail("", "HDF5 cannot open it read-only");

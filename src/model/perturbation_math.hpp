@@ -85,13 +85,15 @@ constexpr double kLn2Lo = 1.90821492927058770002e-10;  // ln 2 - kLn2Hi
 /// operations, then ln(m) for m in [√½, √2) by the atanh series 2(s + s³/3 + …),
 /// s = (m-1)/(m+1), |s| <= 0.1716, truncated after s²³ (relative error < 1e-17).
 STORMRUN_HOST_DEVICE inline double log_of_scaled_integer(std::uint64_t n) {
-  int e = 0;  // n = m · 2^e with m in [1, 2)
-  while ((n >> (e + 1)) != 0)
-    ++e;
-  double scale = 1.0;
-  for (int i = 0; i < e; ++i)
-    scale = scale * 0.5;         // exact: 2^-e
-  double m = double(n) * scale;  // exact: n < 2^54 fits 53 bits here
+  int e = 0;  // n = m · 2^e with m in [1, 2): e = floor(log2 n) by binary search
+  std::uint64_t top = n;
+  for (int shift = 32; shift > 0; shift >>= 1) {
+    if ((top >> shift) != 0) {
+      top >>= shift;
+      e += shift;
+    }
+  }
+  double m = double(n) / double(std::uint64_t(1) << e);  // exact: n <= 2^53, power-of-2 divisor
   if (m > 1.4142135623730951) {
     m = m * 0.5;
     ++e;
