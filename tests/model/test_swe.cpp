@@ -3,8 +3,10 @@
 // figures these tests print are the ones quoted in docs/model.md.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <numbers>
 #include <stdexcept>
 
@@ -86,7 +88,9 @@ TEST_CASE("tc2 alpha=pi/2-0.05 (flow over the poles) at 64x128 stays stable for 
 }
 
 TEST_CASE("galewsky with bump: the jet breaks into eddies, vorticity extremes grow by day 6") {
-  const Grid grid{64, 128};
+  // 64x128 keeps this test short; STORMRUN_GALEWSKY_GRID=128x256 gives docs/model.md's figures.
+  const char* env = std::getenv("STORMRUN_GALEWSKY_GRID");
+  const Grid grid = env ? Grid::parse(env) : Grid{64, 128};
   Diagnostics diagnostics(grid, Backend::Cpu);
   auto extremes_by_day = [&](const std::string& name) {
     ShallowWater model(cpu_config(grid));
@@ -103,8 +107,8 @@ TEST_CASE("galewsky with bump: the jet breaks into eddies, vorticity extremes gr
   const auto bump = extremes_by_day("galewsky");
   const auto jet = extremes_by_day("galewsky-nobump");
   for (std::size_t d = 0; d < bump.size(); ++d)
-    std::printf("galewsky 64x128 day %zu: max|zeta| = %.3e 1/s (no bump: %.3e)\n", d, bump[d],
-                jet[d]);
+    std::printf("galewsky %dx%d day %zu: max|zeta| = %.3e 1/s (no bump: %.3e)\n", grid.nlat,
+                grid.nlon, d, bump[d], jet[d]);
   // The perturbed jet rolls up: its extremes grow well beyond the initial jet's ...
   CHECK(bump[6] > 1.3 * bump[0]);
   // ... while the balanced jet without the bump stays (nearly) as it was.
@@ -124,8 +128,8 @@ TEST_CASE("sub-steps: auto is the fewest stable; an unstable --substeps N is ref
   ShallowWater exact(cpu_config(grid, n));
   CHECK(exact.plan_substeps(initial).substeps[0] == n);
   ShallowWater too_few(cpu_config(grid, n - 1));
-  CHECK_THROWS_WITH_AS(too_few.rollout(initial, {"m0"}),
-                       doctest::Contains("--substeps " + std::to_string(n - 1)),
+  const std::string named = "--substeps " + std::to_string(n - 1);
+  CHECK_THROWS_WITH_AS(too_few.rollout(initial, {"m0"}), doctest::Contains(named.c_str()),
                        std::invalid_argument);
 
   CHECK(parse_substeps("auto") == std::nullopt);
@@ -171,16 +175,22 @@ TEST_CASE("tc6 Rossby-Haurwitz wave: stable, mass conserved, wave pattern kept f
               std::abs(i5.mass - i0.mass) / i0.mass, (i5.energy - i0.energy) / i0.energy);
   CHECK(std::abs(i5.mass - i0.mass) / i0.mass < 1e-12);
   CHECK(std::abs(i5.energy - i0.energy) / i0.energy < 1e-3);
-  // The wave moves but keeps its shape: h stays within the initial range, give or take.
-  CHECK(normalised_l2_error(rollout->state().field(0, 0), initial.field(0, 0), grid) < 0.05);
+  // The wave travels east but keeps its shape: h stays within its initial range, give or
+  // take, and nothing blows up at the poles.
+  const auto [lo0, hi0] =
+      std::minmax_element(initial.field(0, 0).begin(), initial.field(0, 0).end());
+  const auto h5 = rollout->state().field(0, 0);
+  const auto [lo5, hi5] = std::minmax_element(h5.begin(), h5.end());
+  CHECK(*lo5 > *lo0 - 0.05 * (*hi0 - *lo0));
+  CHECK(*hi5 < *hi0 + 0.05 * (*hi0 - *lo0));
 }
 
 TEST_CASE("config errors name the option") {
-  CHECK_THROWS_WITH_AS(ShallowWater(cpu_config(Grid{32, 63})), doctest::Contains("32x63"),
+  CHECK_THROWS_WITH_AS(ShallowWater{cpu_config(Grid{32, 63})}, doctest::Contains("32x63"),
                        std::invalid_argument);
   ShallowWaterConfig negative = cpu_config(Grid{32, 64});
   negative.dt_seconds = -1;
-  CHECK_THROWS_WITH_AS(ShallowWater(negative), doctest::Contains("--dt"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ShallowWater{negative}, doctest::Contains("--dt"), std::invalid_argument);
   ShallowWater model(cpu_config(Grid{32, 64}));
   CHECK(model.step() == std::chrono::hours(6));
   CHECK_THROWS_WITH_AS(model.rollout(initial_condition("tc2", Grid{16, 32}), {"m"}),
