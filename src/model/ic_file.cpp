@@ -70,71 +70,88 @@ std::string dims_text(const std::vector<hsize_t>& dims) {
   return out.str();
 }
 
+/// Where a named array lives: a dataset at the root, or an attribute of the root group.
+enum class Holder { Dataset, Attribute };
+
 class IcReader {
  public:
   explicit IcReader(std::filesystem::path path) : path_(std::move(path)) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path_, ec))
-      throw fail("", "the file does not exist or is not a regular file");
+      throw fail("", Holder::Dataset, "the file does not exist or is not a regular file");
 #if H5_VERSION_GE(1, 12, 0)
     const htri_t is_hdf5 = H5Fis_accessible(path_.c_str(), H5P_DEFAULT);
 #else
     const htri_t is_hdf5 = H5Fis_hdf5(path_.c_str());
 #endif
-    if (is_hdf5 <= 0) throw fail("", "the file is not an HDF5 file (or cannot be read)");
+    if (is_hdf5 <= 0)
+      throw fail("", Holder::Dataset, "the file is not an HDF5 file (or cannot be read)");
     file_ = Hid(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (!file_.valid()) throw fail("", "HDF5 cannot open it read-only");
+    if (!file_.valid()) throw fail("", Holder::Dataset, "HDF5 cannot open it read-only");
   }
 
-  bool has(const std::string& name) const {
-    return H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) > 0;
+  bool has(const std::string& name, Holder holder) const {
+    return holder == Holder::Dataset ? H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) > 0
+                                     : H5Aexists(file_.get(), name.c_str()) > 0;
   }
 
-  /// Reads dataset `name` as doubles; its shape must be one of `shapes`.
-  std::vector<double> read(const std::string& name, const std::vector<std::vector<hsize_t>>& shapes,
+  /// Reads dataset or root attribute `name` as doubles; its shape must be one of `shapes`.
+  std::vector<double> read(const std::string& name, Holder holder,
+                           const std::vector<std::vector<hsize_t>>& shapes,
                            const std::string& shape_help) const {
-    if (!has(name)) throw fail(name, "the dataset is missing");
-    Hid dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (!dataset.valid()) throw fail(name, "it is not a dataset");
-    Hid type(H5Dget_type(dataset.get()), H5Tclose);
+    const bool is_dataset = holder == Holder::Dataset;
+    if (!has(name, holder)) throw fail(name, holder, "it is missing");
+    Hid object = is_dataset ? Hid(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose)
+                            : Hid(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+    if (!object.valid())
+      throw fail(name, holder, is_dataset ? "it is not a dataset" : "it cannot be opened");
+    Hid type(is_dataset ? H5Dget_type(object.get()) : H5Aget_type(object.get()), H5Tclose);
     const H5T_class_t type_class = type.valid() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
     if (type_class != H5T_FLOAT && type_class != H5T_INTEGER)
-      throw fail(name, "its element type is not numeric (need integers or floating point)");
-    Hid space(H5Dget_space(dataset.get()), H5Sclose);
+      throw fail(name, holder, "its element type is not numeric (need integers or floating point)");
+    Hid space(is_dataset ? H5Dget_space(object.get()) : H5Aget_space(object.get()), H5Sclose);
     const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
-    if (rank < 0) throw fail(name, "its dataspace cannot be read");
+    if (rank < 0) throw fail(name, holder, "its dataspace cannot be read");
     std::vector<hsize_t> dims(std::size_t(rank), 0);
     if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     if (std::find(shapes.begin(), shapes.end(), dims) == shapes.end())
-      throw fail(name, "its shape is " + dims_text(dims) + ", expected " + shape_help);
+      throw fail(name, holder, "its shape is " + dims_text(dims) + ", expected " + shape_help);
     hsize_t count = 1;
     for (hsize_t d : dims)
       count *= d;
     std::vector<double> values(count);
-    if (count > 0 &&
-        H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
-      throw fail(name, "reading it as double failed (damaged file or unconvertible values)");
+    const herr_t status = count == 0   ? 0
+                          : is_dataset ? H5Dread(object.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL,
+                                                 H5P_DEFAULT, values.data())
+                                       : H5Aread(object.get(), H5T_NATIVE_DOUBLE, values.data());
+    if (status < 0)
+      throw fail(name, holder,
+                 "reading it as double failed (damaged file or unconvertible values)");
     for (hsize_t i = 0; i < count; ++i) {
       if (!std::isfinite(values[i])) {
         std::ostringstream what;
         what << "value " << values[i] << " at flat index " << i << " is not finite";
-        throw fail(name, what.str());
+        throw fail(name, holder, what.str());
       }
     }
     return values;
   }
 
-  InitialConditionFileError fail(const std::string& dataset, const std::string& what) const {
+  InitialConditionFileError fail(const std::string& name, Holder holder,
+                                 const std::string& what) const {
     std::string where = "initial-condition file " + path_.string();
-    if (!dataset.empty()) where += ", dataset '" + dataset + "'";
+    if (!name.empty())
+      where += (holder == Holder::Dataset ? ", dataset '" : ", root attribute '") + name + "'";
     return InitialConditionFileError(where + ": " + what);
   }
 
-  /// The name of the first of `names` present, or "".
-  std::string first_present(std::initializer_list<const char*> names) const {
-    for (const char* name : names)
-      if (has(name)) return name;
-    return "";
+  /// The first of `names` present as a dataset, else as a root attribute; nullopt if none.
+  std::optional<std::pair<std::string, Holder>> find_coordinate(
+      std::initializer_list<const char*> names) const {
+    for (Holder holder : {Holder::Dataset, Holder::Attribute})
+      for (const char* name : names)
+        if (has(name, holder)) return std::pair<std::string, Holder>(name, holder);
+    return std::nullopt;
   }
 
  private:
@@ -170,29 +187,32 @@ FieldBatch read_initial_condition_file(const std::filesystem::path& path, const 
   // Rows in the file may run north to south (common in reanalysis data): detect it from
   // the latitude coordinate and flip them into the grid's south-to-north order.
   bool flip_rows = false;
-  if (const std::string lat_name = reader.first_present({"lat", "latitude"}); !lat_name.empty()) {
-    const std::vector<double> lat =
-        reader.read(lat_name, {{nlat}}, "(" + std::to_string(nlat) + ") degrees for this grid");
+  if (const auto lat = reader.find_coordinate({"lat", "latitude"})) {
+    const auto& [name, holder] = *lat;
+    const std::vector<double> values =
+        reader.read(name, holder, {{nlat}}, "(" + std::to_string(nlat) + ") degrees for this grid");
     std::vector<double> want = grid.lat_degrees();
-    if (!coordinates_match(lat, want)) {
+    if (!coordinates_match(values, want)) {
       std::reverse(want.begin(), want.end());
-      if (!coordinates_match(lat, want))
-        throw reader.fail(lat_name, "latitudes do not match the model grid " +
-                                        std::to_string(grid.nlat) + "x" +
-                                        std::to_string(grid.nlon) +
-                                        " (cell centres -90 + (j + 0.5)·180/nlat degrees)");
+      if (!coordinates_match(values, want))
+        throw reader.fail(name, holder,
+                          "latitudes do not match the model grid " + std::to_string(grid.nlat) +
+                              "x" + std::to_string(grid.nlon) +
+                              " (cell centres -90 + (j + 0.5)·180/nlat degrees)");
       flip_rows = true;
     }
   }
-  if (const std::string lon_name = reader.first_present({"lon", "longitude"}); !lon_name.empty()) {
-    std::vector<double> lon =
-        reader.read(lon_name, {{nlon}}, "(" + std::to_string(nlon) + ") degrees for this grid");
-    for (double& value : lon)
+  if (const auto lon = reader.find_coordinate({"lon", "longitude"})) {
+    const auto& [name, holder] = *lon;
+    std::vector<double> values =
+        reader.read(name, holder, {{nlon}}, "(" + std::to_string(nlon) + ") degrees for this grid");
+    for (double& value : values)
       if (value < 0) value += 360.0;  // accept -180..180 spellings of the same meridians
-    if (!coordinates_match(lon, grid.lon_degrees()))
-      throw reader.fail(lon_name, "longitudes do not match the model grid " +
-                                      std::to_string(grid.nlat) + "x" + std::to_string(grid.nlon) +
-                                      " (i·360/nlon degrees east, starting at 0)");
+    if (!coordinates_match(values, grid.lon_degrees()))
+      throw reader.fail(name, holder,
+                        "longitudes do not match the model grid " + std::to_string(grid.nlat) +
+                            "x" + std::to_string(grid.nlon) +
+                            " (i·360/nlon degrees east, starting at 0)");
   }
 
   FieldBatch batch(grid, variables, 1);
@@ -202,7 +222,7 @@ FieldBatch read_initial_condition_file(const std::filesystem::path& path, const 
                                  std::to_string(grid.nlon);
   for (std::size_t v = 0; v < variables.size(); ++v) {
     const std::vector<double> values =
-        reader.read(variables[v], {{nlat, nlon}, {1, nlat, nlon}}, shape_help);
+        reader.read(variables[v], Holder::Dataset, {{nlat, nlon}, {1, nlat, nlon}}, shape_help);
     auto field = batch.field(0, v);
     for (hsize_t j = 0; j < nlat; ++j) {
       const hsize_t source_row = flip_rows ? nlat - 1 - j : j;

@@ -53,6 +53,9 @@ with h5py.File(path, "w") as f:
         f["lon"] = np.where(lon >= 180, lon - 360, lon) if variant == "lon-180" else lon
         if variant == "bad-lat":
             f["lat"][0] = -89.0
+    if variant in ("coord-attrs", "bad-lon-attr"):
+        f.attrs["latitude"] = lat
+        f.attrs["longitude"] = lon + (1.0 if variant == "bad-lon-attr" else 0.0)
     if variant == "group-h":
         del f["h"]
         f.create_group("h")
@@ -92,7 +95,7 @@ TEST_CASE("the file: prefix selects an HDF5 initial condition") {
 TEST_CASE("good initial-condition files are read onto the grid") {
   TempDir dir;
   for (const char* variant :
-       {"plain", "time-axis", "float32", "coords", "north-to-south", "lon-180"}) {
+       {"plain", "time-axis", "float32", "coords", "north-to-south", "lon-180", "coord-attrs"}) {
     CAPTURE(variant);
     check_expected_fields(
         read_initial_condition_file(write_ic(dir, variant), kGrid, {"h", "u", "v"}));
@@ -105,7 +108,7 @@ TEST_CASE("good initial-condition files are read onto the grid") {
 
 TEST_CASE("bad initial-condition files are refused naming file, dataset and fault") {
   TempDir dir;
-  auto refused = [&](const std::string& variant, const std::string& dataset,
+  auto refused = [&](const std::string& variant, const std::string& holder,
                      const std::string& fault) {
     CAPTURE(variant);
     const fs::path path = write_ic(dir, variant);
@@ -115,16 +118,17 @@ TEST_CASE("bad initial-condition files are refused naming file, dataset and faul
     } catch (const InitialConditionFileError& error) {
       const std::string message = error.what();
       CHECK_MESSAGE(message.find(path.string()) != std::string::npos, message);
-      CHECK_MESSAGE(message.find("dataset '" + dataset + "'") != std::string::npos, message);
+      CHECK_MESSAGE(message.find(holder) != std::string::npos, message);
       CHECK_MESSAGE(message.find(fault) != std::string::npos, message);
     }
   };
-  refused("missing-v", "v", "missing");
-  refused("transposed", "h", "shape is (12, 6), expected (6, 12)");
-  refused("nan", "u", "value nan at flat index 27 is not finite");
-  refused("string", "v", "not numeric");
-  refused("bad-lat", "lat", "latitudes do not match the model grid 6x12");
-  refused("group-h", "h", "not a dataset");
+  refused("missing-v", "dataset 'v'", "missing");
+  refused("transposed", "dataset 'h'", "shape is (12, 6), expected (6, 12)");
+  refused("nan", "dataset 'u'", "value nan at flat index 27 is not finite");
+  refused("string", "dataset 'v'", "not numeric");
+  refused("bad-lat", "dataset 'lat'", "latitudes do not match the model grid 6x12");
+  refused("group-h", "dataset 'h'", "not a dataset");
+  refused("bad-lon-attr", "root attribute 'longitude'", "longitudes do not match");
 
   // The grid of the run differs from the file's.
   const fs::path plain = write_ic(dir, "plain");

@@ -9,6 +9,7 @@
 //   rollout->state();  rollout->advance();  ...
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>

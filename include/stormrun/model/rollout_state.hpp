@@ -3,13 +3,11 @@
 // "Workflows"). A model owns one RolloutCheckpoint:
 //
 //   void bind_checkpoint(Checkpoint& c) override { ckpt_.bind(c, name()); }
-//   std::unique_ptr<Rollout> rollout(const FieldBatch& initial, const std::vector<std::string>&
-//   units) {
-//     if (auto r = ckpt_.restored(units, initial)) {
-//       start from r->fields at step r->step, then advance once: first state() is step+1
-//     } else { start from `initial` at step 0 }
-//   }
-//   const FieldBatch& Rollout::state() { ...; ckpt_.save(units_, step_, host_); return host_; }
+//   rollout(initial, units):
+//     if (auto r = ckpt_.restored(units, initial))
+//       start from r->fields at step r->step, then advance once: first state() is step + 1
+//     else start from `initial` at step 0
+//   Rollout::state(): ...; ckpt_.save(units_, step_, host_); return host_;
 //
 // The state is bound with min_level 2 (level 0/1 checkpoints save no fields). Its identity
 // is "stormrun.model.RolloutState": one model per checkpoint.
