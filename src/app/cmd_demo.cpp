@@ -52,10 +52,11 @@ int demo(const DemoOptions& o) {
   Checkpoint ckpt({.name = "demo", .path = o.checkpoint_dir, .level = o.level});
   sm::ShallowWater model({.grid = sm::Grid::parse(o.grid), .device = parse_device(o.device)});
   sm::GaussianPerturbation noise({.seed = o.seed});
+  // Opening the session first means the bound states are restored as they are bound (a
+  // state bound before would be filled late, with a warning).
+  SessionScope scope(ckpt);
   model.bind_checkpoint(ckpt);
   noise.bind_checkpoint(ckpt);
-
-  SessionScope scope(ckpt);
   if (scope->exists()) {
     std::cout << "demo: resuming from " << scope->commit_id() << " (write " << scope->write_count()
               << ", " << scope->metadata().at("step").to_display() << " steps done)\n";
