@@ -122,8 +122,9 @@ class StagedCommit : public BlobSink {
 
   const std::string& commit_id() const;
   const std::filesystem::path& dir() const;
-  /// Writes `bytes` to `relpath` inside the staging dir (StoreError when the path is
-  /// absolute, contains "..", or is already used); returns relpath.
+  /// Writes `bytes` to `relpath` inside the staging dir, fsyncs it and records its size and
+  /// XXH3 (StoreError when the path is absolute, contains "..", or is already used);
+  /// returns relpath.
   std::string put(std::string_view relpath, std::span<const std::byte> bytes) override;
   const std::map<std::string, FileRecord>& files() const;
 
@@ -171,10 +172,12 @@ class RankStore {
   StagedCommit stage(std::int64_t write_count);
   /// Seals `staged`: fills manifest.commit_id/files/saved_at/format_version (StoreError when
   /// manifest.write_count or manifest.rank disagree with the staged commit / this store), writes
-  /// manifest.json, fsyncs it and the staging dir, renames into commits/, fsyncs commits/,
-  /// rewrites catalog.json (tmp + fsync + rename + fsync dir), then applies `retention`
-  /// (deleting old commits only now that the new one is durable). On a failure before the
-  /// rename, nothing visible changes and the staging dir is removed. Returns the new row.
+  /// manifest.json, fsyncs it and the staging dir, renames into commits/, fsyncs commits/;
+  /// only then applies `retention` (old commits renamed out of commits/), and rewrites
+  /// catalog.json (tmp + fsync + rename + fsync dir) with the new row added and the old
+  /// ones dropped in one replace; the old dirs are removed by a background thread. On a
+  /// failure before the rename, nothing visible changes and the staging dir is removed.
+  /// Returns the new row.
   CatalogRow commit(StagedCommit staged, Manifest manifest, const RetentionPolicy& retention);
 
   /// Opens a commit, verifying the manifest and every file; StoreError listing the
@@ -199,12 +202,12 @@ enum class CommitStep {
   ManifestWritten,    // "manifest_written"
   StagingSynced,      // "staging_synced"
   Renamed,            // "renamed"
-  CommitsDirSynced,   // "commits_synced"
+  CommitsDirSynced,   // "commits_synced": the new commit is durable
+  RetentionRenamed,   // "retention_renamed": old commits renamed to .tmp_delete_*
   CatalogTmpWritten,  // "catalog_tmp_written"
   CatalogRenamed,     // "catalog_renamed"
   CatalogDirSynced,   // "catalog_synced"
-  RetentionRenamed,   // "retention_renamed": old commits renamed to .tmp_, catalog not yet
-  RetentionDone,      // "retention_done"
+  RetentionDone,      // "retention_done": old dirs' removal handed to a thread
 };
 std::string to_string(CommitStep step);
 /// Every step, in the order the commit takes them.

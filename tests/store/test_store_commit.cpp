@@ -180,8 +180,8 @@ TEST_CASE("checkpoint mode and commit step names") {
     names.push_back(to_string(s));
   CHECK(names == std::vector<std::string>{"files_written", "files_synced", "manifest_written",
                                           "staging_synced", "renamed", "commits_synced",
-                                          "catalog_tmp_written", "catalog_renamed",
-                                          "catalog_synced", "retention_renamed", "retention_done"});
+                                          "retention_renamed", "catalog_tmp_written",
+                                          "catalog_renamed", "catalog_synced", "retention_done"});
   ScopedEnv env{{"STORMRUN_FAULT_INJECT", "no_such_step"}};
   TempDir tmp;
   RankStore store(tmp.path(), 0, quiet());

@@ -37,6 +37,7 @@ TEST_CASE("overwrite keeps only the newest row of each label set") {
   CHECK(counts_for(store, a) == std::vector<std::int64_t>{3});
   CHECK(counts_for(store, b) == std::vector<std::int64_t>{1});
   CHECK(commit_dirs(store) == 2);
+  store.refresh();  // waits for the background removal of the dropped commits
   CHECK(tmp_entries(store.dir()).empty());
   RankStore reopened(tmp.path(), 0, quiet());
   CHECK(reopened.rows().size() == 2);

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <future>
 #include <memory>
+#include <system_error>
 #include <vector>
 
 #include "store/posix_file.hpp"
@@ -22,9 +24,10 @@ namespace store_detail {
 
 namespace {
 
-// 1 MiB: large enough that syscall overhead vanishes, small enough that a chunk is still
-// in L2 cache when write(2) copies it after the hash has touched it.
-constexpr std::size_t kChunk = std::size_t{1} << 20;
+// Read size of hash_fd.
+constexpr std::size_t kChunk = std::size_t{4} << 20;
+// Below this size the fsync is not worth a thread: hash, then fsync.
+constexpr std::size_t kOverlapMin = std::size_t{1} << 20;
 
 struct StateDeleter {
   void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
@@ -47,14 +50,24 @@ std::string hex64(std::uint64_t value) {
   return buf;
 }
 
-std::string write_hashed(int fd, std::span<const std::byte> bytes, const fs::path& path) {
-  HashState state = new_hash_state();
-  for (std::size_t off = 0; off < bytes.size(); off += kChunk) {
-    const auto chunk = bytes.subspan(off, std::min(kChunk, bytes.size() - off));
-    XXH3_64bits_update(state.get(), chunk.data(), chunk.size());
-    write_all(fd, chunk, path);
+std::string write_sync_hashed(int fd, std::span<const std::byte> bytes, const fs::path& path,
+                              const std::function<void()>& after_write) {
+  write_all(fd, bytes, path);  // large writes, exactly as a plain write of the bytes
+  if (after_write) after_write();
+  // The fsync waits on the disk and the hash works on the CPU, so they run side by side:
+  // hashing costs nothing as long as the disk is slower than XXH3 (always, in practice).
+  std::future<int> synced;
+  if (bytes.size() >= kOverlapMin) {
+    try {
+      synced = std::async(std::launch::async, [fd] { return ::fsync(fd) == 0 ? 0 : errno; });
+    } catch (const std::system_error&) {
+      // No thread to be had: fsync after hashing below.
+    }
   }
-  return hex64(XXH3_64bits_digest(state.get()));
+  const std::string digest = hex64(XXH3_64bits(bytes.data(), bytes.size()));
+  const int err = synced.valid() ? synced.get() : (::fsync(fd) == 0 ? 0 : errno);
+  if (err != 0) throw_errno("cannot fsync", path, err);
+  return digest;
 }
 
 std::string hash_fd(int fd, const fs::path& path, std::uint64_t& bytes_read) {
@@ -74,8 +87,34 @@ std::string hash_fd(int fd, const fs::path& path, std::uint64_t& bytes_read) {
   return hex64(XXH3_64bits_digest(state.get()));
 }
 
-void replace_file_durable_steps(const fs::path& path, std::string_view content,
-                                const std::function<void(ReplaceStep)>& after) {
+void fsync_together(const std::vector<fs::path>& paths) {
+  std::vector<Fd> fds;
+  fds.reserve(paths.size());
+  for (const auto& p : paths)
+    fds.push_back(open_checked(p, O_RDONLY));
+  std::vector<std::future<int>> pending;
+  std::vector<int> errors(paths.size(), 0);
+  for (std::size_t i = 0; i + 1 < fds.size(); ++i) {
+    try {
+      pending.push_back(std::async(std::launch::async,
+                                   [fd = fds[i].get()] { return ::fsync(fd) == 0 ? 0 : errno; }));
+    } catch (const std::system_error&) {
+      errors[i] = ::fsync(fds[i].get()) == 0 ? 0 : errno;  // no thread: do it here
+      pending.emplace_back();
+    }
+  }
+  if (!fds.empty()) errors.back() = ::fsync(fds.back().get()) == 0 ? 0 : errno;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].valid()) errors[i] = pending[i].get();
+  }
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (errors[i] != 0) throw_errno("cannot fsync", paths[i], errors[i]);
+  }
+  for (std::size_t i = 0; i < paths.size(); ++i)
+    fds[i].close(paths[i]);
+}
+
+fs::path write_tmp_beside(const fs::path& path, std::string_view content) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   // Unique per writer, so two processes replacing the same file never share a tmp file;
   // ".tmp_" so that RankStore's reconcile removes it when a crash leaves it behind.
@@ -84,17 +123,38 @@ void replace_file_durable_steps(const fs::path& path, std::string_view content,
   try {
     Fd fd = open_checked(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     write_all(fd.get(), std::as_bytes(std::span(content.data(), content.size())), tmp);
-    fsync_checked(fd.get(), tmp);
     fd.close(tmp);
-    if (after) after(ReplaceStep::TmpWritten);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  return tmp;
+}
+
+void publish_tmp(const fs::path& tmp, const fs::path& path,
+                 const std::function<void(ReplaceStep)>& after) {
+  try {
     rename_checked(tmp, path);
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
   if (after) after(ReplaceStep::Renamed);
-  fsync_dir(dir);
+  fsync_dir(path.has_parent_path() ? path.parent_path() : fs::path("."));
   if (after) after(ReplaceStep::DirSynced);
+}
+
+void replace_file_durable_steps(const fs::path& path, std::string_view content,
+                                const std::function<void(ReplaceStep)>& after) {
+  const fs::path tmp = write_tmp_beside(path, content);
+  try {
+    fsync_together({tmp});
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (after) after(ReplaceStep::TmpWritten);
+  publish_tmp(tmp, path, after);
 }
 
 }  // namespace store_detail

@@ -11,10 +11,10 @@ namespace stormrun {
 namespace {
 
 constexpr std::array kSteps = {
-    CommitStep::FilesWritten,      CommitStep::FilesSynced,    CommitStep::ManifestWritten,
-    CommitStep::StagingSynced,     CommitStep::Renamed,        CommitStep::CommitsDirSynced,
-    CommitStep::CatalogTmpWritten, CommitStep::CatalogRenamed, CommitStep::CatalogDirSynced,
-    CommitStep::RetentionRenamed,  CommitStep::RetentionDone,
+    CommitStep::FilesWritten,     CommitStep::FilesSynced,       CommitStep::ManifestWritten,
+    CommitStep::StagingSynced,    CommitStep::Renamed,           CommitStep::CommitsDirSynced,
+    CommitStep::RetentionRenamed, CommitStep::CatalogTmpWritten, CommitStep::CatalogRenamed,
+    CommitStep::CatalogDirSynced, CommitStep::RetentionDone,
 };
 
 }  // namespace

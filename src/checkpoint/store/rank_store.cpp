@@ -1,10 +1,13 @@
 // RankStore: one rank's directory of commits and its catalog; commit sequence, reconcile and
 // retention (docs/checkpoint-format.md).
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <future>
 #include <set>
 
 #include "store/catalog_file.hpp"
@@ -28,16 +31,41 @@ struct RankStore::Impl {
   WarningSink warn;
   std::vector<CatalogRow> rows;
   std::shared_ptr<StagingRegistry> registry = StagingRegistry::process_wide();
+  /// Removes the directories of commits dropped by retention in the background (their
+  /// removal is housekeeping: they were renamed to .tmp_ names and left the catalog
+  /// first); yields the errors it met.
+  std::future<std::vector<std::string>> reaper;
 
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    if (reaper.valid()) reaper.wait();
+  }
+
+  void join_reaper() {
+    if (!reaper.valid()) return;
+    for (const auto& error : reaper.get())
+      warning(error);
+  }
   void warning(const std::string& message) const {
     if (warn) warn(message);
   }
   void reconcile();
   void write_catalog(const FaultPlan* fault);
   std::string next_saved_at() const;
-  void remove_commits(const std::vector<std::string>& ids, const FaultPlan* fault);
-  void apply_retention(const CatalogRow& newest, const RetentionPolicy& policy,
-                       const FaultPlan& fault);
+  /// Rows of `newest`'s label set beyond what `policy` keeps, oldest first.
+  std::vector<std::string> retention_victims(const CatalogRow& newest,
+                                             const RetentionPolicy& policy) const;
+  struct Moved {
+    std::vector<std::string> ids;             ///< commits no longer in commits/ (rows to drop)
+    std::vector<std::filesystem::path> dirs;  ///< their .tmp_delete_ dirs, to remove
+  };
+  enum class OnError { Throw, Warn };
+  Moved move_away(const std::vector<std::string>& ids, OnError on_error);
+  void drop_rows(const std::vector<std::string>& ids);
+  enum class Removal { Now, Background };
+  void reap(std::vector<std::filesystem::path> dirs, Removal how);
 };
 
 namespace {
@@ -174,51 +202,82 @@ std::string RankStore::Impl::next_saved_at() const {
   return now;
 }
 
-void RankStore::Impl::remove_commits(const std::vector<std::string>& ids, const FaultPlan* fault) {
-  // Renamed to a ".tmp_" name first: a half-deleted commit then never looks complete,
-  // and reconcile removes the leftover if we crash before the rm finishes.
-  std::vector<fs::path> doomed;
-  for (const auto& id : ids) {
-    const fs::path tmp = dir / (".tmp_delete_" + id);
-    if (::rename((commits / id).c_str(), tmp.c_str()) == 0) {
-      doomed.push_back(tmp);
-    } else if (errno != ENOENT) {
-      throw_errno("cannot move away old commit", commits / id, errno);
-    }
+std::vector<std::string> RankStore::Impl::retention_victims(const CatalogRow& newest,
+                                                            const RetentionPolicy& policy) const {
+  const std::size_t keep = policy.mode == CheckpointMode::Overwrite
+                               ? 1
+                               : static_cast<std::size_t>(policy.history_size);  // 0 = all
+  std::vector<std::string> victims;
+  if (keep == 0) return victims;
+  std::vector<const CatalogRow*> same;
+  for (const auto& r : rows) {
+    if (r.labels == newest.labels) same.push_back(&r);
   }
-  if (!doomed.empty()) fsync_dir(commits);
-  if (fault) fault->after(CommitStep::RetentionRenamed);
-  if (ids.empty()) return;
-  const std::set<std::string> gone(ids.begin(), ids.end());
-  std::erase_if(rows, [&](const CatalogRow& r) { return gone.contains(r.commit_id); });
-  write_catalog(nullptr);
-  for (const auto& tmp : doomed) {
-    if (const std::string err = remove_all_quietly(tmp); !err.empty()) {
-      warning("could not remove " + tmp.string() + ": " + err + " (retried at the next open)");
-    }
+  // rows are oldest first; the commit just made is never a victim.
+  for (std::size_t i = 0; i + keep < same.size(); ++i) {
+    if (same[i]->commit_id != newest.commit_id) victims.push_back(same[i]->commit_id);
   }
+  return victims;
 }
 
-void RankStore::Impl::apply_retention(const CatalogRow& newest, const RetentionPolicy& policy,
-                                      const FaultPlan& fault) {
-  std::size_t keep = 0;  // 0 = unlimited
-  if (policy.mode == CheckpointMode::Overwrite) {
-    keep = 1;
-  } else {
-    keep = static_cast<std::size_t>(policy.history_size);
-  }
-  std::vector<std::string> victims;
-  if (keep > 0) {
-    std::vector<const CatalogRow*> same;
-    for (const auto& r : rows) {
-      if (r.labels == newest.labels) same.push_back(&r);
+RankStore::Impl::Moved RankStore::Impl::move_away(const std::vector<std::string>& ids,
+                                                  OnError on_error) {
+  // Renamed to a ".tmp_" name first: a half-deleted commit then never looks complete, and
+  // reconcile removes the leftover if we crash before its removal finishes.
+  Moved moved;
+  for (const auto& id : ids) {
+    const fs::path tmp = dir / (".tmp_delete_" + id);
+    registry->add(tmp.string());  // a concurrent reconcile must leave it to us
+    if (::rename((commits / id).c_str(), tmp.c_str()) == 0) {
+      moved.ids.push_back(id);
+      moved.dirs.push_back(tmp);
+      continue;
     }
-    // rows are oldest first; the commit just made is never a victim.
-    for (std::size_t i = 0; i + keep < same.size(); ++i) {
-      if (same[i]->commit_id != newest.commit_id) victims.push_back(same[i]->commit_id);
+    const int err = errno;
+    registry->remove(tmp.string());
+    if (err == ENOENT) {
+      moved.ids.push_back(id);  // already gone: only its row is left to drop
+    } else if (on_error == OnError::Throw) {
+      throw_errno("cannot move away commit", commits / id, err);
+    } else {
+      warning("cannot move away old commit " + (commits / id).string() + ": " + std::strerror(err) +
+              "; it is kept");
     }
   }
-  remove_commits(victims, &fault);
+  return moved;
+}
+
+void RankStore::Impl::drop_rows(const std::vector<std::string>& ids) {
+  const std::set<std::string> gone(ids.begin(), ids.end());
+  std::erase_if(rows, [&](const CatalogRow& r) { return gone.contains(r.commit_id); });
+}
+
+void RankStore::Impl::reap(std::vector<fs::path> dirs, Removal how) {
+  join_reaper();
+  if (dirs.empty()) return;
+  auto remove_dirs = [dirs = std::move(dirs), registry = registry] {
+    std::vector<std::string> errors;
+    for (const auto& tmp : dirs) {
+      if (const std::string err = remove_all_quietly(tmp); !err.empty() && fs::exists(tmp)) {
+        errors.push_back("could not remove " + tmp.string() + ": " + err +
+                         " (retried at the next open)");
+      }
+      registry->remove(tmp.string());
+    }
+    return errors;
+  };
+  if (how == Removal::Background) {
+    // Freeing the blocks of a large commit can take longer than writing it (ext4 mounted
+    // with discard trims them synchronously), and the dirs are invisible already.
+    try {
+      reaper = std::async(std::launch::async, remove_dirs);
+      return;
+    } catch (const std::system_error&) {
+      // No thread to be had: remove them here.
+    }
+  }
+  for (const auto& error : remove_dirs())
+    warning(error);
 }
 
 RankStore::RankStore(fs::path root, int rank, WarningSink warn) : impl_(std::make_shared<Impl>()) {
@@ -243,6 +302,7 @@ const std::vector<CatalogRow>& RankStore::rows() const {
 }
 
 void RankStore::refresh() {
+  impl_->join_reaper();
   try {
     impl_->reconcile();
   } catch (const fs::filesystem_error& e) {
@@ -309,13 +369,18 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   }
 
   const std::string text = json.dump(2) + "\n";
-  write_file_durable(manifest_path, std::as_bytes(std::span(text.data(), text.size())));
+  {
+    Fd fd = open_checked(manifest_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+    write_all(fd.get(), std::as_bytes(std::span(text.data(), text.size())), manifest_path);
+    fd.close(manifest_path);
+  }
   fault.after(CommitStep::ManifestWritten);
-  // Every directory entry of the commit (files, sub-dirs, manifest) durable before the
-  // rename publishes it: deepest first.
-  for (auto it = s->subdirs.rbegin(); it != s->subdirs.rend(); ++it)
-    fsync_dir(*it);
-  fsync_dir(s->dir);
+  // The manifest and every directory entry of the commit (files, sub-dirs, manifest) must
+  // be durable before the rename publishes it. fsynced side by side: one journal commit.
+  std::vector<fs::path> to_sync{manifest_path};
+  to_sync.insert(to_sync.end(), s->subdirs.rbegin(), s->subdirs.rend());
+  to_sync.push_back(s->dir);
+  fsync_together(to_sync);
   fault.after(CommitStep::StagingSynced);
 
   const fs::path target = impl_->commits / s->commit_id;
@@ -328,23 +393,51 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   fault.after(CommitStep::Renamed);
 
   // The commit is visible now; whatever fails below, the next open re-adds it.
-  CatalogRow row = row_from_manifest(manifest);
+  const CatalogRow row = row_from_manifest(manifest);
   impl_->rows.push_back(row);
   sort_rows(impl_->rows);
+  const auto on_disk_but = [&](const StoreError& e) {
+    return StoreError("commit " + target.string() + " is on disk, but " + e.what() +
+                      "; the next open of " + impl_->dir.string() + " re-adds it");
+  };
+  // The next catalog: the new row in, the rows retention drops out. Its tmp file is
+  // fsynced together with commits/ (one journal commit for both).
+  const std::vector<std::string> victims = impl_->retention_victims(row, retention);
+  const auto catalog_without = [&](const std::vector<std::string>& ids) {
+    std::vector<CatalogRow> next = impl_->rows;
+    const std::set<std::string> gone(ids.begin(), ids.end());
+    std::erase_if(next, [&](const CatalogRow& r) { return gone.contains(r.commit_id); });
+    return catalog_text(next, impl_->rank);
+  };
+  fs::path catalog_tmp;
   try {
-    fsync_dir(impl_->commits);
-    fault.after(CommitStep::CommitsDirSynced);
-    impl_->write_catalog(&fault);
+    catalog_tmp = write_tmp_beside(impl_->catalog, catalog_without(victims));
+    fsync_together({impl_->commits, catalog_tmp});
   } catch (const StoreError& e) {
-    throw StoreError("commit " + target.string() + " is on disk, but " + e.what() +
-                     "; the next open of " + impl_->dir.string() + " re-adds it");
+    if (!catalog_tmp.empty()) ::unlink(catalog_tmp.c_str());
+    throw on_disk_but(e);
   }
+  fault.after(CommitStep::CommitsDirSynced);
+
+  // Retention: the new commit is durable, so old ones may go. They leave commits/ first;
+  // the catalog replace below then adds the new row and drops theirs in one atomic step.
+  Impl::Moved moved = impl_->move_away(victims, Impl::OnError::Warn);
+  fault.after(CommitStep::RetentionRenamed);
+  impl_->drop_rows(moved.ids);
   try {
-    impl_->apply_retention(row, retention, fault);
+    if (moved.ids.size() != victims.size()) {  // some stayed: list them after all
+      ::unlink(catalog_tmp.c_str());
+      catalog_tmp = write_tmp_beside(impl_->catalog, catalog_without(moved.ids));
+      fsync_together({catalog_tmp});
+    }
+    fault.after(CommitStep::CatalogTmpWritten);
+    publish_tmp(catalog_tmp, impl_->catalog,
+                [&fault](ReplaceStep step) { fault.after(catalog_step(step)); });
   } catch (const StoreError& e) {
-    impl_->warning("retention after commit " + row.commit_id + " failed (" + e.what() +
-                   "); old commits are removed by a later commit");
+    impl_->reap(std::move(moved.dirs), Impl::Removal::Background);
+    throw on_disk_but(e);
   }
+  impl_->reap(std::move(moved.dirs), Impl::Removal::Background);
   fault.after(CommitStep::RetentionDone);
   return row;
 }
@@ -378,7 +471,11 @@ void RankStore::remove(const std::string& commit_id) {
     throw StoreError("cannot remove '" + commit_id + "' from " + impl_->dir.string() +
                      ": not a commit id");
   }
-  impl_->remove_commits({commit_id}, nullptr);
+  Impl::Moved moved = impl_->move_away({commit_id}, Impl::OnError::Throw);
+  if (!moved.dirs.empty()) fsync_dir(impl_->commits);
+  impl_->drop_rows(moved.ids);
+  impl_->write_catalog(nullptr);
+  impl_->reap(std::move(moved.dirs), Impl::Removal::Now);
 }
 
 }  // namespace stormrun

@@ -85,9 +85,8 @@ std::string StagedCommit::put(std::string_view relpath, std::span<const std::byt
   Fd fd = open_checked(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
   FileRecord record;
   record.bytes = bytes.size();
-  record.xxh3 = write_hashed(fd.get(), bytes, path);
-  s.fault.after(CommitStep::FilesWritten);
-  fsync_checked(fd.get(), path);
+  record.xxh3 =
+      write_sync_hashed(fd.get(), bytes, path, [&s] { s.fault.after(CommitStep::FilesWritten); });
   fd.close(path);
   s.fault.after(CommitStep::FilesSynced);
   s.files.emplace(rel, std::move(record));
