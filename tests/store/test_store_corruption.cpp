@@ -226,3 +226,18 @@ TEST_CASE("verify of a missing commit or a bad id names it") {
   CHECK_THROWS_WITH_AS(store.open_commit("../../etc"), doctest::Contains("not a commit id"),
                        StoreError);
 }
+
+TEST_CASE("a staging dir being filled is kept however the store root is spelled") {
+  TempDir tmp;
+  const fs::path old_cwd = fs::current_path();
+  fs::current_path(tmp.path());
+  {
+    RankStore relative("ckpt", 0, quiet());
+    StagedCommit live = relative.stage(1);
+    Warnings w;
+    RankStore absolute(tmp.path() / "ckpt", 0, w.sink());
+    CHECK(fs::is_directory(tmp.path() / "ckpt" / "rank_000000" / live.dir().filename()));
+    CHECK(w.messages.empty());
+  }
+  fs::current_path(old_cwd);
+}

@@ -20,17 +20,28 @@ const std::shared_ptr<StagingRegistry>& StagingRegistry::process_wide() {
   return registry;
 }
 
-void StagingRegistry::add(const std::string& name) {
-  const std::lock_guard lock(mutex_);
-  names_.insert(name);
+namespace {
+
+// One spelling per directory, however the store root was given ("ckpt", "./ckpt", ...).
+std::string registry_key(const std::string& path) {
+  std::error_code ec;
+  const fs::path abs = fs::absolute(path, ec);
+  return (ec ? fs::path(path) : abs).lexically_normal().string();
 }
-void StagingRegistry::remove(const std::string& name) {
+
+}  // namespace
+
+void StagingRegistry::add(const std::string& path) {
   const std::lock_guard lock(mutex_);
-  names_.erase(name);
+  names_.insert(registry_key(path));
 }
-bool StagingRegistry::contains(const std::string& name) const {
+void StagingRegistry::remove(const std::string& path) {
   const std::lock_guard lock(mutex_);
-  return names_.contains(name);
+  names_.erase(registry_key(path));
+}
+bool StagingRegistry::contains(const std::string& path) const {
+  const std::lock_guard lock(mutex_);
+  return names_.contains(registry_key(path));
 }
 
 }  // namespace store_detail

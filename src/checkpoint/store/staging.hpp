@@ -20,9 +20,9 @@ namespace stormrun::store_detail {
 class StagingRegistry {
  public:
   static const std::shared_ptr<StagingRegistry>& process_wide();
-  void add(const std::string& name);
-  void remove(const std::string& name);
-  bool contains(const std::string& name) const;
+  void add(const std::string& path);
+  void remove(const std::string& path);
+  bool contains(const std::string& path) const;
 
  private:
   mutable std::mutex mutex_;
