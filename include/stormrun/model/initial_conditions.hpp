@@ -25,7 +25,7 @@ namespace stormrun::model {
 struct InitialConditionParams {
   /// tc2: angle between the flow's axis and the Earth's axis, radians (0 = zonal flow).
   double alpha = 0.0;
-  PlanetConstants planet;
+  PlanetConstants planet{};
 };
 
 /// The names accepted by initial_condition().

@@ -22,18 +22,18 @@ namespace stormrun::model {
 struct SweGeometry;
 
 struct ShallowWaterConfig {
-  Grid grid;
+  Grid grid{};
   /// Lead-time step between output states, seconds (--dt).
   double dt_seconds = 21600.0;
   /// RK4 sub-steps per output step (--substeps N); nullopt = auto (the fewest stable ones).
-  std::optional<int> substeps;
+  std::optional<int> substeps{};
   DeviceChoice device = DeviceChoice::Auto;
   /// Tilt of the rotation axis, radians: f = 2Ω(-cosλ cosφ sinα + sinφ cosα). Set it to
   /// coriolis_tilt() of the initial condition (tc2 with alpha), else 0.
   double rotation_alpha = 0.0;
   /// Rows poleward of this latitude (degrees) are Fourier-filtered in longitude.
   double filter_latitude_deg = 60.0;
-  PlanetConstants planet;
+  PlanetConstants planet{};
 };
 
 /// "auto" → nullopt, "N" → N >= 1; std::invalid_argument naming the text otherwise.
