@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
     stormrun::SessionScope scope(ckpt);
     for (std::size_t size = 1024; size <= max_mib << 20; size *= 4) {
       std::vector<std::uint8_t> bytes(size);
-      for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(i * 2654435761u >> 13);
+      for (std::size_t i = 0; i < size; ++i)
+        bytes[i] = static_cast<std::uint8_t>(i * 2654435761u >> 13);
       state->payload = {{static_cast<std::int64_t>(size)}, bytes};
       std::vector<double> raw, commit;
       for (int r = 0; r < repeats; ++r) {
@@ -121,11 +122,13 @@ int main(int argc, char** argv) {
     stormrun::SessionScope scope(ckpt);
     const int n = 200;
     const auto start = Clock::now();
-    for (int i = 0; i < n; ++i) scope->write({{"lead_time", stormrun::Duration(i)}});
+    for (int i = 0; i < n; ++i)
+      scope->write({{"lead_time", stormrun::Duration(i)}});
     const double elapsed = seconds_since(start);
     const auto raw_start = Clock::now();
     std::vector<std::uint8_t> tiny(512, 7);
-    for (int i = 0; i < n; ++i) raw_write_fsync(dir / "tiny.bin", tiny);
+    for (int i = 0; i < n; ++i)
+      raw_write_fsync(dir / "tiny.bin", tiny);
     const double raw_elapsed = seconds_since(raw_start);
     std::printf("small commits: %.1f commits/s (raw 512-byte write+fsync: %.1f /s, ratio %.3f)\n",
                 n / elapsed, n / raw_elapsed, raw_elapsed / elapsed);

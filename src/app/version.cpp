@@ -44,12 +44,14 @@ std::string hdf5_library() {
   return os.str();
 }
 
+#ifdef STORMRUN_HAVE_CUDA
 std::string version_number(int v) {
   // CUDA encodes 13000 as 13.0; NCCL 22809 as 2.28.9.
   std::ostringstream os;
   os << v / 1000 << '.' << (v % 1000) / 10;
   return os.str();
 }
+#endif
 
 std::string accelerator() {
 #ifdef STORMRUN_HAVE_CUDA

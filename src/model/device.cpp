@@ -13,7 +13,9 @@ namespace stormrun::model {
 int cuda_device_count() {
   return 0;
 }
-bool built_with_cuda() { return false; }
+bool built_with_cuda() {
+  return false;
+}
 double cuda_copy_bandwidth(std::size_t, int) {
   throw std::runtime_error("cuda_copy_bandwidth: this stormrun was built without CUDA");
 }
