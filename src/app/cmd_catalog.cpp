@@ -87,26 +87,9 @@ int run_catalog(const Args& args) {
       "saved_at), oldest first. Read-only: nothing is locked, repaired or written.\n\noptions");
   visible.add_options()("help,h", "print this help")(
       "json", "print JSON: {\"global\": ..., \"ranks\": {\"rank_000000\": [rows...]}}");
-  po::options_description all;
-  all.add(visible).add_options()("dir", po::value<std::string>(), "store directory");
-  po::positional_options_description positional;
-  positional.add("dir", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "stormrun catalog: " << e.what() << "\n\n" << visible << "\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
-    return kExitOk;
-  }
-  if (!vm.count("dir")) {
-    std::cerr << "stormrun catalog: missing DIR\n\n" << visible << "\n";
-    return kExitUsage;
-  }
+  const DirCommand parsed = parse_dir_command("catalog", visible, args);
+  if (parsed.exit_code) return *parsed.exit_code;
+  const po::variables_map& vm = parsed.vm;
   const std::filesystem::path root = vm["dir"].as<std::string>();
   const auto dirs = rank_dirs(root);
   const auto global = read_global_catalog(root);

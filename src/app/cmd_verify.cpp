@@ -82,26 +82,9 @@ int run_verify(const Args& args) {
       "problem with the file at fault. Exit 0 when clean, 1 when any problem is found.\n"
       "Read-only: nothing is locked, repaired or written.\n\noptions");
   visible.add_options()("help,h", "print this help")("quiet,q", "print only problems");
-  po::options_description all;
-  all.add(visible).add_options()("dir", po::value<std::string>(), "store directory");
-  po::positional_options_description positional;
-  positional.add("dir", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "stormrun verify: " << e.what() << "\n\n" << visible << "\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
-    return kExitOk;
-  }
-  if (!vm.count("dir")) {
-    std::cerr << "stormrun verify: missing DIR\n\n" << visible << "\n";
-    return kExitUsage;
-  }
+  const DirCommand parsed = parse_dir_command("verify", visible, args);
+  if (parsed.exit_code) return *parsed.exit_code;
+  const po::variables_map& vm = parsed.vm;
   const fs::path root = vm["dir"].as<std::string>();
   const bool quiet = vm.count("quiet") > 0;
   VerifyReport report;

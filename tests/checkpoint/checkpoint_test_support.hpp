@@ -12,31 +12,13 @@
 #include <vector>
 
 #include "stormrun/checkpoint.hpp"
+#include "support/temp_dir.hpp"
 
 namespace stormrun_test {
 
 namespace fs = std::filesystem;
 
-/// A unique directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "stormrun-ckpt-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using TempDir = stormrun_test_support::TempDir;
 
 /// Collects warnings so that tests can assert on them.
 struct Warnings {

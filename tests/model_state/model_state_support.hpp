@@ -11,32 +11,14 @@
 #include <vector>
 
 #include "stormrun/checkpoint.hpp"
+#include "support/temp_dir.hpp"
 #include "stormrun/model/model.hpp"
 
 namespace model_state_test {
 
 namespace fs = std::filesystem;
 
-/// A unique directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "stormrun-mstate-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using TempDir = stormrun_test_support::TempDir;
 
 /// Options of a serial test store at `root`; warnings are collected into `warnings`.
 inline stormrun::CheckpointOptions checkpoint_options(const fs::path& root, int level,
