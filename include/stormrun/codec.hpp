@@ -17,6 +17,11 @@ namespace stormrun {
 
 /// Serialise an array as a numpy .npy v1.0 file (no pickle; readable by numpy.load).
 std::vector<std::byte> npy_encode(const NdArray& array);
+/// The part of npy_encode(array) before the payload (magic, version, header dict, padding):
+/// npy_encode(array) == npy_header(array) followed by array.bytes(). CodecError when the
+/// payload size does not match dtype and shape. Lets a writer store the payload from where
+/// it lies instead of concatenating it into a new buffer.
+std::vector<std::byte> npy_header(const NdArray& array);
 /// Parse a .npy file; CodecError naming `name` on a bad header, object dtype, Fortran
 /// order, big-endian data or a size that does not match the header.
 NdArray npy_decode(std::span<const std::byte> bytes, std::string_view name);
@@ -27,6 +32,12 @@ class BlobSink {
  public:
   virtual ~BlobSink() = default;
   virtual std::string put(std::string_view suggested_relpath, std::span<const std::byte> bytes) = 0;
+  /// Stores the concatenation of `parts` as one file, like put(). This default copies the
+  /// parts into one buffer; a sink that can write them in sequence should override it, so
+  /// that a large payload goes to disk from where it lies (encode_value writes every array
+  /// as {npy header, payload} through this).
+  virtual std::string put_parts(std::string_view suggested_relpath,
+                                std::span<const std::span<const std::byte>> parts);
 };
 
 /// Where the decoder gets array payloads from; implementations verify size and checksum
@@ -62,6 +73,25 @@ Metadata decode_metadata(const nlohmann::json& json, std::string_view where);
 ///   static std::string type_name();   // canonical type spelling that enters schema hashes
 template <class T, class Enable = void>
 struct Codec;
+
+namespace detail {
+
+/// How many ArrayBorrowScopes are alive on this thread.
+inline thread_local int array_borrow_depth = 0;
+
+/// While one is alive on this thread, Codec<Array<T>>::to_value returns NdArrays that borrow
+/// the Array's bytes (NdArray::borrowed) instead of copying them (bool arrays excepted:
+/// std::vector<bool> has no bytes to borrow). Only for a caller that encodes the Value
+/// before the source Array can change or die: the checkpoint commit (BoundState::save).
+class ArrayBorrowScope {
+ public:
+  ArrayBorrowScope() { ++array_borrow_depth; }
+  ~ArrayBorrowScope() { --array_borrow_depth; }
+  ArrayBorrowScope(const ArrayBorrowScope&) = delete;
+  ArrayBorrowScope& operator=(const ArrayBorrowScope&) = delete;
+};
+
+}  // namespace detail
 
 template <class T>
 Value to_value(const T& v) {

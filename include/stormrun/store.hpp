@@ -126,6 +126,9 @@ class StagedCommit : public BlobSink {
   /// XXH3 (StoreError when the path is absolute, contains "..", or is already used);
   /// returns relpath.
   std::string put(std::string_view relpath, std::span<const std::byte> bytes) override;
+  /// put() of the concatenation of `parts`, written and hashed part by part (no joined copy).
+  std::string put_parts(std::string_view relpath,
+                        std::span<const std::span<const std::byte>> parts) override;
   const std::map<std::string, FileRecord>& files() const;
 
  private:

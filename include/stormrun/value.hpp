@@ -3,10 +3,12 @@
 // string-keyed maps and numeric n-d arrays (stored as .npy files beside the manifest).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -55,9 +57,25 @@ struct NdArray {
   DType dtype = DType::Float64;
   std::vector<std::int64_t> shape;
   std::vector<std::byte> data;  ///< exactly product(shape) * dtype_size(dtype) bytes
+  /// When non-empty, the payload is these bytes, owned by someone else, and `data` is empty.
+  /// Only the checkpoint commit makes such arrays (BoundState::save): it encodes the Value
+  /// straight away while the bound record is not touched, and copying a large record into
+  /// fresh memory first would cost more than writing it to disk (memmove plus a page fault
+  /// per page). A copy of a borrowing NdArray borrows the same bytes.
+  std::span<const std::byte> borrowed{};
 
+  /// The payload: `borrowed` when set, else `data`. Read the payload through this.
+  std::span<const std::byte> bytes() const {
+    return borrowed.empty() ? std::span<const std::byte>(data) : borrowed;
+  }
   std::int64_t element_count() const;
-  bool operator==(const NdArray&) const = default;
+  /// Equal dtype, shape and payload bytes, whether owned or borrowed.
+  bool operator==(const NdArray& other) const {
+    const auto mine = bytes();
+    const auto theirs = other.bytes();
+    return dtype == other.dtype && shape == other.shape &&
+           std::equal(mine.begin(), mine.end(), theirs.begin(), theirs.end());
+  }
 };
 
 /// A typed n-d array for state structs (e.g. a model's fields): C order, shape is the

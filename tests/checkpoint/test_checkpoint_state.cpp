@@ -154,6 +154,11 @@ TEST_CASE("state with arrays round trips and its .npy is in the commit") {
     if (entry.path().extension() == ".npy") npy_files.push_back(entry.path());
   REQUIRE(npy_files.size() == 1);
   CHECK(read_text(npy_files[0]).substr(0, 6) == "\x93NUMPY");
+  // Written from the bound record (header and payload as parts, no copy), the file is
+  // byte for byte the .npy of the field (numpy.save's bytes, tests/codec/test_npy.cpp).
+  const auto expected = npy_encode(to_value(saved.fields).as<NdArray>());
+  CHECK(read_text(npy_files[0]) ==
+        std::string(reinterpret_cast<const char*>(expected.data()), expected.size()));
   const auto manifest = read_manifest(checkpoint, commit_id);
   const std::string relative = fs::relative(npy_files[0], dir).generic_string();
   CHECK(manifest.at("files").contains(relative));

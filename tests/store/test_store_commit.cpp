@@ -96,6 +96,23 @@ TEST_CASE("put rejects paths that escape or reuse") {
   CHECK(staged.files().at("a/b/c.bin").xxh3 == xxh3_hex(one));
 }
 
+TEST_CASE("put_parts writes the parts in sequence: one file, size and XXH3 of the whole") {
+  TempDir tmp;
+  RankStore store(tmp.path(), 0, quiet());
+  StagedCommit staged = store.stage(1);
+  // Above the size where the fsync overlaps the (streamed) hash, plus a small header part.
+  const std::string header = "HEADER--";
+  const std::string payload(3 << 20, 'p');
+  const std::span<const std::byte> parts[] = {as_bytes(header), {}, as_bytes(payload)};
+  CHECK(staged.put_parts("s/a.npy", parts) == "s/a.npy");
+  CHECK(read_file(staged.dir() / "s/a.npy") == header + payload);
+  CHECK(staged.files().at("s/a.npy").bytes == header.size() + payload.size());
+  CHECK(staged.files().at("s/a.npy").xxh3 == xxh3_hex(as_bytes(header + payload)));
+  CHECK_THROWS_WITH_AS(staged.put_parts("s/a.npy", parts), doctest::Contains("already"),
+                       StoreError);
+  CHECK_THROWS_AS(staged.put_parts("../a.npy", parts), StoreError);
+}
+
 TEST_CASE("an abandoned or failed commit leaves nothing behind") {
   TempDir tmp;
   RankStore store(tmp.path(), 0, quiet());

@@ -28,7 +28,9 @@ class BoundStateBase {
   const std::string& schema_hash() const { return schema_hash_; }
   int min_level() const { return min_level_; }
 
-  /// The record as a Value (state_to_value).
+  /// The record as a Value (state_to_value) whose arrays borrow the record's bytes
+  /// (NdArray::borrowed): encode it before the record changes, and do not keep it. The
+  /// commit encodes it at once; a copy would double the memory and time of a large state.
   virtual Value save() const = 0;
   /// Decodes `value` into a staging copy, leaving the record untouched (CodecError /
   /// SchemaError naming `where`); apply_restore() then moves it into the record.
@@ -65,7 +67,10 @@ class BoundState final : public BoundStateBase {
       : BoundStateBase(std::string(StateTraits<T>::name), ::stormrun::schema_hash<T>(), min_level),
         record(std::move(initial)) {}
 
-  Value save() const override { return state_to_value(record); }
+  Value save() const override {
+    const ArrayBorrowScope borrow;
+    return state_to_value(record);
+  }
 
   void stage_restore(const Value& value, std::string_view where) override {
     // Decode into a fresh record, not a copy of the live one: state_from_value replaces

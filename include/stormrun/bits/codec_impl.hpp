@@ -12,6 +12,7 @@
 #include <numeric>
 #include <optional>
 #include <ratio>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -270,9 +271,13 @@ struct Codec<Array<T>> {
         out.data[i] = a.data[i] ? std::byte{1} : std::byte{0};
       }
     } else {
-      // Copy from the byte range (no zero-fill first): fields are large.
       const auto* bytes = reinterpret_cast<const std::byte*>(a.data.data());
-      out.data.assign(bytes, bytes + a.data.size() * sizeof(T));
+      if (detail::array_borrow_depth > 0) {
+        out.borrowed = std::span<const std::byte>(bytes, a.data.size() * sizeof(T));
+      } else {
+        // Copy from the byte range (no zero-fill first): fields are large.
+        out.data.assign(bytes, bytes + a.data.size() * sizeof(T));
+      }
     }
     return Value(std::move(out));
   }
@@ -285,17 +290,18 @@ struct Codec<Array<T>> {
                                 " (" + dtype_descr(kDType) + ")");
     }
     const std::int64_t count = detail::checked_element_count(nd.shape, where);
-    if (static_cast<std::uint64_t>(count) * sizeof(T) != nd.data.size()) {
+    const std::span<const std::byte> payload = nd.bytes();
+    if (static_cast<std::uint64_t>(count) * sizeof(T) != payload.size()) {
       detail::throw_codec_error(std::string(where) + ": array of shape with " +
                                 std::to_string(count) + " elements holds " +
-                                std::to_string(nd.data.size()) + " bytes");
+                                std::to_string(payload.size()) + " bytes");
     }
     Array<T> out;
     out.shape = nd.shape;
     out.data.resize(static_cast<std::size_t>(count));
     if constexpr (std::is_same_v<T, bool>) {
       for (std::size_t i = 0; i < out.data.size(); ++i) {
-        const auto byte = std::to_integer<unsigned>(nd.data[i]);
+        const auto byte = std::to_integer<unsigned>(payload[i]);
         if (byte > 1) {
           detail::throw_codec_error(std::string(where) + ": bool element " + std::to_string(i) +
                                     " has byte value " + std::to_string(byte) + " (not 0 or 1)");
@@ -303,7 +309,7 @@ struct Codec<Array<T>> {
         out.data[i] = byte == 1;
       }
     } else if (count > 0) {
-      std::memcpy(out.data.data(), nd.data.data(), nd.data.size());
+      std::memcpy(out.data.data(), payload.data(), payload.size());
     }
     return out;
   }

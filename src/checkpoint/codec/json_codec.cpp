@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <limits>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <xxhash.h>
 
@@ -167,9 +169,9 @@ class Encoder {
                               "(save arrays in a bound state)"
                             : "an array needs a blob sink to be written to");
     }
-    std::vector<std::byte> bytes;
+    std::vector<std::byte> header;
     try {
-      bytes = npy_encode(array);
+      header = npy_header(array);
     } catch (const CodecError& error) {
       fail(where, error.what());
     }
@@ -179,7 +181,10 @@ class Encoder {
     for (int n = 2; used_.count(unique) != 0; ++n)
       unique = name + "~" + std::to_string(n);
     used_.insert(unique);
-    const std::string relpath = sink_->put(prefix_ + unique + ".npy", bytes);
+    // Header and payload as two parts: the payload (often a borrowed view of a bound record,
+    // hundreds of MiB) goes to the sink from where it lies, not through a concatenated copy.
+    const std::span<const std::byte> parts[] = {header, array.bytes()};
+    const std::string relpath = sink_->put_parts(prefix_ + unique + ".npy", parts);
     json shape = json::array();
     for (const auto extent : array.shape)
       shape.push_back(extent);
@@ -386,6 +391,18 @@ class Decoder {
 };
 
 }  // namespace
+
+std::string BlobSink::put_parts(std::string_view suggested_relpath,
+                                std::span<const std::span<const std::byte>> parts) {
+  std::size_t total = 0;
+  for (const auto part : parts)
+    total += part.size();
+  std::vector<std::byte> joined;
+  joined.reserve(total);
+  for (const auto part : parts)
+    joined.insert(joined.end(), part.begin(), part.end());
+  return put(suggested_relpath, joined);
+}
 
 nlohmann::json encode_value(const Value& value, BlobSink* sink, std::string_view array_prefix) {
   return Encoder(sink, array_prefix, false).encode(value, "value", "", 0);

@@ -165,13 +165,13 @@ class HeaderParser {
 
 }  // namespace
 
-std::vector<std::byte> npy_encode(const NdArray& array) {
+std::vector<std::byte> npy_header(const NdArray& array) {
   const std::int64_t count = detail::checked_element_count(array.shape, "npy_encode");
   const std::size_t expected_bytes = static_cast<std::size_t>(count) * dtype_size(array.dtype);
-  if (array.data.size() != expected_bytes) {
+  if (array.bytes().size() != expected_bytes) {
     throw CodecError("npy_encode: array " + dtype_descr(array.dtype) + shape_literal(array.shape) +
                      " needs " + std::to_string(expected_bytes) + " bytes but holds " +
-                     std::to_string(array.data.size()));
+                     std::to_string(array.bytes().size()));
   }
   // Same text and padding as numpy.lib.format.write_array_header_1_0, so that the files are
   // byte-identical to numpy.save's.
@@ -187,7 +187,7 @@ std::vector<std::byte> npy_encode(const NdArray& array) {
                      " bytes exceeds the .npy 1.0 limit (shape has too many dimensions)");
   }
   std::vector<std::byte> out;
-  out.reserve(prefix + header.size() + array.data.size());
+  out.reserve(prefix + header.size());
   const auto append = [&out](const void* data, std::size_t size) {
     const auto* bytes = static_cast<const std::byte*>(data);
     out.insert(out.end(), bytes, bytes + size);
@@ -198,7 +198,14 @@ std::vector<std::byte> npy_encode(const NdArray& array) {
                                                static_cast<unsigned char>(header.size() >> 8)};
   append(version_and_length, sizeof version_and_length);
   append(header.data(), header.size());
-  out.insert(out.end(), array.data.begin(), array.data.end());
+  return out;
+}
+
+std::vector<std::byte> npy_encode(const NdArray& array) {
+  std::vector<std::byte> out = npy_header(array);
+  const auto payload = array.bytes();
+  out.reserve(out.size() + payload.size());
+  out.insert(out.end(), payload.begin(), payload.end());
   return out;
 }
 

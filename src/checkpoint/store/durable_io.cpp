@@ -52,22 +52,42 @@ std::string hex64(std::uint64_t value) {
 
 std::string write_sync_hashed(int fd, std::span<const std::byte> bytes, const fs::path& path,
                               const std::function<void()>& after_write) {
-  write_all(fd, bytes, path);  // large writes, exactly as a plain write of the bytes
+  const std::span<const std::byte> parts[] = {bytes};
+  return write_sync_hashed(fd, parts, path, after_write);
+}
+
+std::string write_sync_hashed(int fd, std::span<const std::span<const std::byte>> parts,
+                              const fs::path& path, const std::function<void()>& after_write) {
+  std::size_t total = 0;
+  for (const auto part : parts) {
+    write_all(fd, part, path);  // large writes, exactly as a plain write of the bytes
+    total += part.size();
+  }
   if (after_write) after_write();
   // The fsync waits on the disk and the hash works on the CPU, so they run side by side:
   // hashing costs nothing as long as the disk is slower than XXH3 (always, in practice).
   std::future<int> synced;
-  if (bytes.size() >= kOverlapMin) {
+  if (total >= kOverlapMin) {
     try {
       synced = std::async(std::launch::async, [fd] { return ::fsync(fd) == 0 ? 0 : errno; });
     } catch (const std::system_error&) {
       // No thread to be had: fsync after hashing below.
     }
   }
-  const std::string digest = hex64(XXH3_64bits(bytes.data(), bytes.size()));
+  // One-shot for a single part; streamed over several parts (the same digest as one-shot
+  // over their concatenation, by XXH3's definition).
+  std::uint64_t digest = 0;
+  if (parts.size() == 1) {
+    digest = XXH3_64bits(parts[0].data(), parts[0].size());
+  } else {
+    HashState state = new_hash_state();
+    for (const auto part : parts)
+      XXH3_64bits_update(state.get(), part.data(), part.size());
+    digest = XXH3_64bits_digest(state.get());
+  }
   const int err = synced.valid() ? synced.get() : (::fsync(fd) == 0 ? 0 : errno);
   if (err != 0) throw_errno("cannot fsync", path, err);
-  return digest;
+  return hex64(digest);
 }
 
 std::string hash_fd(int fd, const fs::path& path, std::uint64_t& bytes_read) {

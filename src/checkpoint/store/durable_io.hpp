@@ -22,6 +22,10 @@ std::string hex64(std::uint64_t value);
 std::string write_sync_hashed(int fd, std::span<const std::byte> bytes,
                               const std::filesystem::path& path,
                               const std::function<void()>& after_write);
+/// The same for the concatenation of `parts`, written one after the other (no joined copy).
+std::string write_sync_hashed(int fd, std::span<const std::span<const std::byte>> parts,
+                              const std::filesystem::path& path,
+                              const std::function<void()>& after_write);
 
 /// XXH3-64 (hex) of everything readable from `fd`, streamed in large chunks; `bytes_read`
 /// receives how many bytes it saw.

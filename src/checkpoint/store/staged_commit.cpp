@@ -72,6 +72,14 @@ const std::map<std::string, FileRecord>& StagedCommit::files() const {
 }
 
 std::string StagedCommit::put(std::string_view relpath, std::span<const std::byte> bytes) {
+  const std::span<const std::byte> parts[] = {bytes};
+  return put_parts(relpath, parts);
+}
+
+// Writes and hashes the parts in sequence: an array's payload goes to disk from the bound
+// record it lies in, with no copy into a joined buffer (BlobSink::put_parts' default).
+std::string StagedCommit::put_parts(std::string_view relpath,
+                                    std::span<const std::span<const std::byte>> parts) {
   Impl& s = live();
   const std::string rel(relpath);
   if (const std::string why = relpath_error(rel); !why.empty()) {
@@ -95,9 +103,11 @@ std::string StagedCommit::put(std::string_view relpath, std::span<const std::byt
   const fs::path path = s.dir / relp;
   Fd fd = open_checked(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
   FileRecord record;
-  record.bytes = bytes.size();
+  record.bytes = 0;
+  for (const auto part : parts)
+    record.bytes += part.size();
   record.xxh3 =
-      write_sync_hashed(fd.get(), bytes, path, [&s] { s.fault.after(CommitStep::FilesWritten); });
+      write_sync_hashed(fd.get(), parts, path, [&s] { s.fault.after(CommitStep::FilesWritten); });
   fd.close(path);
   s.fault.after(CommitStep::FilesSynced);
   s.files.emplace(rel, std::move(record));
