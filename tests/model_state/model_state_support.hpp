@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "stormrun/checkpoint.hpp"
-#include "support/temp_dir.hpp"
 #include "stormrun/model/model.hpp"
+#include "support/temp_dir.hpp"
 
 namespace model_state_test {
 

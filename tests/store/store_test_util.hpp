@@ -17,29 +17,11 @@
 #include <vector>
 
 #include "stormrun/store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace stormrun::test {
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/stormrun_store_XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + tmpl);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = stormrun_test_support::TempDir;
 
 /// Sets (or unsets, with nullopt) environment variables and restores them on destruction.
 class ScopedEnv {
