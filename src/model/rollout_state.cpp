@@ -36,6 +36,15 @@ bool RolloutCheckpoint::enabled() const {
 
 std::optional<RestoredRollout> RolloutCheckpoint::restored(const std::vector<std::string>& units,
                                                            const FieldBatch& initial) const {
+  if (pending_ && pending_->units == units) {
+    const FieldBatch& fields = pending_->state.fields;
+    if (fields.grid != initial.grid || fields.variables != initial.variables ||
+        fields.members != initial.members)
+      throw CheckpointError("resumed fields for units [" + join(units) +
+                            "] do not match the initial condition's grid, variables or "
+                            "member count");
+    return pending_->state;
+  }
   if (!enabled() || saved_since_bind_ || !binding_->loaded()) return std::nullopt;
   const RolloutState& saved = **binding_;
   if (saved.step < 0 || saved.units != units) return std::nullopt;
@@ -70,6 +79,7 @@ std::optional<RestoredRollout> RolloutCheckpoint::restored(const std::vector<std
 
 void RolloutCheckpoint::save(const std::vector<std::string>& units, std::int64_t step,
                              const FieldBatch& fields) {
+  pending_.reset();
   if (!enabled()) return;
   RolloutState& state = **binding_;
   state.model = model_;
@@ -80,6 +90,10 @@ void RolloutCheckpoint::save(const std::vector<std::string>& units, std::int64_t
                         fields.grid.nlon};
   state.fields.data = fields.data;
   saved_since_bind_ = true;
+}
+
+void RolloutCheckpoint::resume_with(std::vector<std::string> units, RestoredRollout state) {
+  pending_ = PendingResume{std::move(units), std::move(state)};
 }
 
 }  // namespace stormrun::model

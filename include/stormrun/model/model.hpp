@@ -46,6 +46,12 @@ class PrognosticModel {
   /// the saved step and its first state() is the *next* one.
   virtual std::unique_ptr<Rollout> rollout(const FieldBatch& initial,
                                            const std::vector<std::string>& units) = 0;
+  /// Makes the next rollout() for exactly these `units` start from `fields` (the state at
+  /// lead-time step `step`, already yielded by an earlier run) and yield step + 1 first, as
+  /// if restored from the bound checkpoint row. The run driver restores units from any
+  /// rank's commit this way (elastic restart).
+  virtual void resume_with(std::vector<std::string> units, std::int64_t step,
+                           FieldBatch fields) = 0;
 };
 
 }  // namespace stormrun::model

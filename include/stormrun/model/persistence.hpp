@@ -41,6 +41,9 @@ class Persistence final : public PrognosticModel {
   /// alive while it is used.
   std::unique_ptr<Rollout> rollout(const FieldBatch& initial,
                                    const std::vector<std::string>& units) override;
+  void resume_with(std::vector<std::string> units, std::int64_t step, FieldBatch fields) override {
+    checkpoint_.resume_with(std::move(units), {step, std::move(fields)});
+  }
 
  private:
   PersistenceOptions options_;

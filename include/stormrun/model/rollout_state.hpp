@@ -77,7 +77,19 @@ class RolloutCheckpoint {
   /// state of its last write. Call it before Session::write() of that step.
   void save(const std::vector<std::string>& units, std::int64_t step, const FieldBatch& fields);
 
+  /// Makes the next restored() for exactly these `units` return `state`, whatever the bound
+  /// row holds (also when unbound or below level 2). The run driver's restart plan restores
+  /// units from any rank's commit of any earlier layout this way (workflow/ledger.hpp); the
+  /// bound row restores only this rank's own batch. Cleared by save() and by the next
+  /// resume_with().
+  void resume_with(std::vector<std::string> units, RestoredRollout state);
+
  private:
+  struct PendingResume {
+    std::vector<std::string> units;
+    RestoredRollout state;
+  };
+  std::optional<PendingResume> pending_;
   std::optional<StateBinding<RolloutState>> binding_;
   std::string model_;
   bool saved_since_bind_ = false;

@@ -72,6 +72,9 @@ class ShallowWater final : public PrognosticModel {
   /// hold h,u,v on this grid or units.size() != initial.members.
   std::unique_ptr<Rollout> rollout(const FieldBatch& initial,
                                    const std::vector<std::string>& units) override;
+  void resume_with(std::vector<std::string> units, std::int64_t step, FieldBatch fields) override {
+    checkpoint_.resume_with(std::move(units), {step, std::move(fields)});
+  }
 
  private:
   ShallowWaterConfig config_;

@@ -1,0 +1,121 @@
+// The forecast output: one HDF5 file shared by all ranks, written through parallel HDF5
+// (MPI-IO), readable by xarray (`xarray.open_dataset(path, engine="h5netcdf")`), h5py and
+// h5dump. DESIGN.md §5; crash safety from reference/phdf5-crash-safety.md.
+//
+// Layout (docs/user-guide.md, "The output file"):
+//   /ensemble   int64 [nensemble]            member index 0..n-1         (dimension scale)
+//   /time       int64 [ntime]                CF: "seconds since 1970-01-01T00:00:00Z"
+//   /lead_time  int64 [nlead]                CF: "seconds" (xarray: timedelta64)
+//   /lat        float64 [nlat]               "degrees_north", cell centres south → north
+//   /lon        float64 [nlon]               "degrees_east"
+//   /<field>    float64 [ensemble, time, lead_time, lat, lon]   per-member fields
+//   /<field>_<stat> float64 [time, lead_time, lat, lon]         ensemble statistics
+//   root attributes: "stormrun_fingerprint" (hash), "stormrun_fingerprint_json" (the
+//   settings as JSON), "stormrun_format" = 1, "Conventions" = "CF-1.8", plus the caller's.
+//
+// Every dataset is contiguous, allocated early with a fill value (NaN) written at
+// allocation; everything is created and then flushed once, so that later writes touch raw
+// data only and a kill at any instant leaves a readable file.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "stormrun/model/fields.hpp"
+#include "stormrun/value.hpp"
+
+namespace stormrun::io {
+
+/// Any HDF5 failure; the message names the file and the object.
+class OutputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+/// The existing file is not this run's (fingerprint or layout differ): exit 3. The
+/// message lists each difference.
+class OutputMismatch : public OutputError {
+ public:
+  using OutputError::OutputError;
+};
+
+struct FieldInfo {
+  std::string name;
+  std::string units;      ///< e.g. "m", "m s-1", "s-1"
+  std::string long_name;  ///< e.g. "fluid height"
+};
+
+struct OutputLayout {
+  std::vector<FieldInfo> fields;        ///< per-member datasets
+  std::vector<std::string> statistics;  ///< e.g. {"mean","std"}: datasets <field>_<stat>
+  std::int64_t nensemble = 1;
+  std::vector<TimePoint> times;  ///< start times (whole seconds)
+  std::int64_t nlead = 1;        ///< lead times 0, step, ..., (nlead-1)·step
+  Duration lead_step{};          ///< whole seconds
+  model::Grid grid{};
+  std::string fingerprint_hash;                   ///< stored as "stormrun_fingerprint"
+  std::string fingerprint_json;                   ///< stored as "stormrun_fingerprint_json"
+  std::map<std::string, std::string> attributes;  ///< more root string attributes
+};
+
+/// An open output file. All member functions marked collective must be called by every
+/// rank of the communicator, in the same order, with the same variable/indices arguments.
+class OutputFile {
+ public:
+  /// Collective. Creates the file atomically: everything is built in "<path>.partial"
+  /// (removed first if present), flushed, closed, then renamed onto `path` by rank 0 (with
+  /// an fsync of the directory) and reopened read-write. So `path` only ever names a
+  /// complete file. When `path` exists and `replace` is false: OutputError (the caller
+  /// decides about --overwrite before calling). OutputError naming the path on failure.
+  static OutputFile create(MPI_Comm comm, const std::filesystem::path& path,
+                           const OutputLayout& layout, bool replace);
+  /// Collective. Reopens an existing file read-write (never truncates) and checks that
+  /// its fingerprint hash and its layout (datasets, shapes, coordinates) equal `layout`;
+  /// OutputMismatch listing each difference otherwise (the file is left unchanged).
+  static OutputFile open_existing(MPI_Comm comm, const std::filesystem::path& path,
+                                  const OutputLayout& layout);
+  /// Reads the root attributes "stormrun_fingerprint" and "stormrun_fingerprint_json" of
+  /// an existing file with the serial driver (any rank, no communicator); OutputError when
+  /// it is not an HDF5 file or has none (then it is not a stormrun output).
+  static std::pair<std::string, std::string> read_fingerprint(const std::filesystem::path& path);
+
+  OutputFile(OutputFile&&) noexcept;
+  OutputFile& operator=(OutputFile&&) noexcept;
+  ~OutputFile();  ///< flushes (H5Fflush) and closes when still open; never throws
+
+  const std::filesystem::path& path() const;
+  const OutputLayout& layout() const;
+
+  /// Collective. Writes `data` ([members.size()][nlat][nlon], doubles) into
+  /// field[members[i], time_index, lead_index, :, :] for each i. A rank with nothing to
+  /// write passes empty spans. members may be in any order and need not be contiguous.
+  void write_members(const std::string& field, std::int64_t time_index, std::int64_t lead_index,
+                     std::span<const std::int64_t> members, std::span<const double> data);
+  /// Collective. Writes `data` ([nlat][nlon]) into <field>_<stat>[time_index, lead_index];
+  /// exactly the ranks that have the data pass it, the others pass an empty span.
+  void write_statistic(const std::string& field, const std::string& stat, std::int64_t time_index,
+                       std::int64_t lead_index, std::span<const double> data);
+  /// Not collective (independent I/O). Reads field[members[i], time_index, lead_index]
+  /// into [members.size()][nlat][nlon]; used to read back steps a previous run wrote.
+  std::vector<double> read_members(const std::string& field, std::int64_t time_index,
+                                   std::int64_t lead_index, std::span<const std::int64_t> members);
+  /// Collective. H5Fflush(H5F_SCOPE_GLOBAL): everything written so far is on disk
+  /// (MPI_File_sync → fsync) when it returns.
+  void flush();
+  /// Collective. flush() then close. Further calls throw OutputError.
+  void close();
+
+ private:
+  struct Impl;
+  explicit OutputFile(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stormrun::io

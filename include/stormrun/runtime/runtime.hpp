@@ -1,0 +1,87 @@
+// The run's runtime (DESIGN.md §2): who this process is in the MPI job, which device it
+// computes on (one GPU per rank, chosen by the rank's index on its node; the CPU reference
+// when no GPU is usable, said once by rank 0), an NCCL communicator beside MPI when on GPUs,
+// the collectives the run driver needs, and rank-prefixed messages.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "stormrun/model/backend.hpp"
+
+namespace stormrun::runtime {
+
+/// MPI_Init_thread on construction unless MPI is already initialised; MPI_Finalize on
+/// destruction when it initialised it.
+class MpiSession {
+ public:
+  MpiSession(int* argc, char*** argv);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+
+ private:
+  bool owns_ = false;
+};
+
+class NcclGather;  // nccl_gather.cpp; only when built with NCCL and running on GPUs
+
+class Runtime {
+ public:
+  /// Collective over `comm`. Finds the node-local rank (MPI_COMM_TYPE_SHARED), resolves
+  /// `device` (Auto: CUDA when a GPU is usable; rank r then uses GPU local_rank % count),
+  /// and on CUDA with NCCL built in creates an NCCL communicator. std::runtime_error naming
+  /// --device when cuda is asked for and unusable (on any rank).
+  Runtime(MPI_Comm comm, model::DeviceChoice device, bool quiet);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  MPI_Comm comm() const { return comm_; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  int local_rank() const { return local_rank_; }
+  model::Backend backend() const { return backend_; }
+  /// The device choice to hand to models: Cpu or Cuda (never Auto).
+  model::DeviceChoice device_choice() const;
+  bool quiet() const { return quiet_; }
+  /// "cpu" or "cuda:N (NCCL)" etc., for the start banner.
+  std::string device_text() const;
+
+  /// stderr line "stormrun[rank R]: warning: <message>" (any rank).
+  void warn(const std::string& message) const;
+  /// stdout line from rank 0 only, unless quiet.
+  void info(const std::string& message) const;
+
+  // ---- collectives (every rank calls them in the same order) ---------------------------
+  std::int64_t min(std::int64_t value) const;
+  std::int64_t max(std::int64_t value) const;
+  std::int64_t sum(std::int64_t value) const;
+  bool any(bool value) const;
+  /// Rank 0's `text` on every rank.
+  std::string broadcast(const std::string& text) const;
+  /// Every rank's `text`, in rank order, on rank 0 (empty vector on the others).
+  std::vector<std::string> gather(const std::string& text) const;
+  /// Every rank's `values`, concatenated in rank order, on rank 0 (empty elsewhere). On
+  /// CUDA with NCCL the transfer goes through NCCL, else MPI_Gatherv; the result is the
+  /// same bytes either way.
+  std::vector<double> gather_values(std::span<const double> values) const;
+  void barrier() const;
+
+ private:
+  MPI_Comm comm_;
+  int rank_ = 0;
+  int size_ = 1;
+  int local_rank_ = 0;
+  int device_id_ = -1;
+  model::Backend backend_ = model::Backend::Cpu;
+  bool quiet_ = false;
+  std::unique_ptr<NcclGather> nccl_;
+};
+
+}  // namespace stormrun::runtime

@@ -1,0 +1,115 @@
+// The configuration of one `stormrun run` (DESIGN.md §7) and the run fingerprint: the
+// settings that decide the bytes of the output. Two runs with the same fingerprint write
+// the same bytes, whatever their rank count, batch size, device or interruptions; a store
+// or output file written under another fingerprint is refused (exit 3) with the list of
+// settings that differ.
+//
+// Parsing (command line, INI file, STORMRUN_* environment) lives in src/app/run_options.*;
+// this header is what the rest of the program uses.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "stormrun/model/backend.hpp"
+#include "stormrun/model/fields.hpp"
+#include "stormrun/store.hpp"
+#include "stormrun/value.hpp"
+
+namespace stormrun::workflow {
+
+/// A configuration error; the message names the option (as on the command line, e.g.
+/// "--nsteps") and the value at fault. `stormrun run` exits 2 on it before writing anything.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string option, const std::string& message)
+      : std::runtime_error(message), option_(std::move(option)) {}
+  const std::string& option() const { return option_; }
+
+ private:
+  std::string option_;
+};
+
+enum class WorkflowKind { Deterministic, Diagnostic, Ensemble };
+enum class ResumeMode { Auto, Never, Require };
+
+std::string to_string(WorkflowKind kind);  // "deterministic", "diagnostic", "ensemble"
+std::string to_string(ResumeMode mode);    // "auto", "never", "require"
+
+struct RunConfig {
+  // ---- what is computed (all of these are in the fingerprint) ------------------------
+  WorkflowKind workflow = WorkflowKind::Deterministic;
+  std::string model = "swe";  ///< "persistence" | "swe"
+  /// "tc2" | "tc6" | "rossby-haurwitz" | "galewsky" | "galewsky-nobump" | "file:PATH"
+  std::string initial_condition = "galewsky";
+  model::Grid grid{64, 128};
+  /// Start times of the forecasts (repeatable --start-time); default 2026-01-01T00:00:00Z.
+  std::vector<TimePoint> start_times{};
+  std::int64_t nsteps = 8;            ///< output steps after lead time 0 (lead times 0..nsteps)
+  double dt_seconds = 21600.0;        ///< lead-time step between outputs
+  std::optional<int> substeps{};      ///< nullopt = auto
+  std::int64_t nensemble = 1;         ///< members per start time (deterministic: 1)
+  std::string perturbation = "none";  ///< "none" | "gaussian"
+  double noise_amplitude = 1.0;       ///< scale of default_noise_amplitudes()
+  std::uint64_t seed = 0;
+  /// Prognostic variables written to the output (subset of the model's, in the model's
+  /// order). Default: all the model's variables; for the diagnostic workflow, none.
+  std::vector<std::string> output_variables{};
+  /// Diagnostic fields written to the output (Diagnostics::available()); diagnostic
+  /// workflow only; default there "vorticity,wind_speed".
+  std::vector<std::string> diagnostics{};
+  /// Ensemble statistics over members, per output field: "mean", "std" (ensemble only).
+  std::vector<std::string> statistics{};
+
+  // ---- where and how (not in the fingerprint) ----------------------------------------
+  std::filesystem::path output{};  ///< required, FILE.h5
+  bool overwrite = false;          ///< replace an existing output that no checkpoint claims
+  /// Default: "<output>.ckpt" beside the output (a shared file system every rank sees).
+  std::filesystem::path checkpoint_dir{};
+  std::string checkpoint_name = "stormrun";
+  CheckpointMode mode = CheckpointMode::Append;
+  int history_size = 3;
+  std::optional<std::int64_t> flush_interval = 1;  ///< nullopt = "none": commit only on flush
+  int level = 2;
+  bool checkpoint = true;  ///< false: --no-checkpoint
+  std::int64_t batch_size = 1;
+  model::DeviceChoice device = model::DeviceChoice::Auto;
+  std::optional<std::int64_t> stop_after_steps{};
+  ResumeMode resume = ResumeMode::Auto;
+  bool quiet = false;
+
+  /// Number of work units: start_times.size() * nensemble.
+  std::int64_t unit_count() const;
+  /// The fields written per member: output_variables then diagnostics.
+  std::vector<std::string> output_fields() const;
+  /// ConfigError naming the first invalid option (values and their combinations; it does
+  /// not touch the file system).
+  void validate() const;
+  /// ConfigError when the output's directory is missing or not writable, the output path
+  /// is a directory, the checkpoint dir cannot be created/written, or a file: initial
+  /// condition is not a readable file. Creates nothing.
+  void check_paths() const;
+};
+
+/// Work unit name of (start time, member): "<ISO start>/m<member, 4+ digits>", e.g.
+/// "2026-01-01T00:00:00Z/m0003". Sorting names does NOT give unit order: use indices.
+std::string unit_name(TimePoint start, std::int64_t member);
+
+/// The fingerprint: setting name → canonical text, for every setting that decides the
+/// output's bytes (workflow, model, initial_condition and, for file: ICs, the file's xxh3,
+/// grid, start_times, nsteps, dt, substeps, nensemble, perturbation, noise_amplitude, seed,
+/// output_variables, diagnostics, statistics, format).
+using Fingerprint = std::map<std::string, std::string>;
+Fingerprint fingerprint(const RunConfig& config);
+/// xxh3 of the canonical JSON of `fp` (16 hex digits).
+std::string fingerprint_hash(const Fingerprint& fp);
+/// One line per differing setting: "nsteps: stored 8, this run 10" (also settings present
+/// on one side only). Empty when equal.
+std::vector<std::string> fingerprint_diff(const Fingerprint& stored, const Fingerprint& current);
+
+}  // namespace stormrun::workflow

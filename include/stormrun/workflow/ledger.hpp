@@ -1,0 +1,182 @@
+// Work units, their fixed partition over ranks, and the restart machinery of DESIGN.md §4:
+// what a store says about each unit (the ledger, built from the per-rank catalogs of any
+// previous world size), the RestartPlan rank 0 broadcasts, the batches a rank runs, and the
+// global catalog ROOT/catalog.json.
+//
+// What each rank's rows hold (written by the run driver, src/workflow/run.cpp):
+//  - manifest `units`: every unit this rank owns that has progress, with its completed
+//    lead-time step (nsteps = finished);
+//  - at level 2, the fields of every recorded unfinished unit: the current batch in the
+//    model's stormrun.model.RolloutState, the others in stormrun.workflow.ParkedStates;
+//  - metadata "fingerprint" (fingerprint_hash), "step", "lead_time", "completed_units".
+// So the newest valid row of a rank dir is complete on its own, and the ledger is the
+// union over rank dirs of their newest valid rows, taking for each unit the highest step.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "stormrun/model/fields.hpp"
+#include "stormrun/state.hpp"
+#include "stormrun/value.hpp"
+#include "stormrun/workflow/config.hpp"
+
+namespace stormrun::workflow {
+
+/// Level-2 state of a rank's unfinished units that are not in its current batch (after a
+/// restart on another layout, a rank may own mid-rollout units of several old batches).
+struct ParkedStates {
+  std::string model;
+  std::vector<std::string> variables;
+  std::vector<std::string> units;
+  std::vector<std::int64_t> steps;  ///< per unit: lead-time step of its fields
+  Array<double> fields;             ///< [unit, variable, nlat, nlon]
+};
+
+}  // namespace stormrun::workflow
+
+STORMRUN_STATE(stormrun::workflow::ParkedStates, "stormrun.workflow.ParkedStates", model, variables,
+               units, steps, fields)
+
+namespace stormrun::workflow {
+
+/// The store or output belongs to another run, or cannot be used: exit 3. The message
+/// names the file and lists each difference.
+class RestartMismatch : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One (start time, member). index = start_index * nensemble + member.
+struct WorkUnit {
+  std::int64_t index = 0;
+  std::int64_t start_index = 0;
+  std::int64_t member = 0;
+  TimePoint start{};
+  std::string name;  ///< unit_name(start, member)
+};
+/// All units of the run, in index order.
+std::vector<WorkUnit> work_units(const RunConfig& config);
+
+/// The fixed partition (docs/user-guide.md): rank r of R owns the contiguous block of unit
+/// indices [floor(r·N/R), floor((r+1)·N/R)). Returns rank r's indices, ascending.
+std::vector<std::int64_t> owned_units(std::int64_t unit_count, int rank, int world_size);
+
+/// Where the level-2 fields of a unit are: a state record in a verified commit.
+struct StateSource {
+  std::filesystem::path commit_dir;
+  int rank = 0;  ///< the rank of the directory (manifest.rank)
+  std::string commit_id;
+  std::string state_id;   ///< "stormrun.model.RolloutState" or "stormrun.workflow.ParkedStates"
+  std::int64_t step = 0;  ///< lead-time step of the fields
+  nlohmann::json to_json() const;
+  static StateSource from_json(const nlohmann::json& json);
+};
+
+/// What one valid row says (the newest valid row of a rank dir).
+struct RowSummary {
+  std::filesystem::path commit_dir;
+  int rank = 0;
+  std::string commit_id;
+  std::string saved_at;
+  std::string fingerprint;                    ///< metadata "fingerprint" ("" if absent)
+  std::map<std::string, std::int64_t> units;  ///< manifest units: completed step per unit
+  std::map<std::string, StateSource> states;  ///< unit → where its fields are, when held
+  nlohmann::json to_json() const;
+  static RowSummary from_json(const nlohmann::json& json);
+};
+
+/// One rank directory, read without repairing, locking or writing anything: its newest
+/// row whose commit verifies (manifest + every file's checksum), considering catalog rows
+/// and also complete commits the catalog does not list; nullopt when it has none. Each
+/// skipped damaged commit adds a warning naming it and why.
+struct DirSummary {
+  std::filesystem::path dir;
+  std::optional<RowSummary> row;
+  std::vector<std::string> warnings;
+  nlohmann::json to_json() const;
+  static DirSummary from_json(const nlohmann::json& json);
+};
+DirSummary summarise_rank_dir(const std::filesystem::path& rank_dir);
+
+/// ROOT's rank_NNNNNN directories, in rank order (none when ROOT does not exist).
+std::vector<std::filesystem::path> list_rank_dirs(const std::filesystem::path& root);
+
+/// What to do with one unit.
+struct UnitPlan {
+  std::int64_t index = 0;
+  /// First lead-time step to compute and write: 0 (fresh or rerun), c + 1 (resume after
+  /// completed step c, state in `source`), nsteps + 1 (finished: nothing to do).
+  std::int64_t first_step = 0;
+  std::optional<StateSource> source;  ///< set iff 0 < first_step <= nsteps
+};
+
+struct RestartPlan {
+  std::vector<UnitPlan> units;        ///< one per unit, in index order
+  std::vector<std::string> warnings;  ///< printed by rank 0 (reruns at level < 2, damage)
+  bool resumed = false;               ///< some unit had progress
+  nlohmann::json to_json() const;
+  static RestartPlan from_json(const nlohmann::json& json);
+};
+
+/// Builds the plan from every rank dir's summary. For each unit: the highest completed
+/// step over all rows; finished units are skipped; an unfinished unit resumes after that
+/// step when `level` is 2 and a row holding that step also holds its fields, else it reruns
+/// from 0 (with a warning naming the unit and the step it had reached, as the reference
+/// does below level 2). RestartMismatch naming the commit when a row's fingerprint is
+/// non-empty and differs from `fingerprint_hash`, or a row names a unit this run lacks.
+RestartPlan make_restart_plan(const std::vector<WorkUnit>& units,
+                              const std::vector<DirSummary>& dirs, int level, std::int64_t nsteps,
+                              const std::string& fingerprint_hash);
+
+/// A batch: units (indices) that start together at `first_step`.
+struct Batch {
+  std::vector<std::int64_t> units;
+  std::int64_t first_step = 0;
+};
+/// The batches of a rank: its unfinished owned units grouped by first_step (highest
+/// first, so mid-rollout work is finished first), in index order within a group, cut into
+/// batches of at most batch_size.
+std::vector<Batch> make_batches(const std::vector<std::int64_t>& owned, const RestartPlan& plan,
+                                std::int64_t batch_size);
+
+/// The fields of `units` (in this order) at the step the source names, from the state
+/// record of the commit (re-verifying the files' checksums): [unit, variable, lat, lon]
+/// in a FieldBatch with `variables` on `grid`. All units must share one source commit and
+/// state record. RestartMismatch naming the commit when a unit is missing or the model,
+/// variables or shape differ.
+model::FieldBatch load_states(const StateSource& source, const std::vector<std::string>& units,
+                              const std::string& model, const std::vector<std::string>& variables,
+                              const model::Grid& grid);
+
+/// ROOT/catalog.json, written only by rank 0 (tmp + fsync + rename + fsync dir).
+struct GlobalCatalog {
+  int format = 1;
+  std::string fingerprint_hash;
+  Fingerprint fingerprint;
+  std::string output;        ///< absolute output path
+  std::string output_state;  ///< "creating" (file may be partial: recreate) or "ready"
+  std::string status;        ///< "running", "stopped" (exit 75) or "complete"
+  /// One entry per start of `stormrun run` on this store: {"started_at", "world_size",
+  /// "batch_size", "resumed", "units_done_at_start", "ended_at", "exit"} (free-form JSON).
+  nlohmann::json runs = nlohmann::json::array();
+  nlohmann::json to_json() const;
+  static GlobalCatalog from_json(const nlohmann::json& json, const std::filesystem::path& where);
+};
+/// nullopt when ROOT/catalog.json does not exist; RestartMismatch naming it when unreadable.
+std::optional<GlobalCatalog> read_global_catalog(const std::filesystem::path& root);
+void write_global_catalog(const std::filesystem::path& root, const GlobalCatalog& catalog);
+
+/// Removes rank dirs >= world_size (left by a run on more ranks) once every rank of this
+/// run has committed its first row: each is renamed to ".pruned_rank_NNNNNN" (fsync ROOT),
+/// then deleted; list_rank_dirs never returns those. Returns the dirs removed.
+std::vector<std::filesystem::path> prune_rank_dirs(const std::filesystem::path& root,
+                                                   int world_size);
+
+}  // namespace stormrun::workflow

@@ -1,0 +1,113 @@
+// NCCL gather (nccl_gather.hpp). Compiled everywhere; the NCCL part only when the build
+// found NCCL (STORMRUN_HAVE_NCCL), and it runs only when every rank is on a GPU.
+#include "nccl_gather.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#ifdef STORMRUN_HAVE_NCCL
+#include <cuda_runtime.h>
+#include <nccl.h>
+#endif
+
+namespace stormrun::runtime {
+
+#ifdef STORMRUN_HAVE_NCCL
+namespace {
+
+void check_nccl(ncclResult_t result, const char* what) {
+  if (result != ncclSuccess)
+    throw std::runtime_error(std::string(what) + " failed: " + ncclGetErrorString(result));
+}
+
+void check_cuda(cudaError_t result, const char* what) {
+  if (result != cudaSuccess)
+    throw std::runtime_error(std::string(what) + " failed: " + cudaGetErrorString(result));
+}
+
+// A device buffer that grows to the largest gather seen (allocated once per size, not per
+// step).
+struct DeviceBuffer {
+  double* data = nullptr;
+  std::size_t capacity = 0;
+  void reserve(std::size_t count) {
+    if (count <= capacity) return;
+    if (data) cudaFree(data);
+    data = nullptr;
+    check_cuda(cudaMalloc(&data, count * sizeof(double)), "cudaMalloc");
+    capacity = count;
+  }
+  ~DeviceBuffer() {
+    if (data) cudaFree(data);
+  }
+};
+
+class NcclGatherImpl final : public NcclGather {
+ public:
+  NcclGatherImpl(MPI_Comm comm, int rank, int size) : rank_(rank), size_(size) {
+    ncclUniqueId id;
+    if (rank == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
+    check_nccl(ncclCommInitRank(&comm_, size, id, rank), "ncclCommInitRank");
+    check_cuda(cudaStreamCreate(&stream_), "cudaStreamCreate");
+  }
+  ~NcclGatherImpl() override {
+    ncclCommDestroy(comm_);
+    cudaStreamDestroy(stream_);
+  }
+
+  std::vector<double> gather(std::span<const double> values,
+                             const std::vector<int>& counts) override {
+    std::size_t total = 0;
+    for (int c : counts)
+      total += static_cast<std::size_t>(c);
+    send_.reserve(values.size());
+    if (!values.empty())
+      check_cuda(cudaMemcpyAsync(send_.data, values.data(), values.size_bytes(),
+                                 cudaMemcpyHostToDevice, stream_),
+                 "cudaMemcpyAsync");
+    if (rank_ == 0) recv_.reserve(total);
+    check_nccl(ncclGroupStart(), "ncclGroupStart");
+    if (!values.empty())
+      check_nccl(ncclSend(send_.data, values.size(), ncclDouble, 0, comm_, stream_), "ncclSend");
+    if (rank_ == 0) {
+      std::size_t offset = 0;
+      for (int r = 0; r < size_; ++r) {
+        if (counts[static_cast<std::size_t>(r)] > 0)
+          check_nccl(ncclRecv(recv_.data + offset, static_cast<std::size_t>(counts[r]), ncclDouble,
+                              r, comm_, stream_),
+                     "ncclRecv");
+        offset += static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
+      }
+    }
+    check_nccl(ncclGroupEnd(), "ncclGroupEnd");
+    std::vector<double> out(rank_ == 0 ? total : 0);
+    if (rank_ == 0 && total > 0)
+      check_cuda(cudaMemcpyAsync(out.data(), recv_.data, total * sizeof(double),
+                                 cudaMemcpyDeviceToHost, stream_),
+                 "cudaMemcpyAsync");
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    return out;
+  }
+
+ private:
+  int rank_;
+  int size_;
+  ncclComm_t comm_{};
+  cudaStream_t stream_{};
+  DeviceBuffer send_;
+  DeviceBuffer recv_;
+};
+
+}  // namespace
+
+std::unique_ptr<NcclGather> NcclGather::create(MPI_Comm comm, int rank, int size) {
+  return std::make_unique<NcclGatherImpl>(comm, rank, size);
+}
+#else
+std::unique_ptr<NcclGather> NcclGather::create(MPI_Comm, int, int) {
+  return nullptr;
+}
+#endif
+
+}  // namespace stormrun::runtime
