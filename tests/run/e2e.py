@@ -1,0 +1,768 @@
+#!/usr/bin/python3
+"""End-to-end tests of `stormrun run`: the real binary, under a real mpirun, on real
+checkpoint stores and output files.
+
+    e2e.py --stormrun PATH --mpiexec PATH CASE [CASE...]     (CASE "all": every case)
+
+Each case prints what it checked and "FAIL: ..." for each broken expectation, and the
+script exits 1 when any expectation broke. The cases (see CASES at the bottom):
+
+  ensemble_matrix       byte-identical output of the ensemble workflow (SWE, Gaussian
+                        perturbation, 2 start times, statistics mean,std) over: 1 rank
+                        uninterrupted (no mpirun), 1 rank stopped twice with
+                        --stop-after-steps and resumed, 2 ranks, 2 ranks stopped and resumed
+                        on 3 ranks with another batch size, another batch size
+  deterministic_matrix  the same matrix for the deterministic workflow (3 start times)
+  sigkill_resume        mpirun's whole session SIGKILLed at random instants, resumed:
+                        same bytes; `stormrun verify` on the store exits 0
+  levels_rerun          level 0 and 1 stores: unfinished units rerun from step 0 with the
+                        warning, finished units are not named; same bytes
+  diagnostic_resume     diagnostic workflow stopped and resumed: same bytes; the store's
+                        lead_time metadata is the prognostic lead time
+  filtered_output       --output-variables h stopped and resumed: same bytes, only h in the
+                        file, and h equal to h of a run that writes every variable
+  bad_inputs            each invalid input: exit 2, message names the option, nothing created
+  mismatched_resume     another --seed / --nsteps on an existing store: exit 3 naming the
+                        setting, nothing changed; an output no checkpoint claims: exit 3,
+                        --overwrite: 0
+  xarray_layout         xarray (h5netcdf) sees the dims, coords and values of the config
+  config_precedence     INI file < STORMRUN_* environment < command line, through the binary
+
+Temporary directories are removed at the end unless STORMRUN_KEEP_TMP=1.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+# Open MPI as root in a container (the CTest ENVIRONMENT sets these too).
+MPI_ENV = {
+    "OMPI_ALLOW_RUN_AS_ROOT": "1",
+    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+    "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+    "OMPI_MCA_rmaps_base_oversubscribe": "1",
+}
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_MISMATCH, EXIT_STOPPED = 0, 1, 2, 3, 75
+COORDS = ("ensemble", "time", "lead_time", "lat", "lon")
+
+T0 = "2026-01-01T00:00:00Z"
+T1 = "2026-01-01T12:00:00Z"
+T2 = "2026-01-02T00:00:00Z"
+
+# Small configurations: a 16x32 grid, 5 output steps of one hour.
+ENSEMBLE = ["--workflow", "ensemble", "--model", "swe", "--initial-condition", "galewsky",
+            "--grid", "16x32", "--start-time", T0, "--start-time", T1, "--nsteps", "5",
+            "--dt", "3600", "--nensemble", "3", "--perturbation", "gaussian", "--seed", "42",
+            "--statistics", "mean,std"]
+DETERMINISTIC = ["--workflow", "deterministic", "--model", "swe", "--initial-condition", "tc6",
+                 "--grid", "16x32", "--start-time", T0, "--start-time", T1, "--start-time", T2,
+                 "--nsteps", "5", "--dt", "3600"]
+
+
+class CaseFailed(Exception):
+    """An expectation whose failure makes the rest of the case meaningless."""
+
+
+class Result:
+    def __init__(self, argv, rc, out, err, seconds):
+        self.argv, self.rc, self.out, self.err, self.seconds = argv, rc, out, err, seconds
+
+    def describe(self):
+        return (f"command: {' '.join(self.argv)}\nexit {self.rc}\n--- stdout (tail)\n"
+                f"{self.out[-3000:]}\n--- stderr (tail)\n{self.err[-3000:]}")
+
+
+class Ctx:
+    def __init__(self, stormrun, mpiexec, case):
+        self.stormrun = os.path.abspath(stormrun)
+        self.mpiexec = mpiexec
+        self.case = case
+        self.work = tempfile.mkdtemp(prefix=f"stormrun-run-{case}-")
+        self.failures = []
+        self.env = dict(os.environ)
+        self.env.update(MPI_ENV)
+        # The tests' own configuration must not be changed by the caller's environment.
+        for key in list(self.env):
+            if key.startswith("STORMRUN_"):
+                del self.env[key]
+
+    def path(self, *parts):
+        return os.path.join(self.work, *parts)
+
+    # ---- expectations ------------------------------------------------------------------
+    def check(self, ok, message, result=None):
+        if ok:
+            return True
+        text = f"FAIL [{self.case}]: {message}"
+        if result is not None:
+            text += "\n" + result.describe()
+        print(text, flush=True)
+        self.failures.append(message)
+        return False
+
+    def require(self, ok, message, result=None):
+        if not self.check(ok, message, result):
+            raise CaseFailed(message)
+
+    # ---- running stormrun --------------------------------------------------------------
+    def argv(self, args, ranks):
+        base = [self.stormrun, "run"] + list(args)
+        if ranks is None:  # a plain process: MPI singleton, 1 rank
+            return base
+        return [self.mpiexec, "-np", str(ranks), "--oversubscribe"] + base
+
+    def run(self, args, ranks=None, expect=None, env=None, what="", timeout=240):
+        argv = self.argv(args, ranks)
+        full_env = dict(self.env)
+        full_env.update(env or {})
+        start = time.monotonic()
+        try:
+            p = subprocess.run(argv, env=full_env, cwd=self.work, capture_output=True,
+                               text=True, timeout=timeout)
+            rc, out, err = p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired as e:
+            rc, out, err = "timeout", str(e.stdout or ""), str(e.stderr or "")
+        result = Result(argv, rc, out, err, time.monotonic() - start)
+        label = what or " ".join(args[-4:])
+        print(f"  [{result.seconds:5.1f}s] exit {rc}: {ranks or 1} rank(s) {label}", flush=True)
+        if expect is not None:
+            self.require(rc == expect, f"{label}: exit {rc}, expected {expect}", result)
+        return result
+
+
+# ---- comparing outputs ---------------------------------------------------------------
+def datasets(path):
+    """name -> (dtype, shape, bytes) of every dataset in the file."""
+    found = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                data = obj[()]
+                found[name] = (str(obj.dtype), obj.shape, np.ascontiguousarray(data).tobytes())
+        f.visititems(visit)
+    return found
+
+
+def root_attr(path, name):
+    with h5py.File(path, "r") as f:
+        value = f.attrs.get(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def compare_outputs(ctx, reference, other, what):
+    """Every dataset of `other` equals `reference`'s in dtype, shape and bytes."""
+    if not ctx.check(os.path.isfile(other), f"{what}: no output file {other}"):
+        return False
+    a, b = datasets(reference), datasets(other)
+    ok = ctx.check(sorted(a) == sorted(b),
+                   f"{what}: datasets differ: {sorted(a)} vs {sorted(b)}")
+    for name in sorted(set(a) & set(b)):
+        if a[name][:2] != b[name][:2]:
+            ok = ctx.check(False, f"{what}: /{name} dtype/shape {a[name][:2]} vs {b[name][:2]}")
+        elif a[name][2] != b[name][2]:
+            x = np.frombuffer(a[name][2], dtype=a[name][0])
+            y = np.frombuffer(b[name][2], dtype=b[name][0])
+            ne = np.count_nonzero(np.any(x.view(np.uint8).reshape(x.size, -1) !=
+                                         y.view(np.uint8).reshape(y.size, -1), axis=1))
+            ok = ctx.check(False, f"{what}: /{name} differs from the reference in {ne} of "
+                                  f"{x.size} values")
+    ok = ctx.check(root_attr(reference, "stormrun_fingerprint") ==
+                   root_attr(other, "stormrun_fingerprint"),
+                   f"{what}: stormrun_fingerprint attribute differs") and ok
+    if ok:
+        print(f"  same bytes as the reference: {what} ({len(a)} datasets)", flush=True)
+    return ok
+
+
+def check_complete(ctx, path, what):
+    """A finished output has no fill value (NaN) left in any field or statistic."""
+    with h5py.File(path, "r") as f:
+        for name, obj in f.items():
+            if isinstance(obj, h5py.Dataset) and name not in COORDS:
+                data = obj[()]
+                ctx.check(np.isfinite(data).all(),
+                          f"{what}: /{name} has {np.count_nonzero(~np.isfinite(data))} "
+                          f"non-finite values (unwritten?)")
+
+
+# ---- the store -----------------------------------------------------------------------
+def catalog_json(ctx, store):
+    p = subprocess.run([ctx.stormrun, "catalog", store, "--json"], capture_output=True,
+                       text=True, env=ctx.env)
+    ctx.require(p.returncode == 0, f"stormrun catalog {store} --json: exit {p.returncode}: "
+                                   f"{p.stderr}")
+    return json.loads(p.stdout)
+
+
+def progress(ctx, store):
+    """unit -> highest completed step over the newest row of every rank dir."""
+    doc = catalog_json(ctx, store)
+    units = {}
+    for rows in doc["ranks"].values():
+        if rows:
+            for unit, step in rows[-1]["units"].items():
+                units[unit] = max(step, units.get(unit, -1))
+    return units
+
+
+def verify(ctx, store, what):
+    p = subprocess.run([ctx.stormrun, "verify", store], capture_output=True, text=True,
+                       env=ctx.env)
+    ctx.check(p.returncode == 0, f"{what}: stormrun verify {store}: exit {p.returncode}\n"
+                                 f"{p.stdout}{p.stderr}")
+    return p
+
+
+def tree_hash(*paths):
+    """sha256 over the names, kinds and contents of everything under `paths`."""
+    h = hashlib.sha256()
+    for top in paths:
+        if not os.path.lexists(top):
+            h.update(f"missing {top}\n".encode())
+            continue
+        if os.path.isfile(top):
+            h.update(f"file {top}\n".encode())
+            h.update(open(top, "rb").read())
+            continue
+        for root, dirs, files in os.walk(top):
+            dirs.sort()
+            for d in dirs:
+                h.update(f"dir {os.path.relpath(os.path.join(root, d), top)}\n".encode())
+            for name in sorted(files):
+                p = os.path.join(root, name)
+                h.update(f"file {os.path.relpath(p, top)}\n".encode())
+                h.update(open(p, "rb").read())
+    return h.hexdigest()
+
+
+def out_args(ctx, name):
+    return ["--output", ctx.path(name, "out.h5")]
+
+
+def prepare(ctx, name):
+    os.makedirs(ctx.path(name), exist_ok=True)
+    return ctx.path(name, "out.h5")
+
+
+# ---- cases ---------------------------------------------------------------------------
+def byte_matrix(ctx, config, layouts, nsteps):
+    """Runs the reference and each interrupted/other-layout run; compares every output."""
+    ref = prepare(ctx, "ref")
+    r = ctx.run(config + out_args(ctx, "ref") + ["--batch-size", str(layouts["batch"])], None,
+                EXIT_OK, what="reference, 1 rank, no mpirun")
+    lines = [line for line in r.out.splitlines() if line.strip()]
+    ctx.check(len(lines) >= nsteps, f"reference: {len(lines)} progress lines on stdout, "
+                                    f"expected one per output step (>= {nsteps})", r)
+    check_complete(ctx, ref, "reference")
+    ctx.check(os.path.isdir(ref + ".ckpt"), "reference: no checkpoint dir <output>.ckpt")
+    verify(ctx, ref + ".ckpt", "reference")
+
+    # 1 rank, stopped twice with --stop-after-steps and resumed, --quiet.
+    out = prepare(ctx, "stopped")
+    args = config + out_args(ctx, "stopped") + ["--batch-size", str(layouts["batch"]), "--quiet"]
+    k = layouts["stop1"]
+    r1 = ctx.run(args + ["--stop-after-steps", str(k)], 1, EXIT_STOPPED, what=f"stop after {k}")
+    ctx.check(r1.out.strip() == "", "--quiet: rank 0 still printed on stdout", r1)
+    done1 = progress(ctx, out + ".ckpt")
+    ctx.check(0 < sum(done1.values()), f"stop after {k}: the store records no progress {done1}")
+    ctx.run(args + ["--stop-after-steps", str(k)], 1, EXIT_STOPPED, what=f"again stop after {k}")
+    done2 = progress(ctx, out + ".ckpt")
+    ctx.check(sum(done2.values()) > sum(done1.values()),
+              f"second stopped run made no progress: {done1} then {done2}")
+    ctx.check(any(s < nsteps for s in done2.values()) or len(done2) < layouts["units"],
+              f"the two stopped runs already finished every unit ({done2}): choose a smaller "
+              f"--stop-after-steps")
+    ctx.run(args, 1, EXIT_OK, what="resume to the end")
+    compare_outputs(ctx, ref, out, "1 rank stopped twice and resumed")
+    verify(ctx, out + ".ckpt", "stopped twice and resumed")
+
+    prepare(ctx, "two")
+    ctx.run(config + out_args(ctx, "two") + ["--batch-size", str(layouts["batch"])], 2, EXIT_OK,
+            what="2 ranks")
+    compare_outputs(ctx, ref, ctx.path("two", "out.h5"), "2 ranks")
+
+    # 2 ranks stopped part-way, resumed on 3 ranks with another batch size.
+    out = prepare(ctx, "elastic")
+    k = layouts["stop2"]
+    ctx.run(config + out_args(ctx, "elastic") + ["--batch-size", str(layouts["batch"]),
+                                                 "--stop-after-steps", str(k)],
+            2, EXIT_STOPPED, what=f"2 ranks stop after {k}")
+    before = progress(ctx, out + ".ckpt")
+    ctx.check(any(0 < s < nsteps for s in before.values()),
+              f"2-rank stop after {k}: no unit is mid-rollout ({before}), the elastic resume "
+              f"would not restore any level-2 state")
+    r = ctx.run(config + out_args(ctx, "elastic") + ["--batch-size", str(layouts["batch3"])], 3,
+                EXIT_OK, what=f"resume on 3 ranks, batch size {layouts['batch3']}")
+    compare_outputs(ctx, ref, out, "2 ranks stopped, resumed on 3 ranks")
+    verify(ctx, out + ".ckpt", "resumed on 3 ranks")
+    rank_dirs = sorted(d for d in os.listdir(out + ".ckpt") if d.startswith("rank_"))
+    ctx.check(rank_dirs == ["rank_000000", "rank_000001", "rank_000002"],
+              f"store after the 3-rank resume holds {rank_dirs}")
+    # Running the finished command again changes nothing and exits 0.
+    h = tree_hash(out)
+    ctx.run(config + out_args(ctx, "elastic") + ["--batch-size", str(layouts["batch3"])], 3,
+            EXIT_OK, what="the finished run again")
+    ctx.check(tree_hash(out) == h, "rerunning a finished run changed the output file")
+
+    prepare(ctx, "batch")
+    ctx.run(config + out_args(ctx, "batch") + ["--batch-size", str(layouts["other_batch"])], 1,
+            EXIT_OK, what=f"batch size {layouts['other_batch']}")
+    compare_outputs(ctx, ref, ctx.path("batch", "out.h5"),
+                    f"batch size {layouts['other_batch']}")
+
+
+def case_ensemble_matrix(ctx):
+    # 6 units (2 start times x 3 members). Statistics need every member of a start time in
+    # flight at once, so batches hold whole start times (3) or more (6), or 2 per rank on
+    # 3 ranks (the three members of a start time then sit on 2 ranks in lockstep).
+    # 1 rank, batch 3: 2 batches x 5 steps; stopping after 3 twice leaves batch 2 at step 1.
+    byte_matrix(ctx, ENSEMBLE, {"batch": 3, "stop1": 3, "stop2": 2, "batch3": 2,
+                                "other_batch": 6, "units": 6}, 5)
+
+
+def case_deterministic_matrix(ctx):
+    # 3 units (3 start times). 1 rank, batch 1: 15 steps; stopping after 4 twice leaves
+    # unit 1 at step 3. 2 ranks own {0} and {1, 2}: stopping after 3 leaves units 0 and 1
+    # mid-rollout and unit 2 untouched; 3 ranks then own one each.
+    byte_matrix(ctx, DETERMINISTIC, {"batch": 1, "stop1": 4, "stop2": 3, "batch3": 1,
+                                     "other_batch": 3, "units": 3}, 5)
+
+
+def kill_session(leader):
+    """SIGKILL every process of the session `leader` heads: mpirun and all its ranks (which
+    Open MPI puts into process groups of their own), at once."""
+    def members():
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = open(f"/proc/{entry}/stat").read()
+                except OSError:
+                    continue
+                fields = stat[stat.rindex(")") + 2:].split()
+                if int(fields[3]) == leader and fields[0] != "Z":  # field 6: session id
+                    pids.append(int(entry))
+        return pids
+    for _ in range(100):
+        pids = members()
+        if not pids:
+            return
+        for pid in sorted(pids, key=lambda p: p == leader):  # ranks first, mpirun last
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
+def case_sigkill_resume(ctx):
+    config = ["--workflow", "ensemble", "--model", "swe", "--initial-condition", "galewsky",
+              "--grid", "32x64", "--start-time", T0, "--nsteps", "8", "--dt", "3600",
+              "--nensemble", "4", "--perturbation", "gaussian", "--seed", "7",
+              "--statistics", "mean,std", "--batch-size", "2"]
+    ref = prepare(ctx, "ref")
+    r = ctx.run(config + out_args(ctx, "ref"), 2, EXIT_OK, what="uninterrupted, 2 ranks")
+    check_complete(ctx, ref, "reference")
+    duration = r.seconds
+    seed = int(os.environ.get("STORMRUN_TEST_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    print(f"  random seed {seed} (STORMRUN_TEST_SEED={seed} repeats these kill instants)")
+
+    out = prepare(ctx, "killed")
+    argv = ctx.argv(config + out_args(ctx, "killed"), 2)
+    # Kill at a random instant of the run; a kill that lands before the first commit still
+    # counts as a crash to recover from, but the delays then move later; a run that ends
+    # before its kill restarts from scratch with shorter delays, unless it was a resume.
+    kills, resumed_to_end = 0, False
+    lo, hi = 0.05 * duration, 0.95 * duration
+    for attempt in range(1, 11):
+        if kills == 2:
+            break
+        delay = rng.uniform(lo, hi)
+        log_path = ctx.path(f"attempt{attempt}.log")
+        with open(log_path, "w") as log:
+            p = subprocess.Popen(argv, env=ctx.env, cwd=ctx.work, stdout=log, stderr=log,
+                                 start_new_session=True)
+            time.sleep(delay)
+            finished = p.poll() is not None
+            if not finished:
+                kill_session(p.pid)
+            p.wait()
+        if finished:
+            ctx.require(p.returncode == EXIT_OK, f"attempt {attempt} exited {p.returncode}:\n"
+                        + open(log_path).read()[-3000:])
+            if kills > 0:
+                print(f"  attempt {attempt}: the resumed run ended (exit 0) before its kill at "
+                      f"{delay:.2f}s", flush=True)
+                resumed_to_end = True
+                break
+            print(f"  attempt {attempt}: ended before the kill at {delay:.2f}s; starting over",
+                  flush=True)
+            shutil.rmtree(ctx.path("killed"))
+            prepare(ctx, "killed")
+            hi = delay
+            continue
+        done = progress(ctx, out + ".ckpt") if os.path.isdir(out + ".ckpt") else {}
+        print(f"  attempt {attempt}: SIGKILL at {delay:.2f}s, "
+              f"{sum(done.values())} unit-steps committed", flush=True)
+        complete = len(done) == 4 and all(s == 8 for s in done.values())
+        if complete and kills == 0:  # killed while closing: too late to count, start over
+            shutil.rmtree(ctx.path("killed"))
+            prepare(ctx, "killed")
+            hi = delay
+        elif done:
+            kills += 1  # mid-run, after some commits: the next attempt resumes from them
+        else:
+            lo = delay  # before the first commit: later next time
+            hi = max(hi, lo * 1.5)
+    ctx.require(kills >= 1, "could not kill the run mid-way (after a commit) in 10 attempts")
+    if not resumed_to_end:
+        ctx.run(config + out_args(ctx, "killed"), 2, EXIT_OK, what="resume after SIGKILL")
+    compare_outputs(ctx, ref, out, f"killed {kills} time(s) with SIGKILL, resumed")
+    verify(ctx, out + ".ckpt", "after SIGKILL and resume")
+
+
+def warning_lines(text):
+    return [line for line in text.splitlines() if "warning:" in line]
+
+
+def case_levels_rerun(ctx):
+    ref = prepare(ctx, "ref")
+    args = DETERMINISTIC + ["--batch-size", "1"]
+    ctx.run(args + ["--output", ref], 1, EXIT_OK, what="reference at level 2")
+    # 1 rank, batch 1: unit 0 (T0) finishes after 5 steps, unit 1 (T1) stops at step 2,
+    # unit 2 (T2) has not started.
+    for level in ("0", "1"):
+        out = prepare(ctx, f"level{level}")
+        a = args + ["--output", out, "--level", level]
+        ctx.run(a + ["--stop-after-steps", "7"], 1, EXIT_STOPPED, what=f"level {level}, stop")
+        done = progress(ctx, out + ".ckpt")
+        ctx.check(done.get(f"{T0}/m0000") == 5,
+                  f"level {level}: unit {T0}/m0000 not recorded finished after 7 steps: {done}")
+        r = ctx.run(a, 1, EXIT_OK, what=f"level {level}, resume")
+        warns = [w for w in warning_lines(r.err) if "reruns from step 0" in w]
+        ctx.check(any(T1 in w for w in warns),
+                  f"level {level}: no 'reruns from step 0' warning naming unit {T1}/m0000", r)
+        ctx.check(not any(T0 in w for w in warns),
+                  f"level {level}: the finished unit {T0}/m0000 was named as rerun", r)
+        ctx.check(all(w.startswith("stormrun[rank 0]: warning:") for w in warning_lines(r.err)),
+                  f"level {level}: warnings not prefixed 'stormrun[rank 0]: warning:'", r)
+        compare_outputs(ctx, ref, out, f"level {level} stopped and resumed")
+        verify(ctx, out + ".ckpt", f"level {level}")
+
+
+def case_diagnostic_resume(ctx):
+    config = ["--workflow", "diagnostic", "--model", "swe", "--initial-condition", "galewsky",
+              "--grid", "16x32", "--start-time", T0, "--nsteps", "5", "--dt", "3600",
+              "--diagnostics", "vorticity,wind_speed"]
+    ref = prepare(ctx, "ref")
+    ctx.run(config + ["--output", ref], 1, EXIT_OK, what="diagnostic, uninterrupted")
+    with h5py.File(ref, "r") as f:
+        names = sorted(n for n in f if n not in COORDS)
+    ctx.check(names == ["vorticity", "wind_speed"],
+              f"diagnostic output holds {names}, expected vorticity and wind_speed only")
+    check_complete(ctx, ref, "diagnostic reference")
+    out = prepare(ctx, "stopped")
+    ctx.run(config + ["--output", out, "--stop-after-steps", "3"], 1, EXIT_STOPPED,
+            what="diagnostic, stop after 3")
+    doc = catalog_json(ctx, out + ".ckpt")
+    rows = doc["ranks"].get("rank_000000", [])
+    ctx.require(rows, "diagnostic: no rows in rank_000000 after the stop")
+    meta = rows[-1]["metadata"]
+    lead = meta.get("lead_time")
+    want = 3 * 3600 * 10**9
+    ctx.check(isinstance(lead, dict) and lead.get("$duration_ns") == want,
+              f"diagnostic: newest row's lead_time metadata {lead}, expected the prognostic "
+              f"lead time after 3 steps {{'$duration_ns': {want}}}")
+    ctx.check(meta.get("step") in (3, {"$int64": 3}),
+              f"diagnostic: newest row's step metadata {meta.get('step')}, expected 3")
+    ctx.run(config + ["--output", out], 1, EXIT_OK, what="diagnostic, resume")
+    compare_outputs(ctx, ref, out, "diagnostic stopped and resumed")
+    verify(ctx, out + ".ckpt", "diagnostic")
+
+
+def case_filtered_output(ctx):
+    config = DETERMINISTIC[:]  # 3 start times, tc6
+    full = prepare(ctx, "full")
+    ctx.run(config + ["--output", full], 1, EXIT_OK, what="all variables")
+    ref = prepare(ctx, "ref")
+    ctx.run(config + ["--output", ref, "--output-variables", "h"], 1, EXIT_OK,
+            what="only h, uninterrupted")
+    with h5py.File(ref, "r") as f:
+        names = sorted(n for n in f if n not in COORDS)
+    ctx.check(names == ["h"], f"--output-variables h: the file holds {names}")
+    check_complete(ctx, ref, "only h")
+    a, b = datasets(full), datasets(ref)
+    ctx.check(a.get("h") == b.get("h"), "h of the only-h run differs from h of the full run")
+    out = prepare(ctx, "stopped")
+    args = config + ["--output", out, "--output-variables", "h", "--batch-size", "2"]
+    ctx.run(args + ["--stop-after-steps", "3"], 1, EXIT_STOPPED, what="only h, stop after 3")
+    ctx.run(args + ["--stop-after-steps", "3"], 1, EXIT_STOPPED, what="only h, stop again")
+    ctx.run(args, 1, EXIT_OK, what="only h, resume")
+    compare_outputs(ctx, ref, out, "only h, stopped twice and resumed")
+
+
+def case_bad_inputs(ctx):
+    good = ["--workflow", "deterministic", "--model", "swe", "--grid", "16x32", "--nsteps", "2",
+            "--dt", "3600"]
+    cases = [
+        ("--model", ["--model", "foo"]),
+        ("--grid", ["--grid", "10"]),
+        ("--nsteps", ["--nsteps", "0"]),
+        ("--nsteps", ["--nsteps", "-3"]),
+        ("--batch-size", ["--batch-size", "0"]),
+        ("--output", ["--output", "/nonexistent/dir/x.h5"]),
+        ("--level", ["--level", "3"]),
+        ("--workflow", ["--workflow", "bogus"]),
+        ("--statistics", ["--statistics", "mean"]),  # statistics need the ensemble workflow
+        ("--initial-condition", ["--initial-condition", "file:" + ctx.path("missing.h5")]),
+        ("--output-variables", ["--output-variables", "h,q"]),
+    ]
+    for i, (option, bad) in enumerate(cases):
+        d = ctx.path(f"bad{i}")
+        os.makedirs(d)
+        args = good + ["--output", os.path.join(d, "out.h5")] + bad
+        ranks = 2 if i == 2 else None  # one of them under mpirun on 2 ranks
+        r = ctx.run(args, ranks, what=f"{' '.join(bad)}")
+        ctx.check(r.rc == EXIT_CONFIG, f"{' '.join(bad)}: exit {r.rc}, expected 2", r)
+        ctx.check(option in r.err, f"{' '.join(bad)}: the message does not name {option}", r)
+        ctx.check(os.listdir(d) == [], f"{' '.join(bad)}: created {os.listdir(d)}")
+    ctx.check(not os.path.exists("/nonexistent"), "--output /nonexistent/dir/x.h5 created a path")
+    r = ctx.run(good, None, what="no --output")
+    ctx.check(r.rc == EXIT_CONFIG and "--output" in r.err,
+              "a run without --output: expected exit 2 naming --output", r)
+    ctx.check(sorted(os.listdir(ctx.work)) == sorted(f"bad{i}" for i in range(len(cases))),
+              f"the runs created {sorted(os.listdir(ctx.work))} in their working directory")
+    r = subprocess.run([ctx.stormrun, "run", "--help"], capture_output=True, text=True,
+                       env=ctx.env)
+    ctx.check(r.returncode == 0, f"stormrun run --help: exit {r.returncode}")
+    for option in ("--workflow", "--model", "--initial-condition", "--grid", "--start-time",
+                   "--nsteps", "--dt", "--substeps", "--nensemble", "--batch-size",
+                   "--perturbation", "--noise-amplitude", "--seed", "--output",
+                   "--output-variables", "--diagnostics", "--statistics", "--overwrite",
+                   "--checkpoint-dir", "--checkpoint-name", "--mode", "--history-size",
+                   "--flush-interval", "--level", "--no-checkpoint", "--device",
+                   "--stop-after-steps", "--resume", "--quiet", "--config"):
+        ctx.check(option in r.stdout, f"stormrun run --help does not document {option}")
+
+
+def case_mismatched_resume(ctx):
+    out = prepare(ctx, "run")
+    store = out + ".ckpt"
+    args = ENSEMBLE + ["--batch-size", "3"]
+    ctx.run(args + ["--output", out, "--stop-after-steps", "2"], 1, EXIT_STOPPED,
+            what="stop after 2")
+    before = tree_hash(out, store)
+    for option, value, setting in (("--seed", "43", "seed"), ("--nsteps", "6", "nsteps"),
+                                   ("--grid", "32x64", "grid")):
+        changed = args[:]
+        changed[changed.index(option) + 1] = value
+        r = ctx.run(changed + ["--output", out], 1, what=f"resume with {option} {value}")
+        ctx.check(r.rc == EXIT_MISMATCH, f"resume with {option} {value}: exit {r.rc}, expected 3",
+                  r)
+        ctx.check(setting in r.err, f"resume with {option} {value}: message does not name "
+                                    f"'{setting}'", r)
+        ctx.check(tree_hash(out, store) == before,
+                  f"resume with {option} {value} changed the output or the store")
+    # The store is still good for the original command.
+    ctx.run(args + ["--output", out], 1, EXIT_OK, what="the original command resumes")
+    ref = prepare(ctx, "ref")
+    ctx.run(args + ["--output", ref], 1, EXIT_OK, what="uninterrupted")
+    compare_outputs(ctx, ref, out, "resumed after refused mismatches")
+
+    # An output that no checkpoint claims: the store was deleted ...
+    shutil.rmtree(ref + ".ckpt")
+    before = tree_hash(ref)
+    r = ctx.run(args + ["--output", ref], 1, what="output without its store")
+    ctx.check(r.rc == EXIT_MISMATCH, f"output without its store: exit {r.rc}, expected 3", r)
+    ctx.check(tree_hash(ref) == before and not os.path.exists(ref + ".ckpt"),
+              "output without its store: the output changed or a store was created")
+    # ... or it is some other HDF5 file.
+    foreign = prepare(ctx, "foreign")
+    with h5py.File(foreign, "w") as f:
+        f["data"] = np.arange(10.0)
+    before = tree_hash(foreign)
+    r = ctx.run(args + ["--output", foreign], 1, what="foreign HDF5 file")
+    ctx.check(r.rc == EXIT_MISMATCH, f"foreign HDF5 output: exit {r.rc}, expected 3", r)
+    ctx.check("--overwrite" in r.err, "foreign HDF5 output: the message does not suggest "
+                                      "--overwrite", r)
+    ctx.check(tree_hash(foreign) == before and not os.path.exists(foreign + ".ckpt"),
+              "foreign HDF5 output: the file changed or a store was created")
+    ctx.run(args + ["--output", foreign, "--overwrite"], 1, EXIT_OK, what="foreign, --overwrite")
+    compare_outputs(ctx, out, foreign, "--overwrite of a foreign file")
+
+
+def case_xarray_layout(ctx):
+    import xarray
+    out = prepare(ctx, "x")
+    nsteps, dt = 4, 3600
+    config = ["--workflow", "ensemble", "--model", "swe", "--initial-condition", "galewsky",
+              "--grid", "16x32", "--start-time", T0, "--start-time", T1, "--nsteps",
+              str(nsteps), "--dt", str(dt), "--nensemble", "3", "--perturbation", "gaussian",
+              "--seed", "5", "--statistics", "mean,std", "--batch-size", "3", "--output", out]
+    ctx.run(config, 2, EXIT_OK, what="ensemble for xarray")
+    ds = xarray.open_dataset(out, engine="h5netcdf")
+    try:
+        want = {"ensemble": 3, "time": 2, "lead_time": nsteps + 1, "lat": 16, "lon": 32}
+        ctx.check(dict(ds.sizes) == want, f"xarray dims {dict(ds.sizes)}, expected {want}")
+        ctx.check(sorted(ds.data_vars) ==
+                  sorted(["h", "u", "v"] + [f"{v}_{s}" for v in "huv" for s in ("mean", "std")]),
+                  f"xarray data variables {sorted(ds.data_vars)}")
+        for v in "huv":
+            ctx.check(ds[v].dims == ("ensemble", "time", "lead_time", "lat", "lon"),
+                      f"{v} dims {ds[v].dims}")
+            for s in ("mean", "std"):
+                ctx.check(ds[f"{v}_{s}"].dims == ("time", "lead_time", "lat", "lon"),
+                          f"{v}_{s} dims {ds[f'{v}_{s}'].dims}")
+        ctx.check(ds["h"].attrs.get("units") == "m", f"h units {ds['h'].attrs.get('units')}")
+        ctx.check(ds["u"].attrs.get("units") == "m s-1", f"u units {ds['u'].attrs.get('units')}")
+        times = [np.datetime64(t.rstrip("Z")) for t in (T0, T1)]
+        ctx.check(ds["time"].dtype.kind == "M" and list(ds["time"].values) ==
+                  [t.astype("datetime64[ns]") for t in times],
+                  f"time coordinate {ds['time'].values}, expected {times}")
+        leads = [np.timedelta64(k * dt, "s").astype("timedelta64[ns]") for k in range(nsteps + 1)]
+        ctx.check(ds["lead_time"].dtype.kind == "m" and list(ds["lead_time"].values) == leads,
+                  f"lead_time coordinate {ds['lead_time'].values}, expected k*{dt}s")
+        ctx.check(list(ds["ensemble"].values) == [0, 1, 2],
+                  f"ensemble coordinate {ds['ensemble'].values}")
+        lat, lon = ds["lat"].values, ds["lon"].values
+        ctx.check(len(lat) == 16 and np.all(np.diff(lat) > 0) and -90 < lat[0] and lat[-1] < 90,
+                  f"lat not 16 ascending cell centres in (-90, 90): {lat}")
+        ctx.check(len(lon) == 32 and np.all(np.diff(lon) > 0) and 0 <= lon[0] and lon[-1] < 360,
+                  f"lon not 32 ascending values in [0, 360): {lon}")
+        ctx.check(np.allclose(np.diff(lat), 180 / 16) and np.allclose(np.diff(lon), 360 / 32),
+                  "lat/lon spacing is not 180/nlat, 360/nlon")
+        with h5py.File(out, "r") as f:
+            for name in ds.data_vars:
+                ctx.check(ds[name].values.tobytes() == f[name][()].tobytes(),
+                          f"xarray and h5py disagree on {name}")
+            ctx.check(f["time"].dtype == np.int64 and f["lead_time"].dtype == np.int64,
+                      "time / lead_time are not int64 on disk")
+        h = ds["h"].values
+        ctx.check(np.allclose(ds["h_mean"].values, h.mean(axis=0), rtol=1e-13, atol=0),
+                  "h_mean is not the member mean of h")
+        std0, std1 = h.std(axis=0, ddof=0), h.std(axis=0, ddof=1)
+        got = ds["h_std"].values
+        ctx.check(np.allclose(got, std0, rtol=1e-9, atol=1e-12) or
+                  np.allclose(got, std1, rtol=1e-9, atol=1e-12),
+                  "h_std is neither the population nor the sample std over members")
+        print(f"  h_std is the {'population (ddof=0)' if np.allclose(got, std0) else 'sample (ddof=1)'}"
+              " standard deviation over members")
+        ctx.check(not np.array_equal(h[0], h[1]), "members 0 and 1 are equal: no perturbation?")
+        ctx.check(np.array_equal(h[:, :, 0], np.broadcast_to(h[0:1, :, 0], h[:, :, 0].shape)) is
+                  False, "lead time 0: perturbation left every member equal")
+    finally:
+        ds.close()
+
+
+def case_config_precedence(ctx):
+    out = prepare(ctx, "c")
+    ini = ctx.path("c", "run.ini")
+    with open(ini, "w") as f:
+        f.write(f"""# stormrun run --config run.ini
+workflow = ensemble
+model = swe
+initial-condition = galewsky
+grid = 16x32
+start-time = {T0}
+start-time = {T1}
+nsteps = 2
+dt = 3600
+nensemble = 2
+perturbation = gaussian
+noise-amplitude = 2.0
+seed = 11
+output = {out}
+quiet = true
+""")
+    env = {"STORMRUN_NSTEPS": "3", "STORMRUN_SEED": "12", "STORMRUN_NOISE_AMPLITUDE": "0.5"}
+    r = ctx.run(["--config", ini, "--nsteps", "4"], 1, EXIT_OK, env=env,
+                what="INI + env + command line")
+    ctx.check(r.out.strip() == "", "quiet = true in the INI file did not silence stdout", r)
+    ctx.require(os.path.isfile(out), "the INI file's output was not written")
+    fp = json.loads(root_attr(out, "stormrun_fingerprint_json"))
+    print(f"  fingerprint: {fp}")
+    with h5py.File(out, "r") as f:
+        ctx.check(f["h"].shape == (2, 2, 5, 16, 32),
+                  f"h shape {f['h'].shape}: expected (2 members, 2 start times from the INI, "
+                  f"5 lead times from --nsteps 4 on the command line, 16, 32)")
+    ctx.check(str(fp.get("nsteps")) == "4", f"nsteps {fp.get('nsteps')}: the command line "
+                                            f"must win over env and INI")
+    ctx.check(str(fp.get("seed")) == "12", f"seed {fp.get('seed')}: STORMRUN_SEED must win "
+                                           f"over the INI file")
+    ctx.check(float(fp.get("noise_amplitude", "nan")) == 0.5,
+              f"noise_amplitude {fp.get('noise_amplitude')}: STORMRUN_NOISE_AMPLITUDE must "
+              f"win over the INI file")
+    ctx.check("16" in str(fp.get("grid")) and "32" in str(fp.get("grid")),
+              f"grid {fp.get('grid')}: expected the INI file's 16x32")
+    r = ctx.run(["--config", ctx.path("c", "missing.ini")], None, what="missing --config file")
+    ctx.check(r.rc == EXIT_CONFIG and "--config" in r.err,
+              "a missing --config file: expected exit 2 naming --config", r)
+    bad = ctx.path("c", "bad.ini")
+    with open(bad, "w") as f:
+        f.write(f"output = {ctx.path('c', 'bad.h5')}\nnstepz = 3\n")
+    r = ctx.run(["--config", bad], None, what="unknown INI key")
+    ctx.check(r.rc == EXIT_CONFIG and "nstepz" in r.err,
+              "an unknown INI key: expected exit 2 naming it", r)
+
+
+CASES = {
+    "ensemble_matrix": case_ensemble_matrix,
+    "deterministic_matrix": case_deterministic_matrix,
+    "sigkill_resume": case_sigkill_resume,
+    "levels_rerun": case_levels_rerun,
+    "diagnostic_resume": case_diagnostic_resume,
+    "filtered_output": case_filtered_output,
+    "bad_inputs": case_bad_inputs,
+    "mismatched_resume": case_mismatched_resume,
+    "xarray_layout": case_xarray_layout,
+    "config_precedence": case_config_precedence,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stormrun", required=True)
+    parser.add_argument("--mpiexec", default="mpirun")
+    parser.add_argument("cases", nargs="+", choices=list(CASES) + ["all"])
+    opts = parser.parse_args()
+    names = list(CASES) if "all" in opts.cases else opts.cases
+    failed = []
+    for name in names:
+        ctx = Ctx(opts.stormrun, opts.mpiexec, name)
+        print(f"== {name} (in {ctx.work})", flush=True)
+        start = time.monotonic()
+        try:
+            CASES[name](ctx)
+        except CaseFailed:
+            pass
+        except Exception as e:  # a crash of the test itself is a failure too
+            import traceback
+            traceback.print_exc()
+            ctx.failures.append(f"{type(e).__name__}: {e}")
+        took = time.monotonic() - start
+        if ctx.failures:
+            failed.append(name)
+            print(f"== {name}: FAILED ({len(ctx.failures)} problem(s), {took:.1f}s)")
+        else:
+            print(f"== {name}: passed ({took:.1f}s)")
+        if os.environ.get("STORMRUN_KEEP_TMP") != "1":
+            shutil.rmtree(ctx.work, ignore_errors=True)
+    print(f"{len(names) - len(failed)} passed, {len(failed)} failed"
+          + (f": {' '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
