@@ -4,7 +4,9 @@
 find_package(MPI REQUIRED COMPONENTS C CXX)
 
 set(HDF5_PREFER_PARALLEL ON)
-find_package(HDF5 REQUIRED COMPONENTS C)
+# HL: the output's dimension scales (H5DS*, so that xarray/h5netcdf sees named dims) live in
+# libhdf5_hl.
+find_package(HDF5 REQUIRED COMPONENTS C HL)
 if(NOT HDF5_IS_PARALLEL)
   message(FATAL_ERROR
     "stormrun needs a *parallel* HDF5 (MPI-IO), but the HDF5 found (${HDF5_VERSION}, "
@@ -13,7 +15,7 @@ if(NOT HDF5_IS_PARALLEL)
 endif()
 add_library(stormrun_hdf5 INTERFACE)
 target_include_directories(stormrun_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS})
-target_link_libraries(stormrun_hdf5 INTERFACE ${HDF5_C_LIBRARIES} MPI::MPI_C)
+target_link_libraries(stormrun_hdf5 INTERFACE ${HDF5_C_HL_LIBRARIES} ${HDF5_C_LIBRARIES} MPI::MPI_C)
 target_compile_definitions(stormrun_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
 
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
