@@ -155,6 +155,15 @@ model::FieldBatch load_states(const StateSource& source, const std::vector<std::
                               const std::string& model, const std::vector<std::string>& variables,
                               const model::Grid& grid);
 
+/// The fields a resumed batch starts from: for each unit of `batch` (in its order) the
+/// state its plan entry names, one load_states per source commit and record (units of one
+/// batch may come from rows of several old ranks). std::invalid_argument when a unit has no
+/// source or its source step is not batch.first_step - 1; load_states' errors otherwise.
+model::FieldBatch load_batch_states(const Batch& batch, const RestartPlan& plan,
+                                    const std::vector<WorkUnit>& units, const std::string& model,
+                                    const std::vector<std::string>& variables,
+                                    const model::Grid& grid);
+
 /// ROOT/catalog.json, written only by rank 0 (tmp + fsync + rename + fsync dir).
 struct GlobalCatalog {
   int format = 1;

@@ -1,0 +1,116 @@
+// JSON forms of the ledger's records: summaries and the plan travel between ranks as JSON
+// strings (MPI gather/broadcast), so each must read back exactly as it was written.
+#include <stdexcept>
+
+#include "stormrun/workflow/ledger.hpp"
+
+namespace stormrun::workflow {
+
+using nlohmann::json;
+
+namespace {
+
+/// Runs `parse`, turning nlohmann's type and key errors into one naming the record.
+template <class F>
+auto parse_record(const char* what, const json& j, F&& parse) {
+  try {
+    return parse(j);
+  } catch (const json::exception& e) {
+    throw std::invalid_argument(std::string("malformed ") + what + " JSON (" + e.what() +
+                                "): " + j.dump().substr(0, 200));
+  }
+}
+
+}  // namespace
+
+json StateSource::to_json() const {
+  return {{"commit_dir", commit_dir.string()},
+          {"rank", rank},
+          {"commit_id", commit_id},
+          {"state_id", state_id},
+          {"step", step}};
+}
+
+StateSource StateSource::from_json(const json& j) {
+  return parse_record("StateSource", j, [](const json& in) {
+    StateSource s;
+    s.commit_dir = in.at("commit_dir").get<std::string>();
+    s.rank = in.at("rank").get<int>();
+    s.commit_id = in.at("commit_id").get<std::string>();
+    s.state_id = in.at("state_id").get<std::string>();
+    s.step = in.at("step").get<std::int64_t>();
+    return s;
+  });
+}
+
+json RowSummary::to_json() const {
+  json states_json = json::object();
+  for (const auto& [unit, source] : states)
+    states_json[unit] = source.to_json();
+  return {{"commit_dir", commit_dir.string()},
+          {"rank", rank},
+          {"commit_id", commit_id},
+          {"saved_at", saved_at},
+          {"fingerprint", fingerprint},
+          {"units", units},
+          {"states", states_json}};
+}
+
+RowSummary RowSummary::from_json(const json& j) {
+  return parse_record("RowSummary", j, [](const json& in) {
+    RowSummary r;
+    r.commit_dir = in.at("commit_dir").get<std::string>();
+    r.rank = in.at("rank").get<int>();
+    r.commit_id = in.at("commit_id").get<std::string>();
+    r.saved_at = in.at("saved_at").get<std::string>();
+    r.fingerprint = in.at("fingerprint").get<std::string>();
+    r.units = in.at("units").get<std::map<std::string, std::int64_t>>();
+    for (const auto& [unit, source] : in.at("states").items())
+      r.states.emplace(unit, StateSource::from_json(source));
+    return r;
+  });
+}
+
+json DirSummary::to_json() const {
+  return {
+      {"dir", dir.string()}, {"row", row ? row->to_json() : json(nullptr)}, {"warnings", warnings}};
+}
+
+DirSummary DirSummary::from_json(const json& j) {
+  return parse_record("DirSummary", j, [](const json& in) {
+    DirSummary d;
+    d.dir = in.at("dir").get<std::string>();
+    if (const json& row = in.at("row"); !row.is_null()) d.row = RowSummary::from_json(row);
+    d.warnings = in.at("warnings").get<std::vector<std::string>>();
+    return d;
+  });
+}
+
+json RestartPlan::to_json() const {
+  json units_json = json::array();
+  for (const UnitPlan& unit : units) {
+    units_json.push_back({{"index", unit.index},
+                          {"first_step", unit.first_step},
+                          {"source", unit.source ? unit.source->to_json() : json(nullptr)}});
+  }
+  return {{"units", units_json}, {"warnings", warnings}, {"resumed", resumed}};
+}
+
+RestartPlan RestartPlan::from_json(const json& j) {
+  return parse_record("RestartPlan", j, [](const json& in) {
+    RestartPlan plan;
+    for (const json& unit_json : in.at("units")) {
+      UnitPlan unit;
+      unit.index = unit_json.at("index").get<std::int64_t>();
+      unit.first_step = unit_json.at("first_step").get<std::int64_t>();
+      if (const json& source = unit_json.at("source"); !source.is_null())
+        unit.source = StateSource::from_json(source);
+      plan.units.push_back(std::move(unit));
+    }
+    plan.warnings = in.at("warnings").get<std::vector<std::string>>();
+    plan.resumed = in.at("resumed").get<bool>();
+    return plan;
+  });
+}
+
+}  // namespace stormrun::workflow

@@ -1,0 +1,197 @@
+// Summarising one rank directory of any earlier world size, strictly read-only: several
+// ranks of the new run may read it at once, and RankStore would repair (write) it.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "checkpoint/store/catalog_file.hpp"
+#include "checkpoint/store/commit_check.hpp"
+#include "checkpoint/store/json_fields.hpp"
+#include "ledger_detail.hpp"
+#include "stormrun/model/rollout_state.hpp"
+#include "stormrun/workflow/ledger.hpp"
+
+namespace stormrun::workflow {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A commit that may be the newest row: ordered as the store orders rows.
+struct Candidate {
+  std::string saved_at;
+  std::int64_t write_count = 0;
+  std::string commit_id;
+  bool operator<(const Candidate& other) const {
+    return std::tie(saved_at, write_count, commit_id) <
+           std::tie(other.saved_at, other.write_count, other.commit_id);
+  }
+};
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StoreError(path.string() + ": cannot open: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw StoreError(path.string() + ": read failed");
+  return text.str();
+}
+
+/// The catalog's rows; none (with a warning) when it is missing or damaged: the commits on
+/// disk are then the only candidates, as when RankStore rebuilds a catalog.
+std::vector<CatalogRow> catalog_rows(const fs::path& rank_dir, int rank,
+                                     std::vector<std::string>& warnings) {
+  const fs::path catalog = rank_dir / "catalog.json";
+  struct stat st {};
+  if (::lstat(catalog.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    warnings.push_back("cannot read " + catalog.string() + " (" + std::strerror(errno) +
+                       "); considering the commits on disk");
+    return {};
+  }
+  try {
+    return store_detail::parse_catalog(read_text(catalog), catalog, rank);
+  } catch (const store_detail::UnsupportedFormat& e) {
+    throw RestartMismatch(std::string(e.what()));
+  } catch (const StoreError& e) {
+    warnings.push_back(catalog.string() + " is damaged (" + e.what() +
+                       "); considering the commits on disk");
+    return {};
+  }
+}
+
+/// Every candidate commit: the catalog's rows, plus complete commits it does not list (a
+/// crash between a commit's rename and the catalog replace leaves one).
+std::vector<Candidate> candidates(const fs::path& rank_dir, int rank,
+                                  std::vector<std::string>& warnings) {
+  std::map<std::string, Candidate> by_id;
+  for (const CatalogRow& row : catalog_rows(rank_dir, rank, warnings))
+    by_id.emplace(row.commit_id, Candidate{row.saved_at, row.write_count, row.commit_id});
+
+  const fs::path commits = rank_dir / "commits";
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(commits, ec))) {
+    fs::directory_iterator it(commits, ec);
+    if (ec) throw StoreError("cannot list " + commits.string() + ": " + ec.message());
+    for (const auto& entry : it) {
+      const std::string id = entry.path().filename().string();
+      if (by_id.contains(id) || !store_detail::is_commit_id(id) || entry.is_symlink() ||
+          !entry.is_directory()) {
+        continue;
+      }
+      try {
+        const Manifest m = store_detail::read_manifest(entry.path(), rank);
+        by_id.emplace(id, Candidate{m.saved_at, m.write_count, id});
+      } catch (const StoreError& e) {
+        warnings.push_back("commit " + entry.path().string() +
+                           " is not in catalog.json and its manifest cannot be read (" + e.what() +
+                           "); skipped");
+      }
+    }
+  }
+  std::vector<Candidate> out;
+  for (auto& [id, candidate] : by_id)
+    out.push_back(std::move(candidate));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string fingerprint_of(const Manifest& manifest, const fs::path& commit_dir) {
+  const std::string where = (commit_dir / "manifest.json").string() + ": metadata";
+  const Metadata metadata = decode_metadata(manifest.metadata, where);
+  const auto it = metadata.find("fingerprint");
+  if (it == metadata.end()) return "";
+  return it->second.as<std::string>(where + ".fingerprint");
+}
+
+/// What a verified commit says: its units, fingerprint and where each held state lies.
+RowSummary summarise_commit(const fs::path& commit_dir, Manifest manifest) {
+  RowSummary row;
+  row.commit_dir = commit_dir;
+  row.rank = manifest.rank;
+  row.commit_id = manifest.commit_id;
+  row.saved_at = manifest.saved_at;
+  row.fingerprint = fingerprint_of(manifest, commit_dir);
+  row.units = manifest.units;
+
+  VerifiedCommit commit(commit_dir, std::move(manifest));
+  const auto add_source = [&](const std::string& unit, const std::string& state_id,
+                              std::int64_t step) {
+    StateSource source{commit_dir, row.rank, row.commit_id, state_id, step};
+    const auto [it, inserted] = row.states.emplace(unit, source);
+    // A unit in both records (not written by the run driver) keeps the later fields.
+    if (!inserted && it->second.step < step) it->second = std::move(source);
+  };
+  const auto& states = commit.manifest().states;
+  // Only the inline fields are decoded: the arrays are read (and re-verified) by load_states.
+  if (states.contains(detail::kRolloutStateId)) {
+    const std::string id = detail::kRolloutStateId;
+    const nlohmann::json json =
+        detail::read_state_json(commit, id, schema_hash<model::RolloutState>());
+    const std::string where = (commit_dir / states.at(id).path).string();
+    const auto step =
+        from_value<std::int64_t>(detail::inline_state_field(json, "step", where), where + ": step");
+    const auto units = from_value<std::vector<std::string>>(
+        detail::inline_state_field(json, "units", where), where + ": units");
+    if (step >= 0) {
+      for (const std::string& unit : units)
+        add_source(unit, id, step);
+    }
+  }
+  if (states.contains(detail::kParkedStatesId)) {
+    const std::string id = detail::kParkedStatesId;
+    const nlohmann::json json = detail::read_state_json(commit, id, schema_hash<ParkedStates>());
+    const std::string where = (commit_dir / states.at(id).path).string();
+    const auto units = from_value<std::vector<std::string>>(
+        detail::inline_state_field(json, "units", where), where + ": units");
+    const auto steps = from_value<std::vector<std::int64_t>>(
+        detail::inline_state_field(json, "steps", where), where + ": steps");
+    if (units.size() != steps.size()) {
+      throw StoreError(where + ": lists " + std::to_string(units.size()) + " units but " +
+                       std::to_string(steps.size()) + " steps");
+    }
+    for (std::size_t i = 0; i < units.size(); ++i)
+      add_source(units[i], id, steps[i]);
+  }
+  return row;
+}
+
+}  // namespace
+
+DirSummary summarise_rank_dir(const fs::path& rank_dir) {
+  const auto rank = detail::rank_of_dir_name(rank_dir.filename().string());
+  if (!rank) {
+    throw std::invalid_argument("summarise_rank_dir: " + rank_dir.string() +
+                                " is not a rank directory (rank_NNNNNN)");
+  }
+  DirSummary summary;
+  summary.dir = rank_dir;
+  const std::vector<Candidate> all = candidates(rank_dir, *rank, summary.warnings);
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const fs::path commit_dir = rank_dir / "commits" / it->commit_id;
+    std::optional<Manifest> manifest;
+    const std::vector<Problem> problems = store_detail::check_commit(commit_dir, *rank, &manifest);
+    std::string why;
+    if (!problems.empty()) {
+      why = problems.front().path.string() + ": " + problems.front().what;
+      if (problems.size() > 1) why += " (and " + std::to_string(problems.size() - 1) + " more)";
+    } else {
+      try {
+        summary.row = summarise_commit(commit_dir, std::move(*manifest));
+        break;
+      } catch (const std::exception& e) {  // StoreError, CodecError, RestartMismatch
+        why = e.what();
+      }
+    }
+    summary.warnings.push_back("skipped damaged checkpoint commit " + commit_dir.string() + " (" +
+                               why + "); looking for an older row of " + rank_dir.string());
+  }
+  return summary;
+}
+
+}  // namespace stormrun::workflow
