@@ -1,0 +1,367 @@
+// RunConfig: defaults that depend on other settings, validation of values and their
+// combinations, and the file-system checks made before anything is written.
+#include "stormrun/workflow/config.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <system_error>
+
+#include "stormrun/model/diagnostics.hpp"
+#include "stormrun/model/ic_file.hpp"
+#include "stormrun/model/initial_conditions.hpp"
+#include "stormrun/model/persistence.hpp"
+#include "stormrun/model/shallow_water.hpp"
+#include "workflow/config_text.hpp"
+
+namespace stormrun::workflow {
+
+namespace fs = std::filesystem;
+
+using detail::join;
+using detail::number_text;
+
+namespace {
+
+bool contains(const std::vector<std::string>& items, const std::string& item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+// A list option's names: each one of `allowed`, none twice, in the order of `allowed` (so
+// that equal settings have one spelling, and one fingerprint).
+void check_names(const std::string& option, const std::vector<std::string>& names,
+                 const std::vector<std::string>& allowed, const std::string& what) {
+  std::set<std::string> seen;
+  std::ptrdiff_t previous = -1;
+  for (const auto& name : names) {
+    const auto found = std::find(allowed.begin(), allowed.end(), name);
+    if (found == allowed.end())
+      throw ConfigError(option, option + ": '" + name + "' is not " + what + "; give a comma-" +
+                                    "separated list of " + join(allowed, ", "));
+    if (!seen.insert(name).second)
+      throw ConfigError(option, option + ": '" + name + "' is given twice; give each once");
+    const auto index = found - allowed.begin();
+    if (index < previous)
+      throw ConfigError(option, option + ": '" + join(names) + "' is not in the order " +
+                                    join(allowed) + "; list them in that order");
+    previous = index;
+  }
+}
+
+// The model of `config` is built on the CPU path, only to let its own constructor judge the
+// grid (and, for swe, dt and substeps): the models are the authority on what they can run.
+void check_model_accepts(const RunConfig& config) {
+  try {
+    if (config.model == "swe") {
+      model::ShallowWater check({.grid = config.grid,
+                                 .dt_seconds = config.dt_seconds,
+                                 .substeps = config.substeps,
+                                 .device = model::DeviceChoice::Cpu});
+    } else {
+      model::Persistence check(
+          {.grid = config.grid,
+           .step = std::chrono::seconds(static_cast<std::int64_t>(config.dt_seconds))});
+    }
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError("--grid", std::string("--grid: ") + e.what());
+  }
+}
+
+// The nearest existing ancestor of `path` (made absolute), or `path` itself when it exists.
+fs::path nearest_existing(const fs::path& path) {
+  fs::path current = fs::absolute(path).lexically_normal();
+  std::error_code ec;
+  while (!fs::exists(current, ec)) {
+    if (!current.has_relative_path()) break;  // the root
+    current = current.parent_path();
+  }
+  return current;
+}
+
+bool writable_dir(const fs::path& dir) {
+  return ::access(dir.c_str(), W_OK | X_OK) == 0;
+}
+
+}  // namespace
+
+std::string to_string(WorkflowKind kind) {
+  switch (kind) {
+    case WorkflowKind::Deterministic:
+      return "deterministic";
+    case WorkflowKind::Diagnostic:
+      return "diagnostic";
+    case WorkflowKind::Ensemble:
+      return "ensemble";
+  }
+  return "workflow(" + std::to_string(static_cast<int>(kind)) + ")";
+}
+
+std::string to_string(ResumeMode mode) {
+  switch (mode) {
+    case ResumeMode::Auto:
+      return "auto";
+    case ResumeMode::Never:
+      return "never";
+    case ResumeMode::Require:
+      return "require";
+  }
+  return "resume(" + std::to_string(static_cast<int>(mode)) + ")";
+}
+
+std::vector<std::string> model_names() {
+  return {"persistence", "swe"};
+}
+
+std::vector<std::string> model_variables(const std::string& model_name) {
+  if (model_name == "persistence") return model::PersistenceOptions{}.variables;
+  if (model_name == "swe") {
+    // variables() is an instance method; the smallest grid the model accepts makes an
+    // instance in microseconds.
+    return model::ShallowWater({.grid = {4, 8}, .device = model::DeviceChoice::Cpu}).variables();
+  }
+  throw ConfigError("--model", "--model: '" + model_name + "' is not a model; give one of " +
+                                   join(model_names(), ", "));
+}
+
+TimePoint default_start_time() {
+  return TimePoint(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1));
+}
+
+std::vector<std::string> default_output_variables(const RunConfig& config) {
+  if (config.workflow == WorkflowKind::Diagnostic) return {};
+  return model_variables(config.model);
+}
+
+std::vector<std::string> default_diagnostics(const RunConfig& config) {
+  if (config.workflow != WorkflowKind::Diagnostic) return {};
+  return model::Diagnostics::available();
+}
+
+fs::path default_checkpoint_dir(const fs::path& output) {
+  fs::path dir = output;
+  dir += ".ckpt";
+  return dir;
+}
+
+std::int64_t RunConfig::unit_count() const {
+  return static_cast<std::int64_t>(start_times.size()) * nensemble;
+}
+
+std::vector<std::string> RunConfig::output_fields() const {
+  std::vector<std::string> fields = output_variables;
+  fields.insert(fields.end(), diagnostics.begin(), diagnostics.end());
+  return fields;
+}
+
+void RunConfig::fill_defaults() {
+  if (start_times.empty()) start_times = {default_start_time()};
+  if (output_variables.empty()) output_variables = default_output_variables(*this);
+  if (diagnostics.empty()) diagnostics = default_diagnostics(*this);
+  if (checkpoint_dir.empty() && !output.empty()) checkpoint_dir = default_checkpoint_dir(output);
+}
+
+void RunConfig::validate() const {
+  // What is computed.
+  const auto variables = model_variables(model);  // ConfigError for an unknown model
+  try {
+    if (const auto path = model::initial_condition_file_path(initial_condition)) {
+      (void)path;
+    } else if (!contains(model::initial_condition_names(), initial_condition)) {
+      throw ConfigError("--initial-condition", "--initial-condition: '" + initial_condition +
+                                                   "' is not an initial condition; give one of " +
+                                                   join(model::initial_condition_names(), ", ") +
+                                                   " or file:PATH");
+    }
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError("--initial-condition", "--initial-condition: " + std::string(e.what()));
+  }
+  if (start_times.empty())
+    throw ConfigError("--start-time", "--start-time: no start time; give at least one");
+  {
+    std::set<TimePoint> seen;
+    for (const auto& t : start_times)
+      if (!seen.insert(t).second)
+        throw ConfigError("--start-time", "--start-time: " + detail::short_utc(t) +
+                                              " is given twice; give each start time once");
+  }
+  if (nsteps <= 0)
+    throw ConfigError("--nsteps", "--nsteps: " + std::to_string(nsteps) +
+                                      " is not a positive integer; give the number of output "
+                                      "steps after lead time 0, e.g. 8");
+  if (!std::isfinite(dt_seconds) || dt_seconds <= 0.0 || dt_seconds != std::floor(dt_seconds))
+    throw ConfigError("--dt", "--dt: " + number_text(dt_seconds) +
+                                  " is not a positive whole number of seconds; give e.g. 21600 "
+                                  "(6 hours)");
+  // Lead times are nanosecond counts in int64 (value.hpp's Duration).
+  constexpr double kMaxLeadSeconds = double(std::numeric_limits<std::int64_t>::max()) / 1e9;
+  if (dt_seconds * double(nsteps) >= kMaxLeadSeconds)
+    throw ConfigError("--nsteps", "--nsteps: " + std::to_string(nsteps) + " steps of --dt " +
+                                      number_text(dt_seconds) +
+                                      " s reach past the longest lead time (292 years); give "
+                                      "fewer steps or a shorter --dt");
+  if (substeps && *substeps < 1)
+    throw ConfigError("--substeps", "--substeps: " + std::to_string(*substeps) +
+                                        " is not valid; give auto or a positive integer");
+  check_model_accepts(*this);
+  if (nensemble <= 0)
+    throw ConfigError("--nensemble", "--nensemble: " + std::to_string(nensemble) +
+                                         " is not a positive integer; give the number of "
+                                         "members per start time");
+  if (perturbation != "none" && perturbation != "gaussian")
+    throw ConfigError("--perturbation", "--perturbation: '" + perturbation +
+                                            "' is not a perturbation; give none or gaussian");
+  if (!std::isfinite(noise_amplitude) || noise_amplitude < 0.0)
+    throw ConfigError("--noise-amplitude",
+                      "--noise-amplitude: " + number_text(noise_amplitude) +
+                          " is not a finite number >= 0; give the scale of the default noise, "
+                          "e.g. 1");
+  if (workflow == WorkflowKind::Deterministic && nensemble > 1)
+    throw ConfigError("--nensemble", "--nensemble: " + std::to_string(nensemble) +
+                                         " members, but the deterministic workflow runs one "
+                                         "member per start time; use --workflow ensemble");
+  if (workflow == WorkflowKind::Deterministic && perturbation != "none")
+    throw ConfigError("--perturbation", "--perturbation: " + perturbation +
+                                            " perturbs ensemble members, but the workflow is "
+                                            "deterministic; use --workflow ensemble");
+
+  // What is written.
+  check_names("--output-variables", output_variables, variables,
+              "a variable of the " + model + " model");
+  check_names("--diagnostics", diagnostics, model::Diagnostics::available(), "a diagnostic");
+  if (workflow != WorkflowKind::Diagnostic && !diagnostics.empty())
+    throw ConfigError("--diagnostics",
+                      "--diagnostics: only the diagnostic workflow computes "
+                      "diagnostics; use --workflow diagnostic or drop "
+                      "--diagnostics");
+  if (workflow == WorkflowKind::Diagnostic && diagnostics.empty())
+    throw ConfigError("--diagnostics",
+                      "--diagnostics: the diagnostic workflow needs at least "
+                      "one diagnostic; give e.g. " +
+                          join(model::Diagnostics::available()));
+  check_names("--statistics", statistics, {"mean", "std"}, "a statistic");
+  if (workflow != WorkflowKind::Ensemble && !statistics.empty())
+    throw ConfigError("--statistics",
+                      "--statistics: statistics over members need the "
+                      "ensemble workflow; use --workflow ensemble or drop "
+                      "--statistics");
+  if (output_fields().empty())
+    throw ConfigError("--output-variables",
+                      "--output-variables: nothing to write; give at "
+                      "least one of " +
+                          join(variables));
+
+  // Where and how.
+  if (output.empty())
+    throw ConfigError("--output", "--output: missing; give the output file, --output FILE.h5");
+  if (checkpoint_name.empty() ||
+      !std::all_of(checkpoint_name.begin(), checkpoint_name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      }))
+    throw ConfigError("--checkpoint-name", "--checkpoint-name: '" + checkpoint_name +
+                                               "' is not a name; use letters, digits, '.', '_' "
+                                               "and '-'");
+  if (checkpoint && !checkpoint_dir.empty() &&
+      fs::absolute(checkpoint_dir).lexically_normal() == fs::absolute(output).lexically_normal())
+    throw ConfigError("--checkpoint-dir", "--checkpoint-dir: " + checkpoint_dir.string() +
+                                              " is the output file; give another directory");
+  if (history_size < 0)
+    throw ConfigError("--history-size", "--history-size: " + std::to_string(history_size) +
+                                            " is negative; give the rows to keep (0 = all)");
+  if (flush_interval && *flush_interval < 1)
+    throw ConfigError("--flush-interval", "--flush-interval: " + std::to_string(*flush_interval) +
+                                              " is not valid; give a positive integer or none");
+  if (level < 0 || level > 2)
+    throw ConfigError("--level", "--level: " + std::to_string(level) +
+                                     " is not a checkpoint level; give 0, 1 or 2");
+  if (batch_size <= 0)
+    throw ConfigError("--batch-size", "--batch-size: " + std::to_string(batch_size) +
+                                          " is not a positive integer; give the members a rank "
+                                          "runs at once, e.g. 1");
+  if (stop_after_steps && *stop_after_steps <= 0)
+    throw ConfigError(
+        "--stop-after-steps",
+        "--stop-after-steps: " + std::to_string(*stop_after_steps) + " is not a positive integer");
+  if (stop_after_steps && !checkpoint)
+    throw ConfigError("--stop-after-steps",
+                      "--stop-after-steps: stopping early leaves a "
+                      "checkpoint to resume from, but --no-checkpoint is "
+                      "given; drop one of them");
+  if (resume == ResumeMode::Require && !checkpoint)
+    throw ConfigError("--resume",
+                      "--resume: require needs a checkpoint to resume from, but "
+                      "--no-checkpoint is given; drop one of them");
+}
+
+void RunConfig::check_paths() const {
+  std::error_code ec;
+  // The output: a file (new or existing) in an existing, writable directory.
+  if (output.empty())
+    throw ConfigError("--output", "--output: missing; give the output file, --output FILE.h5");
+  if (fs::is_directory(output, ec))
+    throw ConfigError("--output", "--output: " + output.string() +
+                                      " is a directory; give a file path, e.g. " +
+                                      (output / "forecast.h5").string());
+  const fs::path output_dir =
+      output.has_parent_path() ? output.parent_path() : fs::current_path(ec);
+  if (!fs::exists(output_dir, ec))
+    throw ConfigError("--output", "--output: directory " + output_dir.string() + " of " +
+                                      output.string() + " does not exist; create it first");
+  if (!fs::is_directory(output_dir, ec))
+    throw ConfigError("--output", "--output: " + output_dir.string() + " (the parent of " +
+                                      output.string() + ") is not a directory");
+  if (!writable_dir(output_dir))
+    throw ConfigError("--output", "--output: directory " + output_dir.string() +
+                                      " is not writable; choose a writable place");
+  if (fs::exists(output, ec) && ::access(output.c_str(), R_OK | W_OK) != 0)
+    throw ConfigError("--output", "--output: " + output.string() +
+                                      " exists and is not readable and writable; fix its "
+                                      "permissions or choose another path");
+
+  // The checkpoint dir: an existing writable directory, or creatable (its nearest existing
+  // ancestor is a writable directory). Nothing is created here.
+  if (checkpoint) {
+    const fs::path dir = checkpoint_dir.empty() ? default_checkpoint_dir(output) : checkpoint_dir;
+    const fs::path existing = nearest_existing(dir);
+    if (!fs::is_directory(existing, ec))
+      throw ConfigError("--checkpoint-dir", "--checkpoint-dir: " + dir.string() +
+                                                " cannot be created: " + existing.string() +
+                                                " is not a directory; choose another place");
+    if (!writable_dir(existing))
+      throw ConfigError(
+          "--checkpoint-dir",
+          "--checkpoint-dir: " + dir.string() + " cannot be " +
+              (existing == fs::absolute(dir).lexically_normal() ? "written" : "created") + ": " +
+              existing.string() + " is not writable; choose another place");
+  }
+
+  // A file initial condition: read now, so that a wrong file stops the run before anything
+  // is written (it is read again by the run).
+  try {
+    if (const auto path = model::initial_condition_file_path(initial_condition)) {
+      if (!fs::is_regular_file(*path, ec) || ::access(path->c_str(), R_OK) != 0)
+        throw ConfigError("--initial-condition",
+                          "--initial-condition: " + path->string() + " is not a readable file");
+      model::read_initial_condition_file(*path, grid, model_variables(model));
+    }
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ConfigError("--initial-condition",
+                      "--initial-condition: " + initial_condition + ": " + e.what());
+  }
+}
+
+std::string unit_name(TimePoint start, std::int64_t member) {
+  std::string digits = std::to_string(member);
+  if (digits.size() < 4) digits.insert(0, 4 - digits.size(), '0');
+  return detail::short_utc(start) + "/m" + digits;
+}
+
+}  // namespace stormrun::workflow
