@@ -94,7 +94,27 @@ struct RunConfig {
   /// is a directory, the checkpoint dir cannot be created/written, or a file: initial
   /// condition is not a readable file. Creates nothing.
   void check_paths() const;
+  /// Fills the settings left empty whose default depends on other settings: start_times
+  /// (default_start_time()), output_variables and diagnostics (default_output_variables(),
+  /// default_diagnostics()) and checkpoint_dir (default_checkpoint_dir()). For configs built
+  /// in code; the option parser applies a default only to an option not given, so a list
+  /// given empty stays empty (and validate() says why that is refused).
+  void fill_defaults();
 };
+
+/// The models --model accepts ("persistence", "swe").
+std::vector<std::string> model_names();
+/// The prognostic variables of `model`, in the model's order; ConfigError naming --model
+/// when it is not one of model_names().
+std::vector<std::string> model_variables(const std::string& model);
+/// 2026-01-01T00:00:00Z, the start time when none is given.
+TimePoint default_start_time();
+/// The model's variables, except for the diagnostic workflow (none).
+std::vector<std::string> default_output_variables(const RunConfig& config);
+/// Diagnostics::available() for the diagnostic workflow, none for the others.
+std::vector<std::string> default_diagnostics(const RunConfig& config);
+/// "<output>.ckpt", beside the output.
+std::filesystem::path default_checkpoint_dir(const std::filesystem::path& output);
 
 /// Work unit name of (start time, member): "<ISO start>/m<member, 4+ digits>", e.g.
 /// "2026-01-01T00:00:00Z/m0003". Sorting names does NOT give unit order: use indices.
