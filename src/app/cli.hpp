@@ -37,6 +37,7 @@ DirCommand parse_dir_command(const std::string& command,
 int run_catalog(const Args& args);
 int run_verify(const Args& args);
 int run_demo(const Args& args);
+int run_run(const Args& args);
 
 /// `stormrun --version`: version and the build's features.
 std::string version_text();

@@ -11,6 +11,7 @@ namespace {
 constexpr const char* kUsage = R"(usage: stormrun <command> [options]
 
 commands:
+  run [options]          run or resume a forecast (mpirun -np N stormrun run ...)
   catalog DIR [--json]   print a checkpoint store's catalog (global and per rank)
   verify DIR             check every commit's files against their checksums
   demo [options]         write, crash and resume a checkpointed forecast (see --help)
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
       std::cout << version_text();
       return kExitOk;
     }
+    if (command == "run") return run_run(args);
     if (command == "catalog") return run_catalog(args);
     if (command == "verify") return run_verify(args);
     if (command == "demo") return run_demo(args);

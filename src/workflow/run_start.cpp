@@ -1,0 +1,247 @@
+// The start of a run: the coordinator's decision (DESIGN.md §4) and the output file's
+// creation or reopening (§5). Everything here happens before the first checkpoint write,
+// and a refusal (exit 2 or 3) leaves the disk as it was.
+#include "run_start.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <system_error>
+
+#include "stormrun/model/diagnostics.hpp"
+#include "stormrun/store.hpp"
+
+namespace stormrun::workflow::run_detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitMismatch = 3;
+
+io::FieldInfo field_info(const std::string& name) {
+  if (name == "h") return {name, "m", "fluid height"};
+  if (name == "u") return {name, "m s-1", "eastward wind"};
+  if (name == "v") return {name, "m s-1", "northward wind"};
+  if (name == "vorticity") return {name, "s-1", "relative vorticity"};
+  if (name == "wind_speed") return {name, "m s-1", "wind speed"};
+  return {name, "1", name};
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines)
+    out += "\n  " + line;
+  return out;
+}
+
+// Rank 0's decision, from what every rank found in the rank dirs.
+Decision decide(const RunConfig& config, const StartContext& context,
+                const std::vector<DirSummary>& dirs) {
+  Decision decision;
+  const Fingerprint fp = fingerprint(config);
+  const std::string hash = fingerprint_hash(fp);
+  const fs::path output = context.output;
+  const bool output_exists = fs::exists(output);
+  const bool has_rows =
+      std::any_of(dirs.begin(), dirs.end(), [](const DirSummary& d) { return d.row.has_value(); });
+  for (const DirSummary& dir : dirs)
+    for (const std::string& warning : dir.warnings)
+      decision.plan.warnings.push_back(warning);
+
+  std::optional<GlobalCatalog> catalog;
+  if (!context.root.empty()) catalog = read_global_catalog(context.root);
+
+  auto refuse = [&](int code, std::string message) {
+    decision.exit_code = code;
+    decision.message = std::move(message);
+    return decision;
+  };
+
+  if (catalog) {
+    const auto diff = fingerprint_diff(catalog->fingerprint, fp);
+    if (!diff.empty())
+      return refuse(kExitMismatch,
+                    "checkpoint store " + context.root.string() +
+                        " holds a run with other settings:" + join_lines(diff) +
+                        "\nresume with the original settings, or give another --checkpoint-dir "
+                        "to start a new run");
+  }
+  if (config.resume == ResumeMode::Never && (catalog || has_rows))
+    return refuse(kExitMismatch, "--resume never: checkpoint store " + context.root.string() +
+                                     " already holds a run; give another --checkpoint-dir, or "
+                                     "--resume auto to continue it");
+  if (config.resume == ResumeMode::Require && !has_rows)
+    return refuse(kExitMismatch, "--resume require: checkpoint store " +
+                                     (context.root.empty() ? std::string("(none: --no-checkpoint)")
+                                                           : context.root.string()) +
+                                     " holds no committed row to resume from");
+
+  const std::vector<WorkUnit> units = work_units(config);
+  if (has_rows) {
+    auto warnings = decision.plan.warnings;
+    decision.plan = make_restart_plan(units, dirs, config.level, config.nsteps, hash);
+    warnings.insert(warnings.end(), decision.plan.warnings.begin(), decision.plan.warnings.end());
+    decision.plan.warnings = std::move(warnings);
+  } else {
+    for (const WorkUnit& unit : units)
+      decision.plan.units.push_back({unit.index, 0, std::nullopt});
+  }
+
+  const bool ours_ready =
+      catalog && catalog->output == output.string() && catalog->output_state == "ready";
+  const bool ours_creating =
+      catalog && catalog->output == output.string() && catalog->output_state == "creating";
+  if (catalog && catalog->output != output.string())
+    return refuse(kExitMismatch, "checkpoint store " + context.root.string() +
+                                     " belongs to the output " + catalog->output +
+                                     ", this run writes " + output.string() +
+                                     "; give the same --output to resume, or another "
+                                     "--checkpoint-dir");
+  if (ours_ready) {
+    if (output_exists) {
+      decision.output_action = OutputAction::Reopen;
+    } else if (decision.plan.resumed) {
+      return refuse(kExitMismatch,
+                    "output " + output.string() + " is missing, but checkpoint store " +
+                        context.root.string() +
+                        " records finished steps in it; restore the file, or remove the "
+                        "checkpoint directory to start again");
+    } else {
+      decision.output_action = OutputAction::Create;
+    }
+  } else if (ours_creating) {
+    // A crash while the file was being built: it is ours and incomplete, build it again.
+    decision.output_action = OutputAction::Replace;
+  } else if (output_exists) {
+    if (has_rows) {
+      // Rows but no global catalog (it was removed): the file's fingerprint decides.
+      decision.output_action = OutputAction::Reopen;
+    } else if (config.overwrite) {
+      decision.output_action = OutputAction::Replace;
+    } else {
+      return refuse(
+          kExitMismatch,
+          "output " + output.string() + " exists and no checkpoint in " +
+              (context.root.empty() ? std::string("(--no-checkpoint)") : context.root.string()) +
+              " claims it; give --overwrite to replace it, or another --output");
+    }
+  } else if (decision.plan.resumed) {
+    return refuse(kExitMismatch, "output " + output.string() +
+                                     " is missing, but checkpoint "
+                                     "store " +
+                                     context.root.string() +
+                                     " records finished steps in it; restore the file, or "
+                                     "remove the checkpoint directory to start again");
+  } else {
+    decision.output_action = OutputAction::Create;
+  }
+  return decision;
+}
+
+}  // namespace
+
+nlohmann::json Decision::to_json() const {
+  return {{"exit_code", exit_code},
+          {"message", message},
+          {"output_action", static_cast<int>(output_action)},
+          {"plan", plan.to_json()}};
+}
+
+Decision Decision::from_json(const nlohmann::json& json) {
+  Decision d;
+  d.exit_code = json.at("exit_code").get<int>();
+  d.message = json.at("message").get<std::string>();
+  d.output_action = static_cast<OutputAction>(json.at("output_action").get<int>());
+  d.plan = RestartPlan::from_json(json.at("plan"));
+  return d;
+}
+
+io::OutputLayout output_layout(const RunConfig& config) {
+  io::OutputLayout layout;
+  for (const std::string& field : config.output_fields())
+    layout.fields.push_back(field_info(field));
+  layout.statistics = config.statistics;
+  layout.nensemble = config.nensemble;
+  layout.times = config.start_times;
+  layout.nlead = config.nsteps + 1;
+  layout.lead_step = std::chrono::duration_cast<Duration>(
+      std::chrono::seconds(static_cast<std::int64_t>(config.dt_seconds)));
+  layout.grid = config.grid;
+  const Fingerprint fp = fingerprint(config);
+  layout.fingerprint_hash = fingerprint_hash(fp);
+  layout.fingerprint_json = nlohmann::json(fp).dump();
+  layout.attributes["source"] = "stormrun";
+  layout.attributes["workflow"] = to_string(config.workflow);
+  layout.attributes["model"] = config.model;
+  return layout;
+}
+
+std::optional<int> precheck(const RunConfig& config, const runtime::Runtime& rt) {
+  auto usage = [&](const std::string& message) {
+    if (rt.rank() == 0) std::cerr << "stormrun run: error: " << message << "\n";
+    return std::optional<int>(kExitUsage);
+  };
+  // Statistics run one start time per round: each rank's members of one start time must
+  // fit in a batch.
+  std::int64_t per_rank = 0;
+  for (int r = 0; r < rt.size(); ++r) {
+    std::map<std::int64_t, std::int64_t> per_start;
+    for (std::int64_t index : owned_units(config.unit_count(), r, rt.size()))
+      per_rank = std::max(per_rank, ++per_start[index / config.nensemble]);
+  }
+  if (!config.statistics.empty() && per_rank > config.batch_size)
+    return usage("--statistics needs every member of a start time resident at once: " +
+                 std::to_string(config.nensemble) + " members on " + std::to_string(rt.size()) +
+                 " ranks need --batch-size >= " + std::to_string(per_rank) + " (it is " +
+                 std::to_string(config.batch_size) + "), or more ranks");
+  if (config.stop_after_steps && !config.checkpoint)
+    return usage("--stop-after-steps needs a checkpoint to resume from; drop --no-checkpoint");
+  return std::nullopt;
+}
+
+Decision coordinate(const RunConfig& config, const StartContext& context,
+                    const runtime::Runtime& rt) {
+  // Every rank summarises a share of the rank dirs (the verification reads every file,
+  // so spreading it over ranks divides the time), rank 0 decides.
+  nlohmann::json mine = nlohmann::json::array();
+  if (!context.root.empty()) {
+    const std::vector<fs::path> dirs = list_rank_dirs(context.root);
+    for (std::size_t i = 0; i < dirs.size(); ++i) {
+      if (static_cast<int>(i % static_cast<std::size_t>(rt.size())) != rt.rank()) continue;
+      try {
+        mine.push_back({{"summary", summarise_rank_dir(dirs[i]).to_json()}});
+      } catch (const std::exception& e) {
+        mine.push_back({{"error", dirs[i].string() + ": " + e.what()}});
+      }
+    }
+  }
+  const std::vector<std::string> gathered = rt.gather(mine.dump());
+  Decision decision;
+  if (rt.rank() == 0) {
+    try {
+      std::vector<DirSummary> dirs;
+      for (const std::string& text : gathered)
+        for (const nlohmann::json& entry : nlohmann::json::parse(text)) {
+          if (entry.contains("error"))
+            throw RestartMismatch("cannot read rank directory " +
+                                  entry.at("error").get<std::string>());
+          dirs.push_back(DirSummary::from_json(entry.at("summary")));
+        }
+      std::sort(dirs.begin(), dirs.end(),
+                [](const DirSummary& a, const DirSummary& b) { return a.dir < b.dir; });
+      decision = decide(config, context, dirs);
+    } catch (const RestartMismatch& e) {
+      decision.exit_code = kExitMismatch;
+      decision.message = e.what();
+    } catch (const StoreError& e) {
+      decision.exit_code = kExitMismatch;
+      decision.message = e.what();
+    }
+  }
+  return Decision::from_json(nlohmann::json::parse(rt.broadcast(decision.to_json().dump())));
+}
+
+}  // namespace stormrun::workflow::run_detail
