@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -283,7 +284,8 @@ def byte_matrix(ctx, config, layouts, nsteps):
     ctx.check(any(s < nsteps for s in done2.values()) or len(done2) < layouts["units"],
               f"the two stopped runs already finished every unit ({done2}): choose a smaller "
               f"--stop-after-steps")
-    ctx.run(args, 1, EXIT_OK, what="resume to the end")
+    r = ctx.run(args, 1, EXIT_OK, what="resume to the end")
+    ctx.check("reruns from step 0" not in r.err, "a level-2 resume reran units from step 0", r)
     compare_outputs(ctx, ref, out, "1 rank stopped twice and resumed")
     verify(ctx, out + ".ckpt", "stopped twice and resumed")
 
@@ -304,6 +306,7 @@ def byte_matrix(ctx, config, layouts, nsteps):
               f"would not restore any level-2 state")
     r = ctx.run(config + out_args(ctx, "elastic") + ["--batch-size", str(layouts["batch3"])], 3,
                 EXIT_OK, what=f"resume on 3 ranks, batch size {layouts['batch3']}")
+    ctx.check("reruns from step 0" not in r.err, "the 3-rank resume reran units from step 0", r)
     compare_outputs(ctx, ref, out, "2 ranks stopped, resumed on 3 ranks")
     verify(ctx, out + ".ckpt", "resumed on 3 ranks")
     rank_dirs = sorted(d for d in os.listdir(out + ".ckpt") if d.startswith("rank_"))
@@ -441,15 +444,17 @@ def case_levels_rerun(ctx):
     ref = prepare(ctx, "ref")
     args = DETERMINISTIC + ["--batch-size", "1"]
     ctx.run(args + ["--output", ref], 1, EXIT_OK, what="reference at level 2")
-    # 1 rank, batch 1: unit 0 (T0) finishes after 5 steps, unit 1 (T1) stops at step 2,
-    # unit 2 (T2) has not started.
+    # 1 rank, batch 1: unit 0 (T0) finishes (its 6 output steps 0..5 count towards
+    # --stop-after-steps), unit 1 (T1) stops at step 1, unit 2 (T2) has not started.
     for level in ("0", "1"):
         out = prepare(ctx, f"level{level}")
         a = args + ["--output", out, "--level", level]
-        ctx.run(a + ["--stop-after-steps", "7"], 1, EXIT_STOPPED, what=f"level {level}, stop")
+        ctx.run(a + ["--stop-after-steps", "8"], 1, EXIT_STOPPED, what=f"level {level}, stop")
         done = progress(ctx, out + ".ckpt")
         ctx.check(done.get(f"{T0}/m0000") == 5,
-                  f"level {level}: unit {T0}/m0000 not recorded finished after 7 steps: {done}")
+                  f"level {level}: unit {T0}/m0000 not recorded finished after 8 steps: {done}")
+        ctx.check(0 < done.get(f"{T1}/m0000", -1) < 5,
+                  f"level {level}: unit {T1}/m0000 is not mid-rollout after 8 steps: {done}")
         r = ctx.run(a, 1, EXIT_OK, what=f"level {level}, resume")
         warns = [w for w in warning_lines(r.err) if "reruns from step 0" in w]
         ctx.check(any(T1 in w for w in warns),
@@ -480,14 +485,24 @@ def case_diagnostic_resume(ctx):
     rows = doc["ranks"].get("rank_000000", [])
     ctx.require(rows, "diagnostic: no rows in rank_000000 after the stop")
     meta = rows[-1]["metadata"]
+    step = rows[-1]["units"].get(f"{T0}/m0000")
+    ctx.check(isinstance(step, int) and 0 < step < 5,
+              f"diagnostic: the unit's completed step after the stop is {step}, expected "
+              f"mid-run")
+    ctx.check(meta.get("step") in (step, {"$int64": step}),
+              f"diagnostic: newest row's step metadata {meta.get('step')}, expected the unit's "
+              f"completed step {step}")
     lead = meta.get("lead_time")
-    want = 3 * 3600 * 10**9
+    want = (step or 0) * 3600 * 10**9
     ctx.check(isinstance(lead, dict) and lead.get("$duration_ns") == want,
               f"diagnostic: newest row's lead_time metadata {lead}, expected the prognostic "
-              f"lead time after 3 steps {{'$duration_ns': {want}}}")
-    ctx.check(meta.get("step") in (3, {"$int64": 3}),
-              f"diagnostic: newest row's step metadata {meta.get('step')}, expected 3")
-    ctx.run(config + ["--output", out], 1, EXIT_OK, what="diagnostic, resume")
+              f"lead time of step {step}: {{'$duration_ns': {want}}}")
+    r = ctx.run(config + ["--output", out], 1, EXIT_OK, what="diagnostic, resume")
+    ctx.check("reruns from step 0" not in r.err, "diagnostic level-2 resume reran the unit", r)
+    steps = [int(m.group(1)) for m in re.finditer(r"^step (\d+)/", r.out, re.M)]
+    ctx.check(steps and steps[0] == step + 1,
+              f"diagnostic resume: progress lines start at step {steps[:1]}, expected the step "
+              f"after the committed one ({step + 1 if step else '?'})", r)
     compare_outputs(ctx, ref, out, "diagnostic stopped and resumed")
     verify(ctx, out + ".ckpt", "diagnostic")
 
