@@ -63,7 +63,12 @@ Hid open_serial_read_only(const fs::path& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     throw OutputError("output file " + path.string() + " does not exist or is not a regular file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
+#if H5_VERSION_GE(1, 12, 0)
+  const htri_t is_hdf5 = H5Fis_accessible(path.c_str(), H5P_DEFAULT);
+#else
+  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+#endif
+  if (is_hdf5 <= 0) {
     take_hdf5_error_text();
     throw OutputError("output file " + path.string() +
                       " is not an HDF5 file (so not a stormrun output); move it away or choose "
