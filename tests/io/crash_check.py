@@ -17,6 +17,7 @@ import tempfile
 import h5py
 import numpy as np
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_output as co  # noqa: E402
 
