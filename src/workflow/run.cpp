@@ -443,7 +443,9 @@ class Engine {
     bool active_here = false;
     for (const RunningBatch& b : batches)
       active_here = active_here || b.active;
-    ++steps_this_run_;
+    // --stop-after-steps counts lead-time steps computed in this run; writing a batch's
+    // lead time 0 (its initial state) computes none.
+    if (t > 0) ++steps_this_run_;
     const bool commit_here = active_here && session.will_flush();
     const bool stop_here =
         (config_.stop_after_steps && steps_this_run_ >= *config_.stop_after_steps && !last) ||

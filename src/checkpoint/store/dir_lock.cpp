@@ -7,6 +7,8 @@
 #include <climits>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <string>
 
 #include "store/durable_io.hpp"
 #include "store/json_fields.hpp"
@@ -101,13 +103,28 @@ bool same_job(const Holder& a, const Holder& b) {
   return a.job == b.job && a.restart_count == b.restart_count;
 }
 
+/// True when `pid` no longer runs: no such process, or a zombie (killed, not yet reaped:
+/// after a SIGKILL of a whole MPI job its ranks can linger as zombies for a while, and in a
+/// container without an init that reaps orphans, for ever).
+bool process_gone(long pid) {
+  if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  // "pid (comm) S ...": the state follows the last ')' (comm may contain one).
+  const auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return false;
+  const char state = line[close + 2];
+  return state == 'Z' || state == 'X';
+}
+
 /// Why `holder` is provably gone ("" when it may still be running).
 std::string stale_reason(const Holder& holder, const Holder& me) {
   if (holder.host == me.host) {
     if (holder.pid == me.pid && holder.token != me.token && !same_job(holder, me)) {
       return "its pid is this process's own: left by an earlier process";
     }
-    if (holder.pid != me.pid && ::kill(static_cast<pid_t>(holder.pid), 0) != 0 && errno == ESRCH) {
+    if (holder.pid != me.pid && process_gone(holder.pid)) {
       return "process " + std::to_string(holder.pid) + " no longer exists on " + me.host;
     }
   }
