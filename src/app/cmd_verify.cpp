@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -12,6 +13,8 @@
 #include "app/cli.hpp"
 #include "app/store_inspect.hpp"
 #include "checkpoint/store/commit_check.hpp"
+#include "stormrun/io/output.hpp"
+#include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::app {
 
@@ -72,16 +75,101 @@ void verify_rank(const fs::path& rank_dir, VerifyReport& report) {
   }
 }
 
+// "2026-01-01T00:00:00Z/m0003" → (start, member); nullopt for names of other formats.
+std::optional<io::ClaimedSteps> parse_unit(const std::string& unit) {
+  const auto slash = unit.rfind("/m");
+  if (slash == std::string::npos) return std::nullopt;
+  try {
+    io::ClaimedSteps claim;
+    claim.start = parse_utc(unit.substr(0, slash));
+    claim.member = std::stoll(unit.substr(slash + 2));
+    return claim;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// The ledger (newest valid row of every rank dir, highest step per unit) and its agreement
+// with the output file: the fingerprint, and every claimed step written.
+void verify_ledger(const fs::path& root, std::optional<fs::path> output, VerifyReport& report) {
+  std::optional<workflow::GlobalCatalog> catalog;
+  try {
+    catalog = workflow::read_global_catalog(root);
+  } catch (const std::exception& e) {
+    report.problems.push_back({root / "catalog.json", e.what()});
+    return;
+  }
+  std::map<std::string, io::ClaimedSteps> claims;
+  for (const fs::path& dir : workflow::list_rank_dirs(root)) {
+    const workflow::DirSummary summary = workflow::summarise_rank_dir(dir);
+    if (!summary.row) continue;
+    if (catalog && !summary.row->fingerprint.empty() &&
+        summary.row->fingerprint != catalog->fingerprint_hash)
+      report.problems.push_back(
+          {summary.row->commit_dir, "written by run fingerprint " + summary.row->fingerprint +
+                                        ", the global catalog's is " + catalog->fingerprint_hash});
+    for (const auto& [unit, step] : summary.row->units) {
+      std::optional<io::ClaimedSteps> claim = parse_unit(unit);
+      if (!claim) continue;  // a library user's own unit names: no output to check
+      claim->last_step = step;
+      claim->claimed_by = summary.row->commit_dir.string();
+      auto [it, inserted] = claims.emplace(unit, *claim);
+      if (!inserted && it->second.last_step < step) it->second = *claim;
+    }
+  }
+  if (catalog) {
+    std::int64_t finished = 0;
+    const auto nsteps =
+        catalog->fingerprint.count("nsteps") ? std::stoll(catalog->fingerprint.at("nsteps")) : -1;
+    for (const auto& [unit, claim] : claims)
+      finished += claim.last_step == nsteps;
+    report.notes.push_back("ledger: " + std::to_string(claims.size()) + " unit(s) recorded, " +
+                           std::to_string(finished) + " finished; run status '" + catalog->status +
+                           "'");
+  }
+  if (!output && catalog && !catalog->output.empty()) output = catalog->output;
+  if (!output) {
+    if (!claims.empty())
+      report.notes.push_back("no output file to check (no global catalog; give --output FILE)");
+    return;
+  }
+  if (!fs::exists(*output)) {
+    report.problems.push_back({*output, "output file missing"});
+    return;
+  }
+  try {
+    if (catalog) {
+      const auto [hash, settings] = io::OutputFile::read_fingerprint(*output);
+      if (hash != catalog->fingerprint_hash)
+        report.problems.push_back(
+            {*output, "fingerprint " + hash + ", the store's run is " + catalog->fingerprint_hash});
+    }
+    std::vector<io::ClaimedSteps> list;
+    for (const auto& [unit, claim] : claims)
+      list.push_back(claim);
+    for (const std::string& problem : io::check_claimed_steps(*output, list))
+      report.problems.push_back({*output, problem});
+    report.notes.push_back("output " + output->string() + ": every claimed step of " +
+                           std::to_string(list.size()) + " unit(s) checked");
+  } catch (const std::exception& e) {
+    report.problems.push_back({*output, e.what()});
+  }
+}
+
 }  // namespace
 
 int run_verify(const Args& args) {
   po::options_description visible(
-      "usage: stormrun verify DIR\n\n"
+      "usage: stormrun verify DIR [--output FILE]\n\n"
       "Checks the checkpoint store DIR: every commit's manifest and every file's size and\n"
-      "xxh3 checksum, and that each rank's catalog.json agrees with its commits. Prints each\n"
-      "problem with the file at fault. Exit 0 when clean, 1 when any problem is found.\n"
+      "xxh3 checksum, and that each rank's catalog.json agrees with its commits. For a store\n"
+      "of `stormrun run`, also the ledger (the newest valid row of every rank dir) against\n"
+      "the output file (the global catalog's, or FILE): its fingerprint, and every step a\n"
+      "row claims is written. Prints each problem with the file at fault. Exit 0 when\n"
+      "clean, 1 when any problem is found.\n"
       "Read-only: nothing is locked, repaired or written.\n\noptions");
-  visible.add_options()("help,h", "print this help")("quiet,q", "print only problems");
+  visible.add_options()("help,h", "print this help")("quiet,q", "print only problems")(
+      "output", po::value<std::string>(), "the output file to check (default: the store's)");
   const DirCommand parsed = parse_dir_command("verify", visible, args);
   if (parsed.exit_code) return *parsed.exit_code;
   const po::variables_map& vm = parsed.vm;
@@ -100,6 +188,11 @@ int run_verify(const Args& args) {
   }
   for (const auto& dir : dirs)
     verify_rank(dir, report);
+  if (!dirs.empty())
+    verify_ledger(
+        root,
+        vm.count("output") ? std::optional<fs::path>(vm["output"].as<std::string>()) : std::nullopt,
+        report);
 
   for (const auto& problem : report.problems) {
     std::cout << "PROBLEM " << problem.path.string() << ": " << problem.what << "\n";

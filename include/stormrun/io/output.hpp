@@ -118,4 +118,18 @@ class OutputFile {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Steps of one work unit that a checkpoint row claims are in the output.
+struct ClaimedSteps {
+  TimePoint start{};           ///< the unit's start time (a value of /time)
+  std::int64_t member = 0;     ///< the unit's ensemble member
+  std::int64_t last_step = 0;  ///< lead-time steps 0..last_step are claimed
+  std::string claimed_by;      ///< e.g. the commit directory, for the message
+};
+
+/// Serial and read-only (`stormrun verify --output`): checks that every per-member dataset
+/// of the file holds written values (no NaN fill) at every claimed step. Returns one line
+/// per problem (empty when the file agrees); OutputError when the file cannot be read.
+std::vector<std::string> check_claimed_steps(const std::filesystem::path& path,
+                                             const std::vector<ClaimedSteps>& claims);
+
 }  // namespace stormrun::io

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `stormrun verify DIR [--output FILE]` on a store of `stormrun run`: the ledger agrees with
+# the output file (exit 0); a claimed step made unwritten (NaN), another run's output, or a
+# missing output are each reported with the file at fault (exit 1).
+set -euo pipefail
+stormrun=$1
+python=/usr/bin/python3
+work=$(mktemp -d /tmp/stormrun-verify-output.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$stormrun" run --workflow ensemble --model persistence --grid 8x16 --nensemble 2 --nsteps 3 \
+  --dt 3600 --perturbation gaussian --output out.h5 --quiet
+"$stormrun" verify out.h5.ckpt >log 2>&1 || { cat log; fail "clean store: verify exited $?"; }
+grep -q "ledger: 2 unit(s) recorded, 2 finished" log || { cat log; fail "no ledger line"; }
+grep -q "every claimed step of 2 unit(s) checked" log || { cat log; fail "output not checked"; }
+
+# A claimed step that is not in the file (what a commit before its output flush would leave).
+cp out.h5 holed.h5
+"$python" - <<'PY'
+import h5py, numpy as np
+with h5py.File("holed.h5", "r+") as f:
+    d = f["v"]
+    slab = d[1, 0, 2]
+    slab[3, 4] = np.nan
+    d[1, 0, 2] = slab
+PY
+set +e
+"$stormrun" verify out.h5.ckpt --output holed.h5 >log 2>&1; rc=$?
+set -e
+[ "$rc" -eq 1 ] || { cat log; fail "holed output: exit $rc, expected 1"; }
+grep -q "dataset v member 1 .* lead step 2 holds unwritten" log || { cat log; fail "hole not named"; }
+
+# Another run's output: fingerprint differs.
+"$stormrun" run --workflow ensemble --model persistence --grid 8x16 --nensemble 2 --nsteps 3 \
+  --dt 3600 --perturbation gaussian --seed 99 --output other.h5 --quiet
+set +e
+"$stormrun" verify out.h5.ckpt --output other.h5 >log 2>&1; rc=$?
+set -e
+[ "$rc" -eq 1 ] && grep -q "other.h5: fingerprint" log || { cat log; fail "foreign output not refused"; }
+
+# The store's own output removed.
+mv out.h5 gone.h5
+set +e
+"$stormrun" verify out.h5.ckpt >log 2>&1; rc=$?
+set -e
+[ "$rc" -eq 1 ] && grep -q "out.h5: output file missing" log || { cat log; fail "missing output"; }
+echo "PASS verify --output"
