@@ -533,60 +533,14 @@ void update_global_catalog(const fs::path& root, const std::function<void(Global
 
 }  // namespace
 
-int run(const RunConfig& config, runtime::Runtime& rt) {
-  if (auto code = precheck(config, rt)) return *code;
-  StartContext context;
-  context.output = fs::absolute(config.output).lexically_normal();
-  if (config.checkpoint) context.root = fs::absolute(config.checkpoint_dir).lexically_normal();
+// From the output's creation on, a failure on one rank must not unwind through the
+// collective OutputFile destructor (the other ranks would never join it): the job is
+// aborted from where the failure happened.
+static int run_with_output(const RunConfig& config, runtime::Runtime& rt,
+                           const StartContext& context, const Decision& decision,
+                           nlohmann::json run_entry, std::int64_t units_done_at_start) {
   const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
-
-  // The store's LOCK, held by rank 0 from the decision to the end (the ranks' checkpoints
-  // share it as one job).
-  std::optional<DirLock> lock;
-  std::string lock_problem;
-  if (rt.rank() == 0 && !context.root.empty() && fs::is_directory(context.root)) {
-    try {
-      lock.emplace(DirLock::acquire(context.root, warn));
-    } catch (const LockError& e) {
-      lock_problem = e.what();
-    }
-  }
-  if (rt.any(!lock_problem.empty())) {
-    if (rt.rank() == 0) std::cerr << "stormrun run: error: " << lock_problem << "\n";
-    return kExitMismatch;
-  }
-
-  const Decision decision = coordinate(config, context, rt);
-  if (decision.exit_code != 0) {
-    if (rt.rank() == 0) std::cerr << "stormrun run: error: " << decision.message << "\n";
-    return decision.exit_code;
-  }
-  for (const std::string& warning : decision.plan.warnings)
-    if (rt.rank() == 0) rt.warn(warning);
-
-  const Fingerprint fp = fingerprint(config);
-  const std::int64_t units_done_at_start =
-      std::count_if(decision.plan.units.begin(), decision.plan.units.end(),
-                    [&](const UnitPlan& p) { return p.first_step > config.nsteps; });
-  nlohmann::json run_entry = {
-      {"started_at", utc_now()},          {"world_size", rt.size()},
-      {"batch_size", config.batch_size},  {"device", rt.device_text()},
-      {"resumed", decision.plan.resumed}, {"units_done_at_start", units_done_at_start}};
   const bool reopen = decision.output_action == OutputAction::Reopen;
-  if (rt.rank() == 0 && !context.root.empty()) {
-    fs::create_directories(context.root);
-    if (!lock) lock.emplace(DirLock::acquire(context.root, warn));
-    update_global_catalog(context.root, [&](GlobalCatalog& c) {
-      c.fingerprint = fp;
-      c.fingerprint_hash = fingerprint_hash(fp);
-      c.output = context.output.string();
-      c.output_state = reopen ? "ready" : "creating";
-      c.status = "running";
-      c.runs.push_back(run_entry);
-    });
-  }
-  rt.barrier();
-
   // Output: created atomically, or reopened and checked against this run (every rank
   // checks; a mismatch on any rank refuses the run with nothing changed).
   const io::OutputLayout layout = output_layout(config);
@@ -664,6 +618,69 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
     rt.info("stormrun: run complete; output " + context.output.string());
   }
   return code;
+}
+
+int run(const RunConfig& config, runtime::Runtime& rt) {
+  if (auto code = precheck(config, rt)) return *code;
+  StartContext context;
+  context.output = fs::absolute(config.output).lexically_normal();
+  if (config.checkpoint) context.root = fs::absolute(config.checkpoint_dir).lexically_normal();
+  const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
+
+  // The store's LOCK, held by rank 0 from the decision to the end (the ranks' checkpoints
+  // share it as one job).
+  std::optional<DirLock> lock;
+  std::string lock_problem;
+  if (rt.rank() == 0 && !context.root.empty() && fs::is_directory(context.root)) {
+    try {
+      lock.emplace(DirLock::acquire(context.root, warn));
+    } catch (const LockError& e) {
+      lock_problem = e.what();
+    }
+  }
+  if (rt.any(!lock_problem.empty())) {
+    if (rt.rank() == 0) std::cerr << "stormrun run: error: " << lock_problem << "\n";
+    return kExitMismatch;
+  }
+
+  const Decision decision = coordinate(config, context, rt);
+  if (decision.exit_code != 0) {
+    if (rt.rank() == 0) std::cerr << "stormrun run: error: " << decision.message << "\n";
+    return decision.exit_code;
+  }
+  for (const std::string& warning : decision.plan.warnings)
+    if (rt.rank() == 0) rt.warn(warning);
+
+  const Fingerprint fp = fingerprint(config);
+  const std::int64_t units_done_at_start =
+      std::count_if(decision.plan.units.begin(), decision.plan.units.end(),
+                    [&](const UnitPlan& p) { return p.first_step > config.nsteps; });
+  nlohmann::json run_entry = {
+      {"started_at", utc_now()},          {"world_size", rt.size()},
+      {"batch_size", config.batch_size},  {"device", rt.device_text()},
+      {"resumed", decision.plan.resumed}, {"units_done_at_start", units_done_at_start}};
+  const bool reopen = decision.output_action == OutputAction::Reopen;
+  if (rt.rank() == 0 && !context.root.empty()) {
+    fs::create_directories(context.root);
+    if (!lock) lock.emplace(DirLock::acquire(context.root, warn));
+    update_global_catalog(context.root, [&](GlobalCatalog& c) {
+      c.fingerprint = fp;
+      c.fingerprint_hash = fingerprint_hash(fp);
+      c.output = context.output.string();
+      c.output_state = reopen ? "ready" : "creating";
+      c.status = "running";
+      c.runs.push_back(run_entry);
+    });
+  }
+  rt.barrier();
+
+  try {
+    return run_with_output(config, rt, context, decision, run_entry, units_done_at_start);
+  } catch (const std::exception& e) {
+    std::cerr << "stormrun[rank " << rt.rank() << "]: error: " << e.what() << std::endl;
+    MPI_Abort(rt.comm(), 1);
+  }
+  return 1;
 }
 
 }  // namespace stormrun::workflow

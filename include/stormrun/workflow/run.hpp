@@ -21,7 +21,7 @@ namespace stormrun::workflow {
 /// Runs or resumes `config`. Returns the exit code agreed by all ranks: 0 finished, 2 a
 /// configuration that cannot run on this many ranks (nothing written), 3 the store or the
 /// output belongs to another run or is unusable (nothing changed), 75 stopped early with a
-/// durable checkpoint. Other failures throw (the caller aborts the job).
+/// durable checkpoint. Other failures abort the job (MPI_Abort, exit 1) after printing the error.
 int run(const RunConfig& config, runtime::Runtime& runtime);
 
 }  // namespace stormrun::workflow
