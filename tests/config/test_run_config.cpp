@@ -7,6 +7,7 @@
 
 #include "config/config_test_support.hpp"
 #include "stormrun/model/diagnostics.hpp"
+#include "stormrun/model/shallow_water.hpp"
 
 namespace fs = std::filesystem;
 using namespace stormrun;
@@ -273,4 +274,30 @@ TEST_CASE("a readable initial-condition file on the grid passes check_paths") {
   CHECK_NOTHROW(config.check_paths());
   config.grid = {16, 32};  // the file holds another grid
   CHECK_THROWS_AS(config.check_paths(), ConfigError);
+}
+
+TEST_CASE("validate accepts exactly the grids the shallow-water model accepts") {
+  TempDir dir("stormrun-config");
+  for (int nlat : {1, 3, 4, 5, 8}) {
+    for (int nlon : {4, 6, 7, 8, 9, 10, 16}) {
+      CAPTURE(nlat);
+      CAPTURE(nlon);
+      RunConfig config = valid_config(dir);
+      config.grid = {nlat, nlon};
+      bool model_accepts = true;
+      try {
+        model::ShallowWater({.grid = config.grid, .device = model::DeviceChoice::Cpu});
+      } catch (const std::invalid_argument&) {
+        model_accepts = false;
+      }
+      bool config_accepts = true;
+      try {
+        config.validate();
+      } catch (const ConfigError& e) {
+        CHECK(e.option() == "--grid");
+        config_accepts = false;
+      }
+      CHECK(config_accepts == model_accepts);
+    }
+  }
 }
