@@ -37,6 +37,10 @@ model::FieldBatch load_states(const StateSource& source, const std::vector<std::
                         store_detail::read_manifest(source.commit_dir, source.rank));
   const std::string where =
       "checkpoint commit " + source.commit_dir.string() + ", state '" + source.state_id + "'";
+  if (!source.commit_id.empty() && commit.manifest().commit_id != source.commit_id) {
+    throw RestartMismatch(where + ": the restart plan names commit " + source.commit_id +
+                          ", the directory holds " + commit.manifest().commit_id);
+  }
   const detail::StateRecordView record = detail::read_state_record(commit, source.state_id);
 
   if (record.model != model) {
