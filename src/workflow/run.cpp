@@ -219,6 +219,9 @@ class Engine {
       }
     }
     update_record({});
+    // No rank commits before every rank has read its sources: a commit's retention may
+    // remove an old row of its own dir that another rank is still reading.
+    rt_.barrier();
     session.flush({{"fingerprint", hash_}, {"completed_units", completed_list()}});
     rt_.barrier();  // every rank's migration commit is durable
     if (rt_.rank() == 0)
