@@ -512,8 +512,8 @@ def case_diagnostic_resume(ctx):
               f"diagnostic output holds {names}, expected vorticity and wind_speed only")
     check_complete(ctx, ref, "diagnostic reference")
     out = prepare(ctx, "stopped")
-    ctx.run(config + ["--output", out, "--stop-after-steps", "3"], 1, EXIT_STOPPED,
-            what="diagnostic, stop after 3")
+    stopped = ctx.run(config + ["--output", out, "--stop-after-steps", "3"], 1, EXIT_STOPPED,
+                      what="diagnostic, stop after 3")
     doc = catalog_json(ctx, out + ".ckpt")
     rows = doc["ranks"].get("rank_000000", [])
     ctx.require(rows, "diagnostic: no rows in rank_000000 after the stop")
@@ -536,6 +536,12 @@ def case_diagnostic_resume(ctx):
     ctx.check(steps and steps[0] == step + 1,
               f"diagnostic resume: progress lines start at step {steps[:1]}, expected the step "
               f"after the committed one ({step + 1 if step else '?'})", r)
+    # One progress line per output step: the stopped run's and the resumed run's lines
+    # together name every lead-time step once.
+    before = [int(m.group(1)) for m in re.finditer(r"^step (\d+)/", stopped.out, re.M)]
+    ctx.check(before + steps == list(range(6)),
+              f"progress lines of the stopped run {before} and of the resumed run {steps}: "
+              f"expected one per output step, 0..5 once each", stopped)
     compare_outputs(ctx, ref, out, "diagnostic stopped and resumed")
     verify(ctx, out + ".ckpt", "diagnostic")
 
