@@ -11,7 +11,8 @@ script exits 1 when any expectation broke. The cases (see CASES at the bottom):
                         perturbation, 2 start times, statistics mean,std) over: 1 rank
                         uninterrupted (no mpirun), 1 rank stopped twice with
                         --stop-after-steps and resumed, 2 ranks, 2 ranks stopped and resumed
-                        on 3 ranks with another batch size, another batch size
+                        on 3 ranks with another batch size, 3 ranks stopped and resumed on
+                        1 rank with --mode overwrite, another batch size
   deterministic_matrix  the same matrix for the deterministic workflow (3 start times)
   sigkill_resume        mpirun's whole session SIGKILLed at random instants, resumed:
                         same bytes; `stormrun verify` on the store exits 0
@@ -22,9 +23,10 @@ script exits 1 when any expectation broke. The cases (see CASES at the bottom):
   filtered_output       --output-variables h stopped and resumed: same bytes, only h in the
                         file, and h equal to h of a run that writes every variable
   bad_inputs            each invalid input: exit 2, message names the option, nothing created
-  mismatched_resume     another --seed / --nsteps on an existing store: exit 3 naming the
-                        setting, nothing changed; an output no checkpoint claims: exit 3,
-                        --overwrite: 0
+  mismatched_resume     another --seed / --nsteps / --grid on an existing store, the output
+                        file missing, --resume never/require: exit 3 (naming the setting),
+                        nothing changed; the original command still resumes to the same
+                        bytes; an output no checkpoint claims: exit 3, --overwrite: 0
   xarray_layout         xarray (h5netcdf) sees the dims, coords and values of the config
   config_precedence     INI file < STORMRUN_* environment < command line, through the binary
 
@@ -317,6 +319,24 @@ def byte_matrix(ctx, config, layouts, nsteps):
     ctx.run(config + out_args(ctx, "elastic") + ["--batch-size", str(layouts["batch3"])], 3,
             EXIT_OK, what="the finished run again")
     ctx.check(tree_hash(out) == h, "rerunning a finished run changed the output file")
+
+    # 3 ranks stopped part-way, resumed on 1 rank keeping only the newest commit
+    # (--mode overwrite): rank dirs 1 and 2 are pruned once rank 0 holds all their units.
+    out = prepare(ctx, "shrink")
+    ctx.run(config + out_args(ctx, "shrink") + ["--batch-size", str(layouts["batch3"]),
+                                                "--stop-after-steps", str(layouts["stop2"])],
+            3, EXIT_STOPPED, what=f"3 ranks stop after {layouts['stop2']}")
+    before = progress(ctx, out + ".ckpt")
+    ctx.check(any(0 < s < nsteps for s in before.values()),
+              f"3-rank stop: no unit is mid-rollout ({before})")
+    r = ctx.run(config + out_args(ctx, "shrink") + ["--batch-size", str(layouts["batch"]),
+                                                    "--mode", "overwrite"],
+                1, EXIT_OK, what="resume on 1 rank, --mode overwrite")
+    ctx.check("reruns from step 0" not in r.err, "the 1-rank resume reran units from step 0", r)
+    compare_outputs(ctx, ref, out, "3 ranks stopped, resumed on 1 rank")
+    verify(ctx, out + ".ckpt", "resumed on 1 rank")
+    rank_dirs = sorted(d for d in os.listdir(out + ".ckpt") if d.startswith("rank_"))
+    ctx.check(rank_dirs == ["rank_000000"], f"store after the 1-rank resume holds {rank_dirs}")
 
     prepare(ctx, "batch")
     ctx.run(config + out_args(ctx, "batch") + ["--batch-size", str(layouts["other_batch"])], 1,
@@ -629,6 +649,24 @@ def case_mismatched_resume(ctx):
                                     f"'{setting}'", r)
         ctx.check(tree_hash(out, store) == before,
                   f"resume with {option} {value} changed the output or the store")
+    # The output moved away: the store records finished steps in a file that is missing.
+    os.rename(out, out + ".moved")
+    r = ctx.run(args + ["--output", out], 1, what="output file missing")
+    ctx.check(r.rc == EXIT_MISMATCH and "missing" in r.err,
+              f"resume with the output file missing: exit {r.rc}, expected 3 saying so", r)
+    ctx.check(not os.path.exists(out), "resume with the output missing created a new output")
+    os.rename(out + ".moved", out)
+    ctx.check(tree_hash(out, store) == before, "the refused resume changed the store")
+    r = ctx.run(args + ["--output", out, "--resume", "never"], 1, what="--resume never")
+    ctx.check(r.rc == EXIT_MISMATCH and "--resume" in r.err,
+              f"--resume never on a store with a run: exit {r.rc}, expected 3 naming --resume", r)
+    ctx.check(tree_hash(out, store) == before, "--resume never changed the output or the store")
+    fresh = prepare(ctx, "fresh")
+    r = ctx.run(args + ["--output", fresh, "--resume", "require"], 1, what="--resume require")
+    ctx.check(r.rc == EXIT_MISMATCH, f"--resume require without a store: exit {r.rc}, expected 3",
+              r)
+    ctx.check(os.listdir(ctx.path("fresh")) == [],
+              f"--resume require without a store created {os.listdir(ctx.path('fresh'))}")
     # The store is still good for the original command.
     ctx.run(args + ["--output", out], 1, EXIT_OK, what="the original command resumes")
     ref = prepare(ctx, "ref")
