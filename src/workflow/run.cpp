@@ -270,8 +270,9 @@ class Engine {
         advance(b, t);
       write_fields(batches, t);
       if (!config_.statistics.empty()) write_statistics(batches, round, t);
-      if (checkpoint_step(batches, t, round == nrounds - 1 && t == config_.nsteps)) return true;
-      progress(t, round, nrounds);
+      const bool stop = checkpoint_step(batches, t, round == nrounds - 1 && t == config_.nsteps);
+      progress(t, round, nrounds);  // also for the step a stopped run ends with
+      if (stop) return true;
     }
     return false;
   }
