@@ -1,6 +1,7 @@
-// Initial conditions from a user's HDF5 file (see ic_file.hpp for the format). Serial,
-// read-only HDF5 access with the default property lists: the library is the parallel build,
-// but a read-only open needs no MPI communicator and every rank may read the file at once.
+// Initial conditions from a user's HDF5 file (see model/ic_file.hpp for the format): the
+// input side of src/io (DESIGN.md §1). Serial, read-only HDF5 access with the default
+// property lists: the library is the parallel build, but a read-only open needs no MPI
+// communicator and every rank may read the file at once.
 #include "stormrun/model/ic_file.hpp"
 
 #include <hdf5.h>
@@ -11,55 +12,13 @@
 #include <system_error>
 #include <utility>
 
+#include "hdf5_handle.hpp"
+
 namespace stormrun::model {
 namespace {
 
-/// Move-only owner of an HDF5 identifier and the function that closes it.
-class Hid {
- public:
-  Hid() = default;
-  Hid(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Hid(Hid&& other) noexcept
-      : id_(std::exchange(other.id_, H5I_INVALID_HID)), close_(other.close_) {}
-  Hid& operator=(Hid&& other) noexcept {
-    if (this != &other) {
-      reset();
-      id_ = std::exchange(other.id_, H5I_INVALID_HID);
-      close_ = other.close_;
-    }
-    return *this;
-  }
-  Hid(const Hid&) = delete;
-  Hid& operator=(const Hid&) = delete;
-  ~Hid() { reset(); }
-  hid_t get() const { return id_; }
-  bool valid() const { return id_ >= 0; }
-
- private:
-  void reset() {
-    if (id_ >= 0) close_(id_);
-    id_ = H5I_INVALID_HID;
-  }
-  hid_t id_ = H5I_INVALID_HID;
-  herr_t (*close_)(hid_t) = nullptr;
-};
-
-/// Silences HDF5's automatic error-stack printing while probing a user's file: failures
-/// are reported by our own messages. Restores the previous handler.
-class QuietHdf5Errors {
- public:
-  QuietHdf5Errors() {
-    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  ~QuietHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
-  QuietHdf5Errors(const QuietHdf5Errors&) = delete;
-  QuietHdf5Errors& operator=(const QuietHdf5Errors&) = delete;
-
- private:
-  H5E_auto2_t func_ = nullptr;
-  void* data_ = nullptr;
-};
+using io::Hid;
+using io::QuietHdf5Errors;
 
 std::string dims_text(const std::vector<hsize_t>& dims) {
   std::ostringstream out;
