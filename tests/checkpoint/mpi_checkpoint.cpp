@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_test_support.hpp"
+#include "support/mpi_harness.hpp"
 
 using namespace stormrun;
 namespace fs = std::filesystem;
@@ -28,18 +29,6 @@ void expect(bool ok, const std::string& what, int rank) {
   if (ok) return;
   ++failures;
   std::cerr << "[rank " << rank << "] FAILED: " << what << "\n";
-}
-
-/// Rank 0 creates a unique directory and broadcasts its path.
-fs::path shared_temp_dir(int rank) {
-  std::vector<char> path(4096, '\0');
-  if (rank == 0) {
-    std::string pattern = (fs::temp_directory_path() / "stormrun-mpi-ckpt-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) MPI_Abort(MPI_COMM_WORLD, 2);
-    pattern.copy(path.data(), path.size() - 1);
-  }
-  MPI_Bcast(path.data(), static_cast<int>(path.size()), MPI_CHAR, 0, MPI_COMM_WORLD);
-  return fs::path(path.data());
 }
 
 void run_check(const fs::path& root, int rank, int size) {
@@ -100,27 +89,9 @@ void run_check(const fs::path& root, int rank, int size) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  int rank = 0;
-  int size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  const fs::path root = shared_temp_dir(rank);
-  try {
-    run_check(root, rank, size);
-  } catch (const std::exception& e) {
-    ++failures;
-    std::cerr << "[rank " << rank << "] exception: " << e.what() << "\n";
-  }
-  int total = 0;
-  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank == 0) {
-    std::error_code ec;
-    fs::remove_all(root, ec);
-    std::cout << "checkpoint MPI test on " << size
-              << " ranks: " << (total == 0 ? "passed" : "FAILED") << "\n";
-  }
-  MPI_Finalize();
-  return total == 0 ? 0 : 1;
+  return stormrun_test_support::run_mpi_test(argc, argv, "checkpoint",
+                                             [](stormrun_test_support::MpiCheck& check) {
+                                               run_check(check.dir, check.rank, check.size);
+                                               check.failures += failures;
+                                             });
 }

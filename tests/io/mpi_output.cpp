@@ -24,6 +24,7 @@
 
 #include "io/output_test_support.hpp"
 #include "stormrun/io/output.hpp"
+#include "support/mpi_harness.hpp"
 
 using namespace stormrun;
 using namespace stormrun::io;
@@ -48,18 +49,6 @@ void expect(bool ok, const std::string& what) {
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-/// Rank 0 creates a unique directory and broadcasts its path.
-fs::path shared_temp_dir() {
-  std::vector<char> path(4096, '\0');
-  if (rank == 0) {
-    std::string pattern = (fs::temp_directory_path() / "stormrun-mpi-output-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) MPI_Abort(MPI_COMM_WORLD, 2);
-    pattern.copy(path.data(), path.size() - 1);
-  }
-  MPI_Bcast(path.data(), static_cast<int>(path.size()), MPI_CHAR, 0, MPI_COMM_WORLD);
-  return fs::path(path.data());
 }
 
 std::string file_bytes(const fs::path& path) {
@@ -339,25 +328,11 @@ void run_check(const fs::path& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  const fs::path dir = shared_temp_dir();
-  try {
-    run_check(dir);
-  } catch (const std::exception& e) {
-    ++failures;
-    std::cerr << "[rank " << rank << "] exception: " << e.what() << "\n";
-  }
-  int total = 0;
-  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank == 0) {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-    std::cout << "output MPI test on " << size << " ranks: " << (total == 0 ? "passed" : "FAILED")
-              << "\n";
-  }
-  MPI_Finalize();
-  return total == 0 ? 0 : 1;
+  return stormrun_test_support::run_mpi_test(argc, argv, "output",
+                                             [](stormrun_test_support::MpiCheck& check) {
+                                               rank = check.rank;
+                                               size = check.size;
+                                               run_check(check.dir);
+                                               check.failures += failures;
+                                             });
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "stormrun/store.hpp"
+#include "support/mpi_harness.hpp"
 
 namespace fs = std::filesystem;
 using namespace stormrun;
@@ -33,75 +34,51 @@ void expect(bool ok, const std::string& what, int rank) {
   }
 }
 
+void run_check(const fs::path& root, int rank, int size) {
+  const RankInfo info = detect_rank();
+  expect(info.source == "MPI", "detect_rank source is " + info.source, rank);
+  expect(info.rank == rank && info.world_size == size, "detect_rank disagrees with MPI", rank);
+
+  DirLock lock = DirLock::acquire(root, stderr_warnings(rank));  // shared by all ranks
+  MPI_Barrier(MPI_COMM_WORLD);
+
+  RankStore store(root, info.rank, stderr_warnings(rank));
+  StagedCommit staged = store.stage(1);
+  const std::string payload = "rank " + std::to_string(rank);
+  staged.put("states/x.json", std::as_bytes(std::span(payload.data(), payload.size())));
+  Manifest m;
+  m.name = "mpi";
+  m.rank = info.rank;
+  m.world_size = info.world_size;
+  m.write_count = 1;
+  store.commit(std::move(staged), m, {CheckpointMode::Overwrite, 0});
+  MPI_Barrier(MPI_COMM_WORLD);
+
+  if (rank == 0) {
+    for (int r = 0; r < size; ++r) {
+      RankStore other(root, r, stderr_warnings(rank));
+      expect(other.rows().size() == 1, rank_dir_name(r) + " has one row", rank);
+      if (!other.rows().empty()) {
+        const auto bytes = other.open_commit(other.rows()[0].commit_id).get("states/x.json");
+        expect(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()) ==
+                   "rank " + std::to_string(r),
+               rank_dir_name(r) + " holds its own rank's state", rank);
+      }
+    }
+    expect(fs::exists(root / "LOCK"), "LOCK held while the job runs", rank);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  lock.release();
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) expect(!fs::exists(root / "LOCK"), "LOCK released by its creator", rank);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  int rank = 0;
-  int size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-
-  char root_buf[4096] = {};
-  if (rank == 0) {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/stormrun_mpi_store_XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) MPI_Abort(MPI_COMM_WORLD, 2);
-    std::snprintf(root_buf, sizeof root_buf, "%s", tmpl.c_str());
-  }
-  MPI_Bcast(root_buf, sizeof root_buf, MPI_CHAR, 0, MPI_COMM_WORLD);
-  const fs::path root(root_buf);
-
-  try {
-    const RankInfo info = detect_rank();
-    expect(info.source == "MPI", "detect_rank source is " + info.source, rank);
-    expect(info.rank == rank && info.world_size == size, "detect_rank disagrees with MPI", rank);
-
-    DirLock lock = DirLock::acquire(root, stderr_warnings(rank));  // shared by all ranks
-    MPI_Barrier(MPI_COMM_WORLD);
-
-    RankStore store(root, info.rank, stderr_warnings(rank));
-    StagedCommit staged = store.stage(1);
-    const std::string payload = "rank " + std::to_string(rank);
-    staged.put("states/x.json", std::as_bytes(std::span(payload.data(), payload.size())));
-    Manifest m;
-    m.name = "mpi";
-    m.rank = info.rank;
-    m.world_size = info.world_size;
-    m.write_count = 1;
-    store.commit(std::move(staged), m, {CheckpointMode::Overwrite, 0});
-    MPI_Barrier(MPI_COMM_WORLD);
-
-    if (rank == 0) {
-      for (int r = 0; r < size; ++r) {
-        RankStore other(root, r, stderr_warnings(rank));
-        expect(other.rows().size() == 1, rank_dir_name(r) + " has one row", rank);
-        if (!other.rows().empty()) {
-          const auto bytes = other.open_commit(other.rows()[0].commit_id).get("states/x.json");
-          expect(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()) ==
-                     "rank " + std::to_string(r),
-                 rank_dir_name(r) + " holds its own rank's state", rank);
-        }
-      }
-      expect(fs::exists(root / "LOCK"), "LOCK held while the job runs", rank);
-    }
-    MPI_Barrier(MPI_COMM_WORLD);
-    lock.release();
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (rank == 0) expect(!fs::exists(root / "LOCK"), "LOCK released by its creator", rank);
-  } catch (const std::exception& e) {
-    ++failures;
-    std::fprintf(stderr, "rank %d: %s\n", rank, e.what());
-  }
-
-  int total = 0;
-  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank == 0) {
-    std::error_code ec;
-    fs::remove_all(root, ec);
-    std::printf("store_mpi_test: %s\n", total == 0 ? "passed" : "FAILED");
-  }
-  MPI_Finalize();
-  return total == 0 ? 0 : 1;
+  return stormrun_test_support::run_mpi_test(argc, argv, "store",
+                                             [](stormrun_test_support::MpiCheck& check) {
+                                               run_check(check.dir, check.rank, check.size);
+                                               check.failures += failures;
+                                             });
 }
