@@ -91,11 +91,11 @@ std::vector<std::string> check_claimed_steps(const std::filesystem::path& path,
         for (hsize_t p = 0; p < per_step && written; ++p)
           written = !std::isnan(data[s * per_step + p]);
         if (!written) {
-          problems.push_back(path.string() + ": dataset " + name + " member " +
-                             std::to_string(claim.member) + " start " + format_utc(claim.start) +
-                             " lead step " + std::to_string(s) + " holds unwritten (NaN) values, " +
-                             "but " + claim.claimed_by + " claims steps 0.." +
-                             std::to_string(claim.last_step));
+          problems.push_back(
+              path.string() + ": dataset " + name + " member " + std::to_string(claim.member) +
+              " start " + format_utc(claim.start) + " lead step " + std::to_string(s) +
+              " holds NaN (unwritten, or a diverged model), " + "but " + claim.claimed_by +
+              " claims steps 0.." + std::to_string(claim.last_step));
           break;
         }
       }

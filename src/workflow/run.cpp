@@ -189,18 +189,32 @@ class Engine {
   void migrate() {
     if (!plan_.resumed || !checkpoint_.enabled()) return;
     Session& session = checkpoint_.session();
+    // What this rank's migration row holds, so that no unit's progress is lost however
+    // the job is killed between the ranks' migration commits (each one replaces its dir's
+    // newest row, which the ledger reads):
+    //  - every finished unit of the run (its record costs a line);
+    //  - every unfinished unit it now owns, with its fields;
+    //  - every unfinished unit whose fields are in this rank's own dir but which another
+    //    rank now owns ("carried"): until that owner's migration commit is durable, this
+    //    row is where its fields live. They are dropped after the barrier below.
     std::map<std::string, std::vector<std::int64_t>> by_source;
     std::map<std::string, StateSource> sources;
-    for (std::int64_t index : owned_) {
-      const UnitPlan& p = plan_.units.at(static_cast<std::size_t>(index));
-      const WorkUnit& unit = units_.at(static_cast<std::size_t>(index));
-      if (p.first_step > 0)
-        session.record_unit(unit.name, std::min(p.first_step - 1, config_.nsteps));
-      if (p.source) {
-        const std::string key = p.source->commit_dir.string() + "|" + p.source->state_id;
-        by_source[key].push_back(index);
-        sources.emplace(key, *p.source);
+    const std::set<std::int64_t> owned(owned_.begin(), owned_.end());
+    std::set<std::int64_t> carried;
+    for (const UnitPlan& p : plan_.units) {
+      const WorkUnit& unit = units_.at(static_cast<std::size_t>(p.index));
+      if (p.first_step > config_.nsteps) {
+        session.record_unit(unit.name, config_.nsteps);
+        continue;
       }
+      if (!p.source) continue;
+      const bool mine = owned.contains(p.index);
+      if (!mine && p.source->rank != rt_.rank()) continue;
+      if (!mine) carried.insert(p.index);
+      session.record_unit(unit.name, p.first_step - 1);
+      const std::string key = p.source->commit_dir.string() + "|" + p.source->state_id;
+      by_source[key].push_back(p.index);
+      sources.emplace(key, *p.source);
     }
     const std::size_t per_member = base_.data.size();
     for (const auto& [key, indices] : by_source) {
@@ -224,11 +238,13 @@ class Engine {
     rt_.barrier();
     session.flush({{"fingerprint", hash_}, {"completed_units", completed_list()}});
     rt_.barrier();  // every rank's migration commit is durable
+    for (std::int64_t index : carried)
+      parked_.erase(index);  // the owner's row holds them now; the next record drops them
     if (rt_.rank() == 0)
       for (const fs::path& dir : prune_rank_dirs(root_, rt_.size()))
         rt_.info("stormrun: pruned " + dir.string() +
-                 " (a larger earlier world's rank dir; its "
-                 "units are now recorded by their new owners)");
+                 " (a larger earlier world's rank dir; its units are now recorded by their new "
+                 "owners)");
   }
 
   // Rounds of batches run in lockstep across ranks. With statistics every member of a start
@@ -537,23 +553,24 @@ void update_global_catalog(const fs::path& root, const std::function<void(Global
 
 }  // namespace
 
-// From the output's creation on, a failure on one rank must not unwind through the
-// collective OutputFile destructor (the other ranks would never join it): the job is
-// aborted from where the failure happened.
+// `output` is the caller's: a failure on one rank must not unwind through the collective
+// OutputFile destructor (the other ranks would never join it), so the caller aborts the job
+// while the file is still open.
 static int run_with_output(const RunConfig& config, runtime::Runtime& rt,
                            const StartContext& context, const Decision& decision,
-                           nlohmann::json run_entry, std::int64_t units_done_at_start) {
+                           nlohmann::json run_entry, std::int64_t units_done_at_start,
+                           std::optional<io::OutputFile>& output) {
   const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
   const bool reopen = decision.output_action == OutputAction::Reopen;
-  // Output: created atomically, or reopened and checked against this run (every rank
-  // checks; a mismatch on any rank refuses the run with nothing changed).
+  // Output: created atomically, or reopened and checked against this run (open_existing
+  // decides on rank 0 and every rank gets the verdict; a mismatch or an unreadable file
+  // refuses the run with nothing changed).
   const io::OutputLayout layout = output_layout(config);
-  std::optional<io::OutputFile> output;
   std::string output_problem;
   if (reopen) {
     try {
       output.emplace(io::OutputFile::open_existing(rt.comm(), context.output, layout));
-    } catch (const io::OutputMismatch& e) {
+    } catch (const io::OutputError& e) {
       output_problem = e.what();
     }
   } else {
@@ -567,8 +584,17 @@ static int run_with_output(const RunConfig& config, runtime::Runtime& rt,
     output.reset();
     return kExitMismatch;
   }
-  if (rt.rank() == 0 && !context.root.empty() && !reopen)
-    update_global_catalog(context.root, [&](GlobalCatalog& c) { c.output_state = "ready"; });
+  // The global catalog records this start only once the output is known to be this run's.
+  if (rt.rank() == 0 && !context.root.empty())
+    update_global_catalog(context.root, [&](GlobalCatalog& c) {
+      const Fingerprint fp = fingerprint(config);
+      c.fingerprint = fp;
+      c.fingerprint_hash = fingerprint_hash(fp);
+      c.output = context.output.string();
+      c.output_state = "ready";
+      c.status = "running";
+      c.runs.push_back(run_entry);
+    });
 
   rt.info("stormrun: " + to_string(config.workflow) + " run of " +
           std::to_string(config.unit_count()) + " work units (" +
@@ -655,7 +681,6 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
   for (const std::string& warning : decision.plan.warnings)
     if (rt.rank() == 0) rt.warn(warning);
 
-  const Fingerprint fp = fingerprint(config);
   const std::int64_t units_done_at_start =
       std::count_if(decision.plan.units.begin(), decision.plan.units.end(),
                     [&](const UnitPlan& p) { return p.first_step > config.nsteps; });
@@ -663,23 +688,26 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
       {"started_at", utc_now()},          {"world_size", rt.size()},
       {"batch_size", config.batch_size},  {"device", rt.device_text()},
       {"resumed", decision.plan.resumed}, {"units_done_at_start", units_done_at_start}};
-  const bool reopen = decision.output_action == OutputAction::Reopen;
-  if (rt.rank() == 0 && !context.root.empty()) {
+  // A new output is marked "creating" before it is built, so that a crash during the
+  // creation leaves a store that says the partial file is ours to build again. A reopened
+  // output is recorded only after it has been checked (run_with_output).
+  if (rt.rank() == 0 && !context.root.empty() && decision.output_action != OutputAction::Reopen) {
     fs::create_directories(context.root);
     if (!lock) lock.emplace(DirLock::acquire(context.root, warn));
     update_global_catalog(context.root, [&](GlobalCatalog& c) {
+      const Fingerprint fp = fingerprint(config);
       c.fingerprint = fp;
       c.fingerprint_hash = fingerprint_hash(fp);
       c.output = context.output.string();
-      c.output_state = reopen ? "ready" : "creating";
+      c.output_state = "creating";
       c.status = "running";
-      c.runs.push_back(run_entry);
     });
   }
   rt.barrier();
 
+  std::optional<io::OutputFile> output;  // outlives the try: see run_with_output
   try {
-    return run_with_output(config, rt, context, decision, run_entry, units_done_at_start);
+    return run_with_output(config, rt, context, decision, run_entry, units_done_at_start, output);
   } catch (const std::exception& e) {
     std::cerr << "stormrun[rank " << rt.rank() << "]: error: " << e.what() << std::endl;
     MPI_Abort(rt.comm(), 1);

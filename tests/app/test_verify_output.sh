@@ -30,7 +30,7 @@ set +e
 "$stormrun" verify out.h5.ckpt --output holed.h5 >log 2>&1; rc=$?
 set -e
 [ "$rc" -eq 1 ] || { cat log; fail "holed output: exit $rc, expected 1"; }
-grep -q "dataset v member 1 .* lead step 2 holds unwritten" log || { cat log; fail "hole not named"; }
+grep -q "dataset v member 1 .* lead step 2 holds NaN (unwritten" log || { cat log; fail "hole not named"; }
 
 # Another run's output: fingerprint differs.
 "$stormrun" run --workflow ensemble --model persistence --grid 8x16 --nensemble 2 --nsteps 3 \

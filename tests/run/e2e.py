@@ -478,7 +478,7 @@ def sigkill_resume(ctx):
             # a commit renamed but not yet in the catalog, are legitimate crash states.)
             v = subprocess.run([ctx.stormrun, "verify", out + ".ckpt"], capture_output=True,
                                text=True, env=ctx.env)
-            ctx.check("holds unwritten" not in v.stdout and "output file missing" not in v.stdout
+            ctx.check("holds NaN" not in v.stdout and "output file missing" not in v.stdout
                       and "claimed step" in v.stdout,
                       f"right after SIGKILL: a committed step is not in the output:\n{v.stdout}")
         elif committed == 0:
