@@ -73,10 +73,13 @@ Runtime::Runtime(MPI_Comm comm, model::DeviceChoice device, bool quiet)
   if (backend_ == model::Backend::Cuda) {
     device_id_ = local_rank_ % gpus;
     if (cudaSetDevice(device_id_) != cudaSuccess)
-      throw std::runtime_error("cudaSetDevice(" + std::to_string(device_id_) + ") failed on rank " +
-                               std::to_string(rank_));
+      problem = "cudaSetDevice(" + std::to_string(device_id_) + ") failed on rank " +
+                std::to_string(rank_);
   }
 #endif
+  // Agreed, so that no rank is left in a collective while another gives up.
+  if (any(!problem.empty()))
+    throw std::runtime_error(problem.empty() ? "another rank could not select its GPU" : problem);
   const bool all_cuda = !any(backend_ != model::Backend::Cuda);
   if (device == model::DeviceChoice::Auto && backend_ == model::Backend::Cpu && rank_ == 0)
     std::fprintf(stderr, "stormrun: %s; running the CPU reference model\n",
