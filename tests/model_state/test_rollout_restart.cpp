@@ -136,3 +136,43 @@ TEST_CASE("shallow water resumes mid-rollout with the bytes of an uninterrupted 
   REQUIRE_FALSE(same_bytes(reference[2], reference[3]));
   check_restart(make, ic);
 }
+
+TEST_CASE("resume_with starts a rollout from fields held elsewhere, without a checkpoint") {
+  // What the run driver does on an elastic restart: the fields of step k come from another
+  // rank's commit; the rollout yields step k + 1 first, with the uninterrupted bytes.
+  const Grid grid{16, 32};
+  const FieldBatch ic = perturbed_initial(initial_condition("galewsky", grid));
+  const auto make = [grid] {
+    ShallowWaterConfig config;
+    config.grid = grid;
+    config.dt_seconds = 3600.0;
+    config.device = DeviceChoice::Cpu;
+    return std::make_unique<ShallowWater>(config);
+  };
+  const auto reference = uninterrupted(make, ic);
+  auto model = make();
+  FieldBatch saved = ic;
+  saved.data = reference[2];
+  model->resume_with(kUnits, 2, saved);
+
+  SUBCASE("other units start fresh") {
+    const std::vector<std::string> others = {kUnits[1], kUnits[0]};
+    auto rollout = model->rollout(ic, others);
+    CHECK(rollout->step() == 0);
+  }
+  SUBCASE("the named units continue after the given step") {
+    auto rollout = model->rollout(ic, kUnits);
+    for (int step = 3; step < kSteps; ++step) {
+      REQUIRE(rollout->step() == step);
+      CHECK(same_bytes(rollout->state().data, reference[std::size_t(step)]));
+      rollout->advance();
+    }
+    // Consumed by the rollout's first save: the next rollout of the same units is fresh.
+    CHECK(model->rollout(ic, kUnits)->step() == 0);
+  }
+  SUBCASE("fields for another grid are refused") {
+    FieldBatch wrong(Grid{8, 16}, ic.variables, ic.members);
+    model->resume_with(kUnits, 2, wrong);
+    CHECK_THROWS_AS(model->rollout(ic, kUnits), CheckpointError);
+  }
+}
