@@ -162,6 +162,10 @@ struct OutputFile::Impl {
   void select_members(Dataset& ds, std::span<const std::int64_t> members, std::int64_t time_index,
                       std::int64_t lead_index, const std::string& name);
   hid_t memory_space_for(hsize_t count, const std::string& name);
+  /// The collective H5Dwrite of one step; a rank that `writes` nothing selects none but
+  /// still takes part, so that no rank is left waiting.
+  void collective_write(Dataset& ds, bool writes, hid_t memory, const void* buffer,
+                        const std::string& what, std::int64_t time_index, std::int64_t lead_index);
   std::vector<std::int64_t> sorted_members;
 };
 
@@ -240,6 +244,17 @@ void OutputFile::Impl::select_members(Dataset& ds, std::span<const std::int64_t>
             path, what, "select members");
     i += run;
   }
+}
+
+void OutputFile::Impl::collective_write(Dataset& ds, bool writes, hid_t memory, const void* buffer,
+                                        const std::string& what, std::int64_t time_index,
+                                        std::int64_t lead_index) {
+  if (!writes) checked(H5Sselect_none(ds.file_space.get()), path, what, "H5Sselect_none");
+  checked(H5Dwrite(ds.dset.get(), H5T_NATIVE_DOUBLE, memory, ds.file_space.get(),
+                   collective_dxpl.get(), buffer),
+          path, what,
+          "collective write of time_index " + std::to_string(time_index) + ", lead_index " +
+              std::to_string(lead_index));
 }
 
 hid_t OutputFile::Impl::memory_space_for(hsize_t count, const std::string& name) {
@@ -396,14 +411,8 @@ void OutputFile::write_members(const std::string& field, std::int64_t time_index
     im.select_members(ds, im.sorted_members, time_index, lead_index, field);
     memory = im.memory_space_for(hsize_t(rows.size()), field);
     buffer = rows.data();
-  } else {
-    checked(H5Sselect_none(ds.file_space.get()), im.path, what, "H5Sselect_none");
   }
-  checked(H5Dwrite(ds.dset.get(), H5T_NATIVE_DOUBLE, memory, ds.file_space.get(),
-                   im.collective_dxpl.get(), buffer),
-          im.path, what,
-          "collective write of time_index " + std::to_string(time_index) + ", lead_index " +
-              std::to_string(lead_index));
+  im.collective_write(ds, writes, memory, buffer, what, time_index, lead_index);
   if (!error.empty()) throw OutputError(error);
 }
 
@@ -435,14 +444,8 @@ void OutputFile::write_statistic(const std::string& field, const std::string& st
         im.path, what, "select step");
     memory = im.memory_space_for(hsize_t(im.points), name);
     buffer = data.data();
-  } else {
-    checked(H5Sselect_none(ds.file_space.get()), im.path, what, "H5Sselect_none");
   }
-  checked(H5Dwrite(ds.dset.get(), H5T_NATIVE_DOUBLE, memory, ds.file_space.get(),
-                   im.collective_dxpl.get(), buffer),
-          im.path, what,
-          "collective write of time_index " + std::to_string(time_index) + ", lead_index " +
-              std::to_string(lead_index));
+  im.collective_write(ds, writes, memory, buffer, what, time_index, lead_index);
   if (!error.empty()) throw OutputError(error);
 }
 

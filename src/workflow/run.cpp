@@ -544,6 +544,18 @@ class Engine {
   std::chrono::steady_clock::time_point started_;
 };
 
+// The global catalog's record of the run now in progress: its settings, its output file
+// and that file's state ("creating" until it is built, then "ready").
+void mark_running(GlobalCatalog& c, const RunConfig& config, const fs::path& output,
+                  const std::string& output_state) {
+  const Fingerprint fp = fingerprint(config);
+  c.fingerprint = fp;
+  c.fingerprint_hash = fingerprint_hash(fp);
+  c.output = output.string();
+  c.output_state = output_state;
+  c.status = "running";
+}
+
 void update_global_catalog(const fs::path& root, const std::function<void(GlobalCatalog&)>& edit) {
   std::optional<GlobalCatalog> catalog = read_global_catalog(root);
   if (!catalog) catalog.emplace();
@@ -587,12 +599,7 @@ static int run_with_output(const RunConfig& config, runtime::Runtime& rt,
   // The global catalog records this start only once the output is known to be this run's.
   if (rt.rank() == 0 && !context.root.empty())
     update_global_catalog(context.root, [&](GlobalCatalog& c) {
-      const Fingerprint fp = fingerprint(config);
-      c.fingerprint = fp;
-      c.fingerprint_hash = fingerprint_hash(fp);
-      c.output = context.output.string();
-      c.output_state = "ready";
-      c.status = "running";
+      mark_running(c, config, context.output, "ready");
       c.runs.push_back(run_entry);
     });
 
@@ -695,12 +702,7 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
     fs::create_directories(context.root);
     if (!lock) lock.emplace(DirLock::acquire(context.root, warn));
     update_global_catalog(context.root, [&](GlobalCatalog& c) {
-      const Fingerprint fp = fingerprint(config);
-      c.fingerprint = fp;
-      c.fingerprint_hash = fingerprint_hash(fp);
-      c.output = context.output.string();
-      c.output_state = "creating";
-      c.status = "running";
+      mark_running(c, config, context.output, "creating");
     });
   }
   rt.barrier();

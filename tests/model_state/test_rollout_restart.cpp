@@ -112,6 +112,17 @@ void check_restart(const ModelFactory& make, const FieldBatch& ic) {
   }
 }
 
+/// Shallow water on `grid`, 1-hour steps, on the CPU reference.
+ModelFactory cpu_swe_factory(const Grid& grid) {
+  return [grid] {
+    ShallowWaterConfig config;
+    config.grid = grid;
+    config.dt_seconds = 3600.0;
+    config.device = DeviceChoice::Cpu;
+    return std::make_unique<ShallowWater>(config);
+  };
+}
+
 }  // namespace
 
 TEST_CASE("persistence resumes mid-rollout with the bytes of an uninterrupted rollout") {
@@ -124,13 +135,7 @@ TEST_CASE("persistence resumes mid-rollout with the bytes of an uninterrupted ro
 TEST_CASE("shallow water resumes mid-rollout with the bytes of an uninterrupted rollout") {
   const Grid grid{16, 32};
   const FieldBatch ic = perturbed_initial(initial_condition("galewsky", grid));
-  const auto make = [grid] {
-    ShallowWaterConfig config;
-    config.grid = grid;
-    config.dt_seconds = 3600.0;
-    config.device = DeviceChoice::Cpu;
-    return std::make_unique<ShallowWater>(config);
-  };
+  const ModelFactory make = cpu_swe_factory(grid);
   // The fields must change from step to step, or the test would not tell steps apart.
   const auto reference = uninterrupted(make, ic);
   REQUIRE_FALSE(same_bytes(reference[2], reference[3]));
@@ -142,13 +147,7 @@ TEST_CASE("resume_with starts a rollout from fields held elsewhere, without a ch
   // rank's commit; the rollout yields step k + 1 first, with the uninterrupted bytes.
   const Grid grid{16, 32};
   const FieldBatch ic = perturbed_initial(initial_condition("galewsky", grid));
-  const auto make = [grid] {
-    ShallowWaterConfig config;
-    config.grid = grid;
-    config.dt_seconds = 3600.0;
-    config.device = DeviceChoice::Cpu;
-    return std::make_unique<ShallowWater>(config);
-  };
+  const ModelFactory make = cpu_swe_factory(grid);
   const auto reference = uninterrupted(make, ic);
   auto model = make();
   FieldBatch saved = ic;
