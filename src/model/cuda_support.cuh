@@ -82,7 +82,10 @@ class SweDeviceTables {
         ns_metric_(g.ns_metric),
         coriolis_(g.coriolis),
         filter_row_(g.filter_row),
-        filter_coeffs_(g.filter_coeffs) {}
+        filter_pair_row_(g.filter_pair_row),
+        filter_response_(g.filter_response),
+        fft_tw_re_(g.fft_tw_re),
+        fft_tw_im_(g.fft_tw_im) {}
 
   SweView view() const {
     SweView v = host_;
@@ -94,15 +97,18 @@ class SweDeviceTables {
     v.ns_metric = ns_metric_.get();
     v.coriolis = coriolis_.get();
     v.filter_row = filter_row_.get();
-    v.filter_coeffs = filter_coeffs_.get();
+    v.filter_pair_row = filter_pair_row_.get();
+    v.filter_response = filter_response_.get();
+    v.fft_tw_re = fft_tw_re_.get();
+    v.fft_tw_im = fft_tw_im_.get();
     return v;
   }
 
  private:
   SweView host_;  // scalars only are used from it
   DeviceBuffer<double> inv_acos_, inv_dx_, cos_ext_, cos_face_, ew_metric_, ns_metric_, coriolis_;
-  DeviceBuffer<int> filter_row_;
-  DeviceBuffer<double> filter_coeffs_;
+  DeviceBuffer<int> filter_row_, filter_pair_row_;
+  DeviceBuffer<double> filter_response_, fft_tw_re_, fft_tw_im_;
 };
 
 inline constexpr int kThreadsPerBlock = 256;

@@ -20,7 +20,7 @@ std::string grid_text(const Grid& g) {
 /// the tendency of wave k so that its centred-difference frequency, sin(kΔλ)/(a cosφ Δλ),
 /// does not exceed that of the cut-off latitude, 1/(a cosφ_c Δλ). Waves past kΔλ = π/2 are
 /// damped as if sin(kΔλ) = 1, so the response falls monotonically with k.
-double filter_response(int k, int nlon, double cos_row, double cos_cut) {
+double filter_response_of(int k, int nlon, double cos_row, double cos_cut) {
   const double angle = 2.0 * kPi * k / nlon;
   const double s = angle < kPi / 2 ? std::sin(angle) : 1.0;
   if (s <= 0.0) return 1.0;
@@ -84,31 +84,42 @@ SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_
     }
   }
 
-  // Polar filter: for each row poleward of the cut-off, the circulant kernel
-  // c_m = (1/n) Σ_k S_k cos(2π k m / n) of the response S_k (real, even), stored for
-  // m = 0..n/2 (c_m = c_{n-m}).
+  // Polar filter: rows poleward of the cut-off, decided and tabulated per |φ| on the southern
+  // row j and used for its mirror NLAT-1-j too, so the two rows of a pair have one response.
   const double cos_cut = std::cos(filter_latitude);
-  const int half = nlon / 2;
   filter_row.assign(nlat, -1);
   min_dx = a * dlam;
   for (int j = 0; j < nlat; ++j) {
-    const double c = std::cos(centre(j));
-    if (std::abs(centre(j)) <= filter_latitude) {
-      min_dx = std::min(min_dx, a * dlam * c);
+    const int south = std::min(j, nlat - 1 - j);
+    if (std::abs(centre(south)) <= filter_latitude) {
+      min_dx = std::min(min_dx, a * dlam * std::cos(centre(j)));
       continue;
     }
     filter_row[j] = filtered_rows++;
     min_dx = std::min(min_dx, a * dlam * cos_cut);
-    std::vector<double> response(nlon);
+    if (j != south) continue;  // the pair's table was made at its southern row
+    filter_pair_row.push_back(j);
+    const double c = std::cos(centre(j));
     for (int k = 0; k < nlon; ++k)
-      response[k] = filter_response(std::min(k, nlon - k), nlon, c, cos_cut);
-    for (int m = 0; m <= half; ++m) {
-      double sum = 0.0;
-      for (int k = 0; k < nlon; ++k)
-        sum += response[k] * std::cos(2.0 * kPi * k * m / nlon);
-      filter_coeffs.push_back(sum / nlon);
-    }
+      filter_response.push_back(filter_response_of(std::min(k, nlon - k), nlon, c, cos_cut) / nlon);
   }
+  // FFT of length nlon: twiddles and radices (as many 4s as divide, then 2s, then the odd
+  // factors, smallest first).
+  fft_tw_re.resize(nlon);
+  fft_tw_im.resize(nlon);
+  for (int e = 0; e < nlon; ++e) {
+    fft_tw_re[e] = std::cos(2.0 * kPi * e / nlon);
+    fft_tw_im[e] = -std::sin(2.0 * kPi * e / nlon);
+  }
+  for (int rest = nlon; rest > 1;) {
+    int radix = rest % 4 == 0 ? 4 : rest % 2 == 0 ? 2 : 3;
+    while (rest % radix != 0)
+      radix += 2;
+    fft_radix.push_back(radix);
+    rest /= radix;
+  }
+  if (fft_radix.size() > static_cast<std::size_t>(kSweFftMaxPasses))
+    throw std::invalid_argument("grid " + grid_text(g) + ": NLON has too many prime factors");
 }
 
 SweView SweGeometry::host_view() const {
@@ -127,8 +138,15 @@ SweView SweGeometry::host_view() const {
   v.ns_metric = ns_metric.data();
   v.coriolis = coriolis.data();
   v.filter_row = filter_row.data();
-  v.filter_coeffs = filter_coeffs.data();
   v.filtered_rows = filtered_rows;
+  v.filter_pairs = static_cast<int>(filter_pair_row.size());
+  v.filter_pair_row = filter_pair_row.data();
+  v.filter_response = filter_response.data();
+  v.fft_tw_re = fft_tw_re.data();
+  v.fft_tw_im = fft_tw_im.data();
+  v.fft_passes = static_cast<int>(fft_radix.size());
+  for (std::size_t k = 0; k < fft_radix.size(); ++k)
+    v.fft_radix[k] = fft_radix[k];
   return v;
 }
 

@@ -19,22 +19,26 @@ struct SweGeometry {
   double rotation_alpha = 0.0;   ///< tilt of the rotation axis (Williamson tc2), radians
   double filter_latitude = 0.0;  ///< rows poleward of this (radians) are filtered
 
-  double inv_2dlam = 0.0;             ///< 1/(2Δλ)
-  double inv_2dphi = 0.0;             ///< 1/(2Δφ)
-  double inv_2adphi = 0.0;            ///< 1/(2aΔφ)
-  std::vector<double> inv_acos;       ///< [nlat] 1/(a cosφ_j)
-  std::vector<double> inv_dx;         ///< [nlat] 1/(2 a cosφ_j Δλ)
-  std::vector<double> cos_ext;        ///< [nlat+2] cosφ on rows -1..nlat (ghosts across the poles)
-  std::vector<double> cos_face;       ///< [nlat+1] cosφ_{j-1/2}; exactly 0 at the poles
-  std::vector<double> ew_metric;      ///< [nlat] aΔφ / A_j
-  std::vector<double> ns_metric;      ///< [nlat] aΔλ / A_j
-  std::vector<double> area;           ///< [nlat] A_j, cell area in m²
-  std::vector<double> coriolis;       ///< [nlat*nlon] f
-  std::vector<int> filter_row;        ///< [nlat] index of the row's filter, -1 when unfiltered
-  std::vector<double> filter_coeffs;  ///< [filtered_rows*(nlon/2+1)] symmetric kernel
+  double inv_2dlam = 0.0;         ///< 1/(2Δλ)
+  double inv_2dphi = 0.0;         ///< 1/(2Δφ)
+  double inv_2adphi = 0.0;        ///< 1/(2aΔφ)
+  std::vector<double> inv_acos;   ///< [nlat] 1/(a cosφ_j)
+  std::vector<double> inv_dx;     ///< [nlat] 1/(2 a cosφ_j Δλ)
+  std::vector<double> cos_ext;    ///< [nlat+2] cosφ on rows -1..nlat (ghosts across the poles)
+  std::vector<double> cos_face;   ///< [nlat+1] cosφ_{j-1/2}; exactly 0 at the poles
+  std::vector<double> ew_metric;  ///< [nlat] aΔφ / A_j
+  std::vector<double> ns_metric;  ///< [nlat] aΔλ / A_j
+  std::vector<double> area;       ///< [nlat] A_j, cell area in m²
+  std::vector<double> coriolis;   ///< [nlat*nlon] f
+  std::vector<int> filter_row;    ///< [nlat] index r of the row among filtered rows, -1 if none
   int filtered_rows = 0;
-  double min_dx = 0.0;  ///< smallest effective zonal spacing (filtered), metres
-  double dy = 0.0;      ///< meridional spacing aΔφ, metres
+  std::vector<int> filter_pair_row;     ///< [pairs] southern row j of each pair (north: nlat-1-j)
+  std::vector<double> filter_response;  ///< [pairs*nlon] S_k / nlon of the pair's |φ|
+  std::vector<double> fft_tw_re;        ///< [nlon] cos(2πe/nlon)
+  std::vector<double> fft_tw_im;        ///< [nlon] -sin(2πe/nlon)
+  std::vector<int> fft_radix;           ///< FFT passes: radices 4, then 2, then odd factors
+  double min_dx = 0.0;                  ///< smallest effective zonal spacing (filtered), metres
+  double dy = 0.0;                      ///< meridional spacing aΔφ, metres
 
   /// std::invalid_argument naming the grid when it cannot be used (nlon odd, too small).
   SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg);

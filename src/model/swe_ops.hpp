@@ -20,6 +20,8 @@
 
 namespace stormrun::model {
 
+inline constexpr int kSweFftMaxPasses = 32;
+
 /// Table pointers (host or device memory) and scalars of one model grid.
 struct SweView {
   int nlat = 0;
@@ -28,16 +30,23 @@ struct SweView {
   double inv_2dlam = 0.0;
   double inv_2dphi = 0.0;
   double inv_2adphi = 0.0;
-  const double* inv_acos = nullptr;       // [nlat]
-  const double* inv_dx = nullptr;         // [nlat]
-  const double* cos_ext = nullptr;        // [nlat+2], rows -1..nlat
-  const double* cos_face = nullptr;       // [nlat+1]
-  const double* ew_metric = nullptr;      // [nlat]
-  const double* ns_metric = nullptr;      // [nlat]
-  const double* coriolis = nullptr;       // [nlat*nlon]
-  const int* filter_row = nullptr;        // [nlat]
-  const double* filter_coeffs = nullptr;  // [filtered_rows*(nlon/2+1)]
-  int filtered_rows = 0;
+  const double* inv_acos = nullptr;   // [nlat]
+  const double* inv_dx = nullptr;     // [nlat]
+  const double* cos_ext = nullptr;    // [nlat+2], rows -1..nlat
+  const double* cos_face = nullptr;   // [nlat+1]
+  const double* ew_metric = nullptr;  // [nlat]
+  const double* ns_metric = nullptr;  // [nlat]
+  const double* coriolis = nullptr;   // [nlat*nlon]
+  // Polar filter (swe_filter.hpp).
+  const int* filter_row = nullptr;          // [nlat] the row's index r among filtered rows, or -1
+  int filtered_rows = 0;                    // 2 · filter_pairs
+  int filter_pairs = 0;                     // latitude pairs (φ, -φ) of filtered rows
+  const int* filter_pair_row = nullptr;     // [filter_pairs] southern row j (northern: nlat-1-j)
+  const double* filter_response = nullptr;  // [filter_pairs*nlon] S_k / nlon
+  const double* fft_tw_re = nullptr;        // [nlon] cos(2πe/nlon)
+  const double* fft_tw_im = nullptr;        // [nlon] -sin(2πe/nlon)
+  int fft_passes = 0;
+  int fft_radix[kSweFftMaxPasses] = {};  // radices of the passes, in order (product nlon)
 };
 
 /// Indices of a point's four neighbours and the sign of vector components there.
@@ -115,21 +124,6 @@ SWE_HD void swe_tendency_point(const SweView& g, int j, int i, const double* h, 
   const double b_s = swe_bernoulli(g.gravity, h[st.s], u[st.s], v[st.s]);
   du[st.c] = q * vc - (b_e - b_w) * g.inv_dx[j];
   dv[st.c] = -(q * uc) - (b_n - b_s) * g.inv_2adphi;
-}
-
-/// Polar filter of one value: circular convolution of a row with the row's symmetric kernel
-/// (coeffs[0..nlon/2]), summed in a fixed order.
-SWE_HD double swe_filter_point(const double* coeffs, const double* row, int i, int nlon) {
-  const int half = nlon / 2;
-  double acc = coeffs[0] * row[i];
-  int ip = i, im = i;
-  for (int m = 1; m < half; ++m) {
-    ip = (ip + 1 == nlon) ? 0 : ip + 1;
-    im = (im == 0) ? nlon - 1 : im - 1;
-    acc = acc + coeffs[m] * (row[ip] + row[im]);
-  }
-  const int iopp = (i + half < nlon) ? i + half : i + half - nlon;
-  return acc + coeffs[half] * row[iopp];
 }
 
 /// Classic RK4 weights (b) and stage offsets (c): stage s adds b_s·dt·k_s to the sum and

@@ -4,10 +4,11 @@
 //
 //   stage s of RK4 (s = 0..3), per member m with s-th input ys (y itself at s = 0):
 //     tendency:  k  = L(ys)                       (swe_tendency_point, every point)
-//     filter:    kf = P_j k  on polar rows j      (swe_filter_point)
+//     filter:    kf = P_j k  on polar rows j      (swe_filter_lanes<1>, one row pair at a time)
 //     update:    acc, ys, y from k or kf          (swe_rk_point)
 #include <stdexcept>
 
+#include "swe_filter.hpp"
 #include "swe_stepper.hpp"
 
 namespace stormrun::model {
@@ -28,19 +29,27 @@ void tendency(const SweView& g, std::int64_t members, int substep, const int* su
 }
 
 void polar_filter(const SweView& g, std::int64_t members, int substep, const int* substeps,
-                  const double* k, double* kf) {
+                  const double* k, double* kf, double* scratch) {
   const std::size_t n = static_cast<std::size_t>(g.nlat) * g.nlon;
-  const int coeff_stride = g.nlon / 2 + 1;
+  const int nlon = g.nlon;
+  double* xr = scratch;
+  double* xi = scratch + nlon;
   for (std::int64_t m = 0; m < members; ++m) {
     if (substep >= substeps[m]) continue;
     for (int var = 0; var < 3; ++var)
-      for (int j = 0; j < g.nlat; ++j) {
-        const int r = g.filter_row[j];
-        if (r < 0) continue;
-        const double* row = k + (3 * m + var) * n + std::size_t(j) * g.nlon;
-        double* out = kf + ((3 * m + var) * g.filtered_rows + r) * std::size_t(g.nlon);
-        for (int i = 0; i < g.nlon; ++i)
-          out[i] = swe_filter_point(g.filter_coeffs + r * coeff_stride, row, i, g.nlon);
+      for (int pair = 0; pair < g.filter_pairs; ++pair) {
+        const int south = g.filter_pair_row[pair], north = g.nlat - 1 - south;
+        const double* field = k + (3 * m + var) * n;
+        for (int i = 0; i < nlon; ++i) {
+          xr[i] = field[std::size_t(south) * nlon + i];
+          xi[i] = field[std::size_t(north) * nlon + i];
+        }
+        swe_filter_lanes<1>(g, &pair, xr, xi, scratch + 2 * nlon, scratch + 3 * nlon);
+        double* out = kf + (3 * m + var) * g.filtered_rows * std::size_t(nlon);
+        for (int i = 0; i < nlon; ++i) {
+          out[std::size_t(g.filter_row[south]) * nlon + i] = xr[i];
+          out[std::size_t(g.filter_row[north]) * nlon + i] = xi[i];
+        }
       }
   }
 }
@@ -69,9 +78,9 @@ void rk_update(const SweView& g, std::int64_t members, int substep, const int* s
 
 namespace {
 
-class CpuStepper final : public SweStepper {
+class ReferenceStepper final : public SweStepper {
  public:
-  CpuStepper(const SweGeometry& geometry, std::int64_t members)
+  ReferenceStepper(const SweGeometry& geometry, std::int64_t members)
       : geometry_(geometry), view_(geometry_.host_view()), members_(members) {
     const std::size_t size = std::size_t(members) * 3 * geometry.grid.points();
     y_.assign(size, 0.0);
@@ -79,6 +88,7 @@ class CpuStepper final : public SweStepper {
     acc_.assign(size, 0.0);
     k_.assign(size, 0.0);
     kf_.assign(std::size_t(members) * 3 * geometry.filtered_rows * geometry.grid.nlon, 0.0);
+    scratch_.assign(4 * std::size_t(geometry.grid.nlon), 0.0);
   }
 
   void load(const std::vector<double>& fields) override {
@@ -97,7 +107,8 @@ class CpuStepper final : public SweStepper {
       for (int stage = 0; stage < kRkStages; ++stage) {
         const double* input = stage == 0 ? y_.data() : ys_.data();
         swe_cpu::tendency(view_, members_, sub, substeps.data(), input, k_.data());
-        swe_cpu::polar_filter(view_, members_, sub, substeps.data(), k_.data(), kf_.data());
+        swe_cpu::polar_filter(view_, members_, sub, substeps.data(), k_.data(), kf_.data(),
+                              scratch_.data());
         swe_cpu::rk_update(view_, members_, sub, substeps.data(), substep_dt.data(), stage,
                            kRkWeight[stage], stage < kRkStages - 1 ? kRkNext[stage] : 0.0,
                            k_.data(), kf_.data(), y_.data(), ys_.data(), acc_.data());
@@ -108,13 +119,14 @@ class CpuStepper final : public SweStepper {
   SweGeometry geometry_;  // own copy: the view points into it
   SweView view_;
   std::int64_t members_;
-  std::vector<double> y_, ys_, acc_, k_, kf_;
+  std::vector<double> y_, ys_, acc_, k_, kf_, scratch_;
 };
 
 }  // namespace
 
-std::unique_ptr<SweStepper> make_cpu_stepper(const SweGeometry& geometry, std::int64_t members) {
-  return std::make_unique<CpuStepper>(geometry, members);
+std::unique_ptr<SweStepper> make_reference_stepper(const SweGeometry& geometry,
+                                                   std::int64_t members) {
+  return std::make_unique<ReferenceStepper>(geometry, members);
 }
 
 #ifndef STORMRUN_HAVE_CUDA

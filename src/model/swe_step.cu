@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cuda_support.cuh"
+#include "swe_filter.hpp"
 #include "swe_stepper.hpp"
 
 namespace stormrun::model {
@@ -23,23 +24,34 @@ __global__ void tendency_kernel(SweView g, std::int64_t members, int substep, co
   swe_tendency_point(g, p / g.nlon, p % g.nlon, h, h + n, h + 2 * n, dh, dh + n, dh + 2 * n);
 }
 
+// One thread per (member, variable, latitude pair): the row pair's complex transform, with
+// the thread's own scratch of 4·NLON doubles (swe_filter_lanes<1>, as the CPU reference).
 __global__ void polar_filter_kernel(SweView g, std::int64_t members, int substep,
-                                    const int* substeps, const int* filtered_row_index,
-                                    const double* k, double* kf) {
+                                    const int* substeps, const double* k, double* kf,
+                                    double* scratch) {
   const std::size_t n = std::size_t(g.nlat) * g.nlon;
-  const std::size_t per_member = 3 * std::size_t(g.filtered_rows) * g.nlon;
+  const std::size_t per_member = 3 * std::size_t(g.filter_pairs);
   const std::size_t t = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= per_member * members) return;
   const std::int64_t m = std::int64_t(t / per_member);
   if (substep >= substeps[m]) return;
-  const std::size_t rest = t % per_member;
-  const int var = int(rest / (std::size_t(g.filtered_rows) * g.nlon));
-  const int r = int(rest / g.nlon % g.filtered_rows);
-  const int i = int(rest % g.nlon);
-  const int j = filtered_row_index[r];
-  const double* row = k + (3 * m + var) * n + std::size_t(j) * g.nlon;
-  kf[((3 * m + var) * g.filtered_rows + r) * std::size_t(g.nlon) + i] =
-      swe_filter_point(g.filter_coeffs + r * (g.nlon / 2 + 1), row, i, g.nlon);
+  const int var = int(t % per_member / g.filter_pairs);
+  const int pair = int(t % g.filter_pairs);
+  const int nlon = g.nlon;
+  const int south = g.filter_pair_row[pair], north = g.nlat - 1 - south;
+  double* xr = scratch + 4 * std::size_t(nlon) * t;
+  double* xi = xr + nlon;
+  const double* field = k + (3 * m + var) * n;
+  for (int i = 0; i < nlon; ++i) {
+    xr[i] = field[std::size_t(south) * nlon + i];
+    xi[i] = field[std::size_t(north) * nlon + i];
+  }
+  swe_filter_lanes<1>(g, &pair, xr, xi, xi + nlon, xi + 2 * nlon);
+  double* out = kf + (3 * m + var) * g.filtered_rows * std::size_t(nlon);
+  for (int i = 0; i < nlon; ++i) {
+    out[std::size_t(g.filter_row[south]) * nlon + i] = xr[i];
+    out[std::size_t(g.filter_row[north]) * nlon + i] = xi[i];
+  }
 }
 
 __global__ void rk_update_kernel(SweView g, std::int64_t members, int substep, const int* substeps,
@@ -74,12 +86,9 @@ class CudaStepper final : public SweStepper {
         k_(size_),
         kf_(std::size_t(members) * 3 * geometry.filtered_rows * geometry.grid.nlon),
         substeps_(std::size_t(members)),
-        substep_dt_(std::size_t(members)) {
-    std::vector<int> rows;
-    for (int j = 0; j < geometry.grid.nlat; ++j)
-      if (geometry.filter_row[j] >= 0) rows.push_back(j);
-    filtered_row_index_ = DeviceBuffer<int>(rows);
-  }
+        substep_dt_(std::size_t(members)),
+        filter_items_(std::size_t(members) * 3 * geometry.filter_pair_row.size()),
+        filter_scratch_(filter_items_ * 4 * std::size_t(geometry.grid.nlon)) {}
 
   void load(const std::vector<double>& fields) override {
     if (fields.size() != size_)
@@ -100,16 +109,15 @@ class CudaStepper final : public SweStepper {
     if (substeps.empty()) return;
     const int most = *std::max_element(substeps.begin(), substeps.end());
     const std::size_t n = size_ / 3 / std::size_t(members_);
-    const std::size_t filter_points = kf_.size();
+
     for (int sub = 0; sub < most; ++sub)
       for (int stage = 0; stage < kRkStages; ++stage) {
         const double* input = stage == 0 ? y_.get() : ys_.get();
         tendency_kernel<<<blocks_for(n * members_), kThreadsPerBlock>>>(
             view_, members_, sub, substeps_.get(), input, k_.get());
-        if (filter_points > 0)
-          polar_filter_kernel<<<blocks_for(filter_points), kThreadsPerBlock>>>(
-              view_, members_, sub, substeps_.get(), filtered_row_index_.get(), k_.get(),
-              kf_.get());
+        if (filter_items_ > 0)
+          polar_filter_kernel<<<blocks_for(filter_items_), kThreadsPerBlock>>>(
+              view_, members_, sub, substeps_.get(), k_.get(), kf_.get(), filter_scratch_.get());
         rk_update_kernel<<<blocks_for(size_), kThreadsPerBlock>>>(
             view_, members_, sub, substeps_.get(), substep_dt_.get(), stage, kRkWeight[stage],
             stage < kRkStages - 1 ? kRkNext[stage] : 0.0, k_.get(), kf_.get(), y_.get(), ys_.get(),
@@ -127,7 +135,8 @@ class CudaStepper final : public SweStepper {
   DeviceBuffer<double> y_, ys_, acc_, k_, kf_;
   DeviceBuffer<int> substeps_;
   DeviceBuffer<double> substep_dt_;
-  DeviceBuffer<int> filtered_row_index_;
+  std::size_t filter_items_;  // (member, variable, latitude pair)
+  DeviceBuffer<double> filter_scratch_;
   std::vector<int> substeps_host_;
   std::vector<double> substep_dt_host_;
 };
