@@ -1,5 +1,6 @@
 // Runs RK4 sub-steps of the shallow-water model over a batch of members, on the CPU
-// reference (swe_step.cpp) or the CUDA kernels (swe_step.cu). Buffers are allocated once
+// (swe_step_fast.cpp, checked against the plain reference swe_step.cpp) or the CUDA kernels
+// (swe_step.cu). Buffers are allocated once
 // per batch (in the constructor), never per step.
 #pragma once
 
@@ -24,7 +25,13 @@ class SweStepper {
   virtual void advance(const std::vector<int>& substeps, const std::vector<double>& substep_dt) = 0;
 };
 
-/// The CPU reference for `members` members on `geometry`'s grid.
+/// The CPU reference for `members` members on `geometry`'s grid (swe_step.cpp): plain loops,
+/// one per kernel, each calling the per-point functions the CUDA kernels call. The spec that
+/// both other paths are tested against, bit for bit.
+std::unique_ptr<SweStepper> make_reference_stepper(const SweGeometry& geometry,
+                                                   std::int64_t members);
+/// The CPU path that runs (swe_step_fast.cpp): the reference's operations rearranged for a
+/// CPU core (fused by row, vectorised), bit-identical to the reference.
 std::unique_ptr<SweStepper> make_cpu_stepper(const SweGeometry& geometry, std::int64_t members);
 /// The CUDA path (device memory for the whole batch allocated here); std::runtime_error
 /// without a CUDA build or device.

@@ -1,4 +1,5 @@
-// CPU reference vs CUDA kernels, bit for bit (DESIGN.md §6): a full multi-sub-step
+// CPU reference vs CUDA kernels, bit for bit (DESIGN.md §6; the CPU path that runs is checked
+// against the same reference by test_swe_fast): a full multi-sub-step
 // shallow-water step for every initial condition (and a batch whose members take different
 // numbers of sub-steps), then every diagnostic (vorticity, wind speed, mass and energy).
 // Exit 0: all identical; 1: a difference (printed); 77: no usable GPU or no CUDA build,
@@ -72,7 +73,7 @@ void run_case(const Case& c) {
     substeps.push_back(n);
     substep_dt.push_back(dt / n);
   }
-  auto cpu = make_cpu_stepper(geometry, 2);
+  auto cpu = make_reference_stepper(geometry, 2);
   auto gpu = make_cuda_stepper(geometry, 2);
   cpu->load(batch.data);
   gpu->load(batch.data);

@@ -1,0 +1,294 @@
+// The CPU path of the shallow-water step that `--device cpu` runs: the reference of
+// swe_step.cpp rearranged for a CPU core, with every value computed by the very same
+// floating-point operations in the same order, so its results are bit-identical to the
+// reference (and so to the CUDA kernels). tests/model/test_swe_fast.cpp checks that, bit for
+// bit, on every initial condition and on awkward grids.
+//
+// What is rearranged (docs/model.md, "The CPU path"):
+//  - fused by row: a row's tendency goes to a small scratch that stays in L1 and is used by
+//    the RK4 update of that row at once, instead of a full tendency array per stage (the
+//    next stage's input goes to a second buffer, so no row reads a value updated before it);
+//  - branch-free inner loops: the pole rows read a rotated copy of themselves (u, v negated:
+//    exactly what the reference's sign_n·u is), the east/west wrap-around points are done
+//    apart, so the compiler vectorises the interior loop;
+//  - the Bernoulli function is computed once per point and stage (the reference computes it
+//    at each of the 4 neighbours; same operations on the same values, so the same bits);
+//  - the polar filter does 4 row pairs at once in SIMD lanes (swe_filter_lanes<4>).
+// The hot loops are cloned for AVX2 and AVX-512 and picked at run time (no FMA: the clones
+// keep -ffp-contract=off, and + - * / are correctly rounded at every vector width).
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "swe_filter.hpp"
+#include "swe_stepper.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define STORMRUN_SIMD_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define STORMRUN_SIMD_CLONES
+#endif
+
+namespace stormrun::model {
+namespace {
+
+constexpr int kLanes = 4;
+
+/// Pointers to the three fields (h, u, v) of one row.
+struct Row3 {
+  const double* h;
+  const double* u;
+  const double* v;
+  const double* b;  // Bernoulli function of the row
+};
+
+/// The reference's swe_tendency_point for point i of row j, with neighbours given by value.
+/// HasN/HasS: the row has a northern/southern face with a flux (not a pole row).
+template <bool HasN, bool HasS>
+inline __attribute__((always_inline)) void tendency_at(const SweView& g, int j, const Row3& c,
+                                                       const Row3& n, const Row3& s,
+                                                       const double* f, int i, int ie, int iw,
+                                                       double* dh, double* du, double* dv) {
+  const double hc = c.h[i], uc = c.u[i], vc = c.v[i];
+  const double hu_c = hc * uc;
+  const double flux_e = 0.5 * (hu_c + c.h[ie] * c.u[ie]);
+  const double flux_w = 0.5 * (c.h[iw] * c.u[iw] + hu_c);
+  const double hv_c = hc * vc;
+  double flux_n = 0.0;
+  if constexpr (HasN) flux_n = 0.5 * (hv_c + n.h[i] * n.v[i]) * g.cos_face[j + 1];
+  double flux_s = 0.0;
+  if constexpr (HasS) flux_s = 0.5 * (s.h[i] * s.v[i] + hv_c) * g.cos_face[j];
+  dh[i] = -((flux_e - flux_w) * g.ew_metric[j] + (flux_n - flux_s) * g.ns_metric[j]);
+
+  const double dv_dlam = (c.v[ie] - c.v[iw]) * g.inv_2dlam;
+  const double ucos_n = n.u[i] * g.cos_ext[j + 2];
+  const double ucos_s = s.u[i] * g.cos_ext[j];
+  const double ducos_dphi = (ucos_n - ucos_s) * g.inv_2dphi;
+  const double q = (dv_dlam - ducos_dphi) * g.inv_acos[j] + f[i];
+  du[i] = q * vc - (c.b[ie] - c.b[iw]) * g.inv_dx[j];
+  dv[i] = -(q * uc) - (n.b[i] - s.b[i]) * g.inv_2adphi;
+}
+
+template <bool HasN, bool HasS>
+inline __attribute__((always_inline)) void tendency_row_impl(const SweView& g, int j, const Row3& c,
+                                                             const Row3& n, const Row3& s,
+                                                             double* dh, double* du, double* dv) {
+  const int nlon = g.nlon;
+  const double* f = g.coriolis + std::size_t(j) * nlon;
+  tendency_at<HasN, HasS>(g, j, c, n, s, f, 0, 1, nlon - 1, dh, du, dv);
+#pragma GCC ivdep
+  for (int i = 1; i < nlon - 1; ++i)
+    tendency_at<HasN, HasS>(g, j, c, n, s, f, i, i + 1, i - 1, dh, du, dv);
+  tendency_at<HasN, HasS>(g, j, c, n, s, f, nlon - 1, 0, nlon - 2, dh, du, dv);
+}
+
+/// One value's RK4 update (the reference's swe_rk_point) over a row of `count` values.
+/// wdt = weight·dt, ndt = next·dt, computed once as the reference does per value.
+inline __attribute__((always_inline)) void rk_row(int stage, double wdt, double ndt,
+                                                  const double* k, double* y, double* ys_out,
+                                                  double* acc, int count) {
+  if (stage == 0) {
+#pragma GCC ivdep
+    for (int i = 0; i < count; ++i) {
+      acc[i] = y[i] + wdt * k[i];
+      ys_out[i] = y[i] + ndt * k[i];
+    }
+  } else if (stage < kRkStages - 1) {
+#pragma GCC ivdep
+    for (int i = 0; i < count; ++i) {
+      acc[i] = acc[i] + wdt * k[i];
+      ys_out[i] = y[i] + ndt * k[i];
+    }
+  } else {
+#pragma GCC ivdep
+    for (int i = 0; i < count; ++i)
+      y[i] = acc[i] + wdt * k[i];
+  }
+}
+
+/// Buffers of one member's stage (sized for the grid once, reused for every member).
+struct Scratch {
+  std::vector<double> bernoulli;  // [nlat*nlon]
+  std::vector<double> rotated;    // [2][4][nlon]: h, u, v, B of the pole rows at λ+π
+  std::vector<double> k_filter;   // [3][filtered_rows][nlon] tendencies of the filtered rows
+  std::vector<double> k_row;      // [3][nlon] tendency of one unfiltered row
+  std::vector<double> lanes;      // [4][nlon*kLanes] filter lanes (xr, xi, wr, wi)
+};
+
+/// One RK4 stage of one member: input fields `in` (h,u,v), output ys_out, y and acc updated
+/// (all [3][nlat][nlon]).
+STORMRUN_SIMD_CLONES
+void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double ndt,
+                  const double* in, double* y, double* ys_out, double* acc) {
+  const int nlat = g.nlat, nlon = g.nlon;
+  const std::size_t n = std::size_t(nlat) * nlon;
+  const double* h = in;
+  const double* u = in + n;
+  const double* v = in + 2 * n;
+  double* b = sc.bernoulli.data();
+#pragma GCC ivdep
+  for (std::size_t p = 0; p < n; ++p)
+    b[p] = swe_bernoulli(g.gravity, h[p], u[p], v[p]);
+
+  // The pole rows seen across the pole: the same row at λ+π with u, v negated.
+  for (int side = 0; side < 2; ++side) {
+    const std::size_t row = std::size_t(side == 0 ? 0 : nlat - 1) * nlon;
+    double* r = sc.rotated.data() + std::size_t(side) * 4 * nlon;
+    for (int i = 0; i < nlon; ++i) {
+      const int o = (i + nlon / 2 < nlon) ? i + nlon / 2 : i + nlon / 2 - nlon;
+      r[i] = h[row + o];
+      r[nlon + i] = -u[row + o];
+      r[2 * nlon + i] = -v[row + o];
+      r[3 * nlon + i] = b[row + o];
+    }
+  }
+  auto row3 = [&](int j) {
+    const std::size_t off = std::size_t(j) * nlon;
+    return Row3{h + off, u + off, v + off, b + off};
+  };
+  auto rotated3 = [&](int side) {
+    const double* r = sc.rotated.data() + std::size_t(side) * 4 * nlon;
+    return Row3{r, r + nlon, r + 2 * nlon, r + 3 * nlon};
+  };
+  auto tendency_row = [&](int j, double* dh, double* du, double* dv)
+      __attribute__((always_inline)) {
+    const Row3 c = row3(j);
+    const Row3 north = j + 1 < nlat ? row3(j + 1) : rotated3(1);
+    const Row3 south = j > 0 ? row3(j - 1) : rotated3(0);
+    if (j + 1 < nlat && j > 0)
+      tendency_row_impl<true, true>(g, j, c, north, south, dh, du, dv);
+    else if (j > 0)
+      tendency_row_impl<false, true>(g, j, c, north, south, dh, du, dv);
+    else if (j + 1 < nlat)
+      tendency_row_impl<true, false>(g, j, c, north, south, dh, du, dv);
+    else
+      tendency_row_impl<false, false>(g, j, c, north, south, dh, du, dv);
+  };
+  auto update_row = [&](int j, int var, const double* k) __attribute__((always_inline)) {
+    const std::size_t off = var * n + std::size_t(j) * nlon;
+    rk_row(stage, wdt, ndt, k, y + off, ys_out + off, acc + off, nlon);
+  };
+
+  // Filtered rows: tendencies, then the filter in groups of kLanes (variable, pair) items,
+  // then their update.
+  const std::size_t fstride = std::size_t(g.filtered_rows) * nlon;  // one variable
+  double* kf = sc.k_filter.data();
+  for (int j = 0; j < nlat; ++j) {
+    const int r = g.filter_row[j];
+    if (r < 0) continue;
+    const std::size_t off = std::size_t(r) * nlon;
+    tendency_row(j, kf + off, kf + fstride + off, kf + 2 * fstride + off);
+  }
+  const int items = 3 * g.filter_pairs;
+  const std::size_t lane_size = std::size_t(nlon) * kLanes;
+  double* xr = sc.lanes.data();
+  double* xi = xr + lane_size;
+  for (int first = 0; first < items; first += kLanes) {
+    int lane_pair[kLanes];
+    for (int l = 0; l < kLanes; ++l) {
+      const int item = first + l;
+      lane_pair[l] = item < items ? item % g.filter_pairs : 0;
+      if (item < items) {
+        const int south = g.filter_pair_row[lane_pair[l]];
+        const double* ks = kf + (item / g.filter_pairs) * fstride;
+        const double* rs = ks + std::size_t(g.filter_row[south]) * nlon;
+        const double* rn = ks + std::size_t(g.filter_row[nlat - 1 - south]) * nlon;
+        for (int i = 0; i < nlon; ++i) {
+          xr[i * kLanes + l] = rs[i];
+          xi[i * kLanes + l] = rn[i];
+        }
+      } else {
+        for (int i = 0; i < nlon; ++i)
+          xr[i * kLanes + l] = xi[i * kLanes + l] = 0.0;
+      }
+    }
+    swe_filter_lanes<kLanes>(g, lane_pair, xr, xi, xi + lane_size, xi + 2 * lane_size);
+    for (int l = 0; l < kLanes && first + l < items; ++l) {
+      const int item = first + l;
+      const int south = g.filter_pair_row[lane_pair[l]];
+      double* ks = kf + (item / g.filter_pairs) * fstride;
+      double* rs = ks + std::size_t(g.filter_row[south]) * nlon;
+      double* rn = ks + std::size_t(g.filter_row[nlat - 1 - south]) * nlon;
+      for (int i = 0; i < nlon; ++i) {
+        rs[i] = xr[i * kLanes + l];
+        rn[i] = xi[i * kLanes + l];
+      }
+    }
+  }
+  for (int j = 0; j < nlat; ++j) {
+    const int r = g.filter_row[j];
+    if (r < 0) continue;
+    for (int var = 0; var < 3; ++var)
+      update_row(j, var, kf + var * fstride + std::size_t(r) * nlon);
+  }
+
+  // Unfiltered rows: tendency and update fused, one row at a time.
+  double* kr = sc.k_row.data();
+  for (int j = 0; j < nlat; ++j) {
+    if (g.filter_row[j] >= 0) continue;
+    tendency_row(j, kr, kr + nlon, kr + 2 * nlon);
+    for (int var = 0; var < 3; ++var)
+      update_row(j, var, kr + var * nlon);
+  }
+}
+
+class FastCpuStepper final : public SweStepper {
+ public:
+  FastCpuStepper(const SweGeometry& geometry, std::int64_t members)
+      : geometry_(geometry), view_(geometry_.host_view()), members_(members) {
+    const std::size_t n = geometry.grid.points();
+    const std::size_t size = std::size_t(members) * 3 * n;
+    const std::size_t nlon = geometry.grid.nlon;
+    y_.assign(size, 0.0);
+    ys_[0].assign(size, 0.0);
+    ys_[1].assign(size, 0.0);
+    acc_.assign(size, 0.0);
+    scratch_.bernoulli.assign(n, 0.0);
+    scratch_.rotated.assign(2 * 4 * nlon, 0.0);
+    scratch_.k_filter.assign(3 * std::size_t(geometry.filtered_rows) * nlon, 0.0);
+    scratch_.k_row.assign(3 * nlon, 0.0);
+    scratch_.lanes.assign(4 * nlon * kLanes, 0.0);
+  }
+
+  void load(const std::vector<double>& fields) override {
+    if (fields.size() != y_.size())
+      throw std::invalid_argument("shallow water: state of " + std::to_string(fields.size()) +
+                                  " values loaded into a batch of " + std::to_string(y_.size()));
+    y_ = fields;
+  }
+  void store(std::vector<double>& fields) override { fields = y_; }
+
+  void advance(const std::vector<int>& substeps, const std::vector<double>& substep_dt) override {
+    const std::size_t size = 3 * std::size_t(geometry_.grid.points());
+    for (std::int64_t m = 0; m < members_; ++m) {
+      const double dt = substep_dt[m];
+      double* y = y_.data() + m * size;
+      double* acc = acc_.data() + m * size;
+      double* ys[2] = {ys_[0].data() + m * size, ys_[1].data() + m * size};
+      for (int sub = 0; sub < substeps[m]; ++sub)
+        for (int stage = 0; stage < kRkStages; ++stage) {
+          // Stage s reads what stage s-1 wrote (y at s = 0) and writes the other buffer.
+          const double* in = stage == 0 ? y : ys[(stage - 1) % 2];
+          const double next = stage < kRkStages - 1 ? kRkNext[stage] : 0.0;
+          member_stage(view_, scratch_, stage, kRkWeight[stage] * dt, next * dt, in, y,
+                       ys[stage % 2], acc);
+        }
+    }
+  }
+
+ private:
+  SweGeometry geometry_;  // own copy: the view points into it
+  SweView view_;
+  std::int64_t members_;
+  std::vector<double> y_, ys_[2], acc_;
+  Scratch scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<SweStepper> make_cpu_stepper(const SweGeometry& geometry, std::int64_t members) {
+  return std::make_unique<FastCpuStepper>(geometry, members);
+}
+
+}  // namespace stormrun::model
