@@ -18,83 +18,113 @@
 
 #include "swe_ops.hpp"
 
+// Always inlined, so the CPU path's SIMD clones (swe_step_fast.cpp) get their own vector width.
+#if defined(__CUDACC__)
+#define SWE_HD_INLINE __host__ __device__ __forceinline__
+#else
+#define SWE_HD_INLINE inline __attribute__((always_inline))
+#endif
+
 namespace stormrun::model {
+
+/// y = v·w (Twiddle), or y = v where w = 1 (j = 0: the twiddle is skipped, not multiplied).
+template <bool Twiddle>
+SWE_HD_INLINE void swe_store_twiddled(double vr, double vi, double wr, double wi, double* yr,
+                                      double* yi) {
+  if constexpr (Twiddle) {
+    *yr = vr * wr - vi * wi;
+    *yi = vr * wi + vi * wr;
+  } else {
+    *yr = vr;
+    *yi = vi;
+  }
+}
+
+/// The butterflies of one j of a radix-p pass (swe_fft_pass): `run` elements t, inputs at
+/// x[in + r·in_step + t], outputs at y[out + k·run + t], twiddles W^{jk} = tw[jk_unit·k]
+/// where Twiddle (j > 0).
+template <bool Twiddle>
+SWE_HD_INLINE void swe_fft_butterflies(int n, int p, int run, int in, int in_step, int out,
+                                       int jk_unit, const double* tw_re, const double* tw_im,
+                                       const double* xr, const double* xi, double* yr, double* yi) {
+  if (p == 2) {
+    const double w1r = tw_re[jk_unit], w1i = tw_im[jk_unit];
+    for (int t = 0; t < run; ++t) {
+      const double a0r = xr[in + t], a0i = xi[in + t];
+      const double a1r = xr[in + in_step + t], a1i = xi[in + in_step + t];
+      yr[out + t] = a0r + a1r;
+      yi[out + t] = a0i + a1i;
+      swe_store_twiddled<Twiddle>(a0r - a1r, a0i - a1i, w1r, w1i, &yr[out + run + t],
+                                  &yi[out + run + t]);
+    }
+  } else if (p == 4) {
+    const double w1r = tw_re[jk_unit], w1i = tw_im[jk_unit];
+    const double w2r = tw_re[2 * jk_unit], w2i = tw_im[2 * jk_unit];
+    const double w3r = tw_re[3 * jk_unit], w3i = tw_im[3 * jk_unit];
+    for (int t = 0; t < run; ++t) {
+      const double a0r = xr[in + t], a0i = xi[in + t];
+      const double a1r = xr[in + in_step + t], a1i = xi[in + in_step + t];
+      const double a2r = xr[in + 2 * in_step + t], a2i = xi[in + 2 * in_step + t];
+      const double a3r = xr[in + 3 * in_step + t], a3i = xi[in + 3 * in_step + t];
+      const double t0r = a0r + a2r, t0i = a0i + a2i;
+      const double t1r = a0r - a2r, t1i = a0i - a2i;
+      const double t2r = a1r + a3r, t2i = a1i + a3i;
+      // (a1 - a3)·(-i)
+      const double t3r = a1i - a3i, t3i = a3r - a1r;
+      yr[out + t] = t0r + t2r;
+      yi[out + t] = t0i + t2i;
+      swe_store_twiddled<Twiddle>(t1r + t3r, t1i + t3i, w1r, w1i, &yr[out + run + t],
+                                  &yi[out + run + t]);
+      swe_store_twiddled<Twiddle>(t0r - t2r, t0i - t2i, w2r, w2i, &yr[out + 2 * run + t],
+                                  &yi[out + 2 * run + t]);
+      swe_store_twiddled<Twiddle>(t1r - t3r, t1i - t3i, w3r, w3i, &yr[out + 3 * run + t],
+                                  &yi[out + 3 * run + t]);
+    }
+  } else {
+    // Any other radix: the p-point DFT summed directly, r = 0..p-1 in order.
+    const int unit = n / p;  // W_p = W_n^unit
+    for (int k = 0; k < p; ++k) {
+      const double wr = tw_re[jk_unit * k], wi = tw_im[jk_unit * k];
+      for (int t = 0; t < run; ++t) {
+        double sr = xr[in + t], si = xi[in + t];
+        for (int r = 1; r < p; ++r) {
+          const int e = unit * ((r * k) % p);
+          const double ar = xr[in + r * in_step + t], ai = xi[in + r * in_step + t];
+          sr = sr + (ar * tw_re[e] - ai * tw_im[e]);
+          si = si + (ar * tw_im[e] + ai * tw_re[e]);
+        }
+        if (k == 0)
+          swe_store_twiddled<false>(sr, si, wr, wi, &yr[out + t], &yi[out + t]);
+        else
+          swe_store_twiddled<Twiddle>(sr, si, wr, wi, &yr[out + k * run + t],
+                                      &yi[out + k * run + t]);
+      }
+    }
+  }
+}
 
 /// One radix-p pass of a Stockham autosort FFT (decimation in frequency) of length n on
 /// sub-sequences of length `len` = n/s: for j < m = len/p, q < s,
 ///   y[q + s(pj + k)] = W_len^{jk} · Σ_r x[q + s(j + rm)] · W_p^{rk}.
-/// tw_re/tw_im[e] = cos(2πe/n), -sin(2πe/n); W_len^{jk} = tw[s·j·k] (s·j·k < n).
+/// tw_re/tw_im[e] = cos(2πe/n), -sin(2πe/n); W_len^{jk} = tw[s·j·k] (s·j·k < n). For one j,
+/// the s values of q and the L lanes are one contiguous run of s·L elements.
 template <int L>
-SWE_HD void swe_fft_pass(int n, int len, int s, int p, const double* tw_re, const double* tw_im,
-                         const double* xr, const double* xi, double* yr, double* yi) {
+SWE_HD_INLINE void swe_fft_pass(int n, int len, int s, int p, const double* tw_re,
+                                const double* tw_im, const double* xr, const double* xi, double* yr,
+                                double* yi) {
   const int m = len / p;
-  const int step = s * m;  // distance between the inputs of one butterfly
-  for (int j = 0; j < m; ++j)
-    for (int q = 0; q < s; ++q) {
-      const int in = q + s * j;
-      const int out = q + s * p * j;
-      if (p == 2) {
-        const double w1r = tw_re[s * j], w1i = tw_im[s * j];
-        for (int l = 0; l < L; ++l) {
-          const double a0r = xr[in * L + l], a0i = xi[in * L + l];
-          const double a1r = xr[(in + step) * L + l], a1i = xi[(in + step) * L + l];
-          const double dr = a0r - a1r, di = a0i - a1i;
-          yr[out * L + l] = a0r + a1r;
-          yi[out * L + l] = a0i + a1i;
-          yr[(out + s) * L + l] = dr * w1r - di * w1i;
-          yi[(out + s) * L + l] = dr * w1i + di * w1r;
-        }
-      } else if (p == 4) {
-        const double w1r = tw_re[s * j], w1i = tw_im[s * j];
-        const double w2r = tw_re[2 * s * j], w2i = tw_im[2 * s * j];
-        const double w3r = tw_re[3 * s * j], w3i = tw_im[3 * s * j];
-        for (int l = 0; l < L; ++l) {
-          const double a0r = xr[in * L + l], a0i = xi[in * L + l];
-          const double a1r = xr[(in + step) * L + l], a1i = xi[(in + step) * L + l];
-          const double a2r = xr[(in + 2 * step) * L + l], a2i = xi[(in + 2 * step) * L + l];
-          const double a3r = xr[(in + 3 * step) * L + l], a3i = xi[(in + 3 * step) * L + l];
-          const double t0r = a0r + a2r, t0i = a0i + a2i;
-          const double t1r = a0r - a2r, t1i = a0i - a2i;
-          const double t2r = a1r + a3r, t2i = a1i + a3i;
-          // (a1 - a3)·(-i)
-          const double t3r = a1i - a3i, t3i = a3r - a1r;
-          const double y1r = t1r + t3r, y1i = t1i + t3i;
-          const double y2r = t0r - t2r, y2i = t0i - t2i;
-          const double y3r = t1r - t3r, y3i = t1i - t3i;
-          yr[out * L + l] = t0r + t2r;
-          yi[out * L + l] = t0i + t2i;
-          yr[(out + s) * L + l] = y1r * w1r - y1i * w1i;
-          yi[(out + s) * L + l] = y1r * w1i + y1i * w1r;
-          yr[(out + 2 * s) * L + l] = y2r * w2r - y2i * w2i;
-          yi[(out + 2 * s) * L + l] = y2r * w2i + y2i * w2r;
-          yr[(out + 3 * s) * L + l] = y3r * w3r - y3i * w3i;
-          yi[(out + 3 * s) * L + l] = y3r * w3i + y3i * w3r;
-        }
-      } else {
-        // Any other radix: the p-point DFT summed directly, r = 0..p-1 in order.
-        const int unit = n / p;  // W_p = W_n^unit
-        for (int k = 0; k < p; ++k) {
-          const double wr = tw_re[s * j * k], wi = tw_im[s * j * k];
-          for (int l = 0; l < L; ++l) {
-            double sr = xr[in * L + l], si = xi[in * L + l];
-            for (int r = 1; r < p; ++r) {
-              const int e = unit * ((r * k) % p);
-              const double ar = xr[(in + r * step) * L + l], ai = xi[(in + r * step) * L + l];
-              sr = sr + (ar * tw_re[e] - ai * tw_im[e]);
-              si = si + (ar * tw_im[e] + ai * tw_re[e]);
-            }
-            yr[(out + k * s) * L + l] = sr * wr - si * wi;
-            yi[(out + k * s) * L + l] = sr * wi + si * wr;
-          }
-        }
-      }
-    }
+  const int run = s * L;          // elements (q, lane) per j
+  const int in_step = s * m * L;  // distance between the inputs of one butterfly
+  swe_fft_butterflies<false>(n, p, run, 0, in_step, 0, 0, tw_re, tw_im, xr, xi, yr, yi);
+  for (int j = 1; j < m; ++j)
+    swe_fft_butterflies<true>(n, p, run, s * j * L, in_step, s * p * j * L, s * j, tw_re, tw_im, xr,
+                              xi, yr, yi);
 }
 
 /// Forward FFT (X_k = Σ x_e e^{-2πi ek/n}, n = NLON) of L lanes held in xr/xi; w*: scratch
 /// of the same size. The result is left in xr/xi.
 template <int L>
-SWE_HD void swe_fft(const SweView& g, double* xr, double* xi, double* wr, double* wi) {
+SWE_HD_INLINE void swe_fft(const SweView& g, double* xr, double* xi, double* wr, double* wi) {
   const int n = g.nlon;
   int len = n, s = 1;
   double *sr = xr, *si = xi, *dr = wr, *di = wi;
@@ -121,8 +151,8 @@ SWE_HD void swe_fft(const SweView& g, double* xr, double* xi, double* wr, double
 /// rows of the lanes' latitude pairs lane_pair[l]; on exit the filtered rows, in place.
 /// The inverse transform is conj(FFT(conj(·))); 1/NLON is folded into the response table.
 template <int L>
-SWE_HD void swe_filter_lanes(const SweView& g, const int* lane_pair, double* xr, double* xi,
-                             double* wr, double* wi) {
+SWE_HD_INLINE void swe_filter_lanes(const SweView& g, const int* lane_pair, double* xr, double* xi,
+                                    double* wr, double* wi) {
   const int n = g.nlon;
   swe_fft<L>(g, xr, xi, wr, wi);
   for (int k = 0; k < n; ++k)

@@ -17,6 +17,7 @@
 // The hot loops are cloned for AVX2 and AVX-512 and picked at run time (no FMA: the clones
 // keep -ffp-contract=off, and + - * / are correctly rounded at every vector width).
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -33,7 +34,7 @@
 namespace stormrun::model {
 namespace {
 
-constexpr int kLanes = 4;
+constexpr int kLanes = 8;
 
 /// Pointers to the three fields (h, u, v) of one row.
 struct Row3 {
@@ -43,10 +44,17 @@ struct Row3 {
   const double* b;  // Bernoulli function of the row
 };
 
+/// The metric factors of one row, read into locals once per row (held in registers: stores
+/// through double* could otherwise alias the tables, and force a reload at every point).
+struct RowMetrics {
+  double cos_face_n, cos_face_s, ew, ns, inv_2dlam, cos_n, cos_s, inv_2dphi, inv_acos, inv_dx,
+      inv_2adphi;
+};
+
 /// The reference's swe_tendency_point for point i of row j, with neighbours given by value.
 /// HasN/HasS: the row has a northern/southern face with a flux (not a pole row).
 template <bool HasN, bool HasS>
-inline __attribute__((always_inline)) void tendency_at(const SweView& g, int j, const Row3& c,
+inline __attribute__((always_inline)) void tendency_at(const RowMetrics& r, const Row3& c,
                                                        const Row3& n, const Row3& s,
                                                        const double* f, int i, int ie, int iw,
                                                        double* dh, double* du, double* dv) {
@@ -56,18 +64,18 @@ inline __attribute__((always_inline)) void tendency_at(const SweView& g, int j, 
   const double flux_w = 0.5 * (c.h[iw] * c.u[iw] + hu_c);
   const double hv_c = hc * vc;
   double flux_n = 0.0;
-  if constexpr (HasN) flux_n = 0.5 * (hv_c + n.h[i] * n.v[i]) * g.cos_face[j + 1];
+  if constexpr (HasN) flux_n = 0.5 * (hv_c + n.h[i] * n.v[i]) * r.cos_face_n;
   double flux_s = 0.0;
-  if constexpr (HasS) flux_s = 0.5 * (s.h[i] * s.v[i] + hv_c) * g.cos_face[j];
-  dh[i] = -((flux_e - flux_w) * g.ew_metric[j] + (flux_n - flux_s) * g.ns_metric[j]);
+  if constexpr (HasS) flux_s = 0.5 * (s.h[i] * s.v[i] + hv_c) * r.cos_face_s;
+  dh[i] = -((flux_e - flux_w) * r.ew + (flux_n - flux_s) * r.ns);
 
-  const double dv_dlam = (c.v[ie] - c.v[iw]) * g.inv_2dlam;
-  const double ucos_n = n.u[i] * g.cos_ext[j + 2];
-  const double ucos_s = s.u[i] * g.cos_ext[j];
-  const double ducos_dphi = (ucos_n - ucos_s) * g.inv_2dphi;
-  const double q = (dv_dlam - ducos_dphi) * g.inv_acos[j] + f[i];
-  du[i] = q * vc - (c.b[ie] - c.b[iw]) * g.inv_dx[j];
-  dv[i] = -(q * uc) - (n.b[i] - s.b[i]) * g.inv_2adphi;
+  const double dv_dlam = (c.v[ie] - c.v[iw]) * r.inv_2dlam;
+  const double ucos_n = n.u[i] * r.cos_n;
+  const double ucos_s = s.u[i] * r.cos_s;
+  const double ducos_dphi = (ucos_n - ucos_s) * r.inv_2dphi;
+  const double q = (dv_dlam - ducos_dphi) * r.inv_acos + f[i];
+  du[i] = q * vc - (c.b[ie] - c.b[iw]) * r.inv_dx;
+  dv[i] = -(q * uc) - (n.b[i] - s.b[i]) * r.inv_2adphi;
 }
 
 template <bool HasN, bool HasS>
@@ -76,11 +84,14 @@ inline __attribute__((always_inline)) void tendency_row_impl(const SweView& g, i
                                                              double* dh, double* du, double* dv) {
   const int nlon = g.nlon;
   const double* f = g.coriolis + std::size_t(j) * nlon;
-  tendency_at<HasN, HasS>(g, j, c, n, s, f, 0, 1, nlon - 1, dh, du, dv);
+  const RowMetrics r{g.cos_face[j + 1], g.cos_face[j],    g.ew_metric[j], g.ns_metric[j],
+                     g.inv_2dlam,       g.cos_ext[j + 2], g.cos_ext[j],   g.inv_2dphi,
+                     g.inv_acos[j],     g.inv_dx[j],      g.inv_2adphi};
+  tendency_at<HasN, HasS>(r, c, n, s, f, 0, 1, nlon - 1, dh, du, dv);
 #pragma GCC ivdep
   for (int i = 1; i < nlon - 1; ++i)
-    tendency_at<HasN, HasS>(g, j, c, n, s, f, i, i + 1, i - 1, dh, du, dv);
-  tendency_at<HasN, HasS>(g, j, c, n, s, f, nlon - 1, 0, nlon - 2, dh, du, dv);
+    tendency_at<HasN, HasS>(r, c, n, s, f, i, i + 1, i - 1, dh, du, dv);
+  tendency_at<HasN, HasS>(r, c, n, s, f, nlon - 1, 0, nlon - 2, dh, du, dv);
 }
 
 /// One value's RK4 update (the reference's swe_rk_point) over a row of `count` values.
@@ -109,11 +120,38 @@ inline __attribute__((always_inline)) void rk_row(int stage, double wdt, double 
 
 /// Buffers of one member's stage (sized for the grid once, reused for every member).
 struct Scratch {
-  std::vector<double> bernoulli;  // [nlat*nlon]
-  std::vector<double> rotated;    // [2][4][nlon]: h, u, v, B of the pole rows at λ+π
-  std::vector<double> k_filter;   // [3][filtered_rows][nlon] tendencies of the filtered rows
-  std::vector<double> k_row;      // [3][nlon] tendency of one unfiltered row
-  std::vector<double> lanes;      // [4][nlon*kLanes] filter lanes (xr, xi, wr, wi)
+  double* bernoulli;  // [nlat*nlon]
+  double* rotated;    // [2][4][nlon]: h, u, v, B of the pole rows at λ+π
+  double* k_filter;   // [3][filtered_rows][nlon] tendencies of the filtered rows
+  double* k_row;      // [3][nlon] tendency of one unfiltered row
+  double* lanes;      // [4][nlon*kLanes] filter lanes (xr, xi, wr, wi)
+};
+
+/// All buffers in one allocation, each 64-byte aligned and staggered by a few cache lines,
+/// so that no two arrays walked together start at the same offset within a 4 KiB page (the
+/// loads of one would otherwise wait on the stores of the other: "4K aliasing", which made
+/// the speed depend on where the allocator happened to put them).
+class Arena {
+ public:
+  explicit Arena(const std::vector<std::size_t>& sizes) {
+    std::size_t total = 8;
+    for (std::size_t k = 0; k < sizes.size(); ++k)
+      total += round_up(sizes[k]) + stagger(k) + 8;
+    storage_.assign(total, 0.0);
+    std::size_t offset = (64 - reinterpret_cast<std::uintptr_t>(storage_.data()) % 64) % 64 / 8;
+    for (std::size_t k = 0; k < sizes.size(); ++k) {
+      offset += stagger(k);
+      parts_.push_back(storage_.data() + offset);
+      offset += round_up(sizes[k]);
+    }
+  }
+  double* part(std::size_t k) const { return parts_[k]; }
+
+ private:
+  static std::size_t round_up(std::size_t doubles) { return (doubles + 7) / 8 * 8; }
+  static std::size_t stagger(std::size_t k) { return 8 * (5 * k % 64); }  // 5k cache lines
+  std::vector<double> storage_;
+  std::vector<double*> parts_;
 };
 
 /// One RK4 stage of one member: input fields `in` (h,u,v), output ys_out, y and acc updated
@@ -126,15 +164,16 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
   const double* h = in;
   const double* u = in + n;
   const double* v = in + 2 * n;
-  double* b = sc.bernoulli.data();
+  double* b = sc.bernoulli;
+  const double gravity = g.gravity;
 #pragma GCC ivdep
   for (std::size_t p = 0; p < n; ++p)
-    b[p] = swe_bernoulli(g.gravity, h[p], u[p], v[p]);
+    b[p] = swe_bernoulli(gravity, h[p], u[p], v[p]);
 
   // The pole rows seen across the pole: the same row at λ+π with u, v negated.
   for (int side = 0; side < 2; ++side) {
     const std::size_t row = std::size_t(side == 0 ? 0 : nlat - 1) * nlon;
-    double* r = sc.rotated.data() + std::size_t(side) * 4 * nlon;
+    double* r = sc.rotated + std::size_t(side) * 4 * nlon;
     for (int i = 0; i < nlon; ++i) {
       const int o = (i + nlon / 2 < nlon) ? i + nlon / 2 : i + nlon / 2 - nlon;
       r[i] = h[row + o];
@@ -148,7 +187,7 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
     return Row3{h + off, u + off, v + off, b + off};
   };
   auto rotated3 = [&](int side) {
-    const double* r = sc.rotated.data() + std::size_t(side) * 4 * nlon;
+    const double* r = sc.rotated + std::size_t(side) * 4 * nlon;
     return Row3{r, r + nlon, r + 2 * nlon, r + 3 * nlon};
   };
   auto tendency_row = [&](int j, double* dh, double* du, double* dv)
@@ -173,7 +212,7 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
   // Filtered rows: tendencies, then the filter in groups of kLanes (variable, pair) items,
   // then their update.
   const std::size_t fstride = std::size_t(g.filtered_rows) * nlon;  // one variable
-  double* kf = sc.k_filter.data();
+  double* kf = sc.k_filter;
   for (int j = 0; j < nlat; ++j) {
     const int r = g.filter_row[j];
     if (r < 0) continue;
@@ -182,7 +221,7 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
   }
   const int items = 3 * g.filter_pairs;
   const std::size_t lane_size = std::size_t(nlon) * kLanes;
-  double* xr = sc.lanes.data();
+  double* xr = sc.lanes;
   double* xi = xr + lane_size;
   for (int first = 0; first < items; first += kLanes) {
     int lane_pair[kLanes];
@@ -224,7 +263,7 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
   }
 
   // Unfiltered rows: tendency and update fused, one row at a time.
-  double* kr = sc.k_row.data();
+  double* kr = sc.k_row;
   for (int j = 0; j < nlat; ++j) {
     if (g.filter_row[j] >= 0) continue;
     tendency_row(j, kr, kr + nlon, kr + 2 * nlon);
@@ -236,36 +275,40 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
 class FastCpuStepper final : public SweStepper {
  public:
   FastCpuStepper(const SweGeometry& geometry, std::int64_t members)
-      : geometry_(geometry), view_(geometry_.host_view()), members_(members) {
-    const std::size_t n = geometry.grid.points();
-    const std::size_t size = std::size_t(members) * 3 * n;
-    const std::size_t nlon = geometry.grid.nlon;
-    y_.assign(size, 0.0);
-    ys_[0].assign(size, 0.0);
-    ys_[1].assign(size, 0.0);
-    acc_.assign(size, 0.0);
-    scratch_.bernoulli.assign(n, 0.0);
-    scratch_.rotated.assign(2 * 4 * nlon, 0.0);
-    scratch_.k_filter.assign(3 * std::size_t(geometry.filtered_rows) * nlon, 0.0);
-    scratch_.k_row.assign(3 * nlon, 0.0);
-    scratch_.lanes.assign(4 * nlon * kLanes, 0.0);
+      : geometry_(geometry),
+        view_(geometry_.host_view()),
+        members_(members),
+        size_(std::size_t(members) * 3 * geometry.grid.points()),
+        arena_({size_, size_, size_, size_, std::size_t(geometry.grid.points()),
+                8 * std::size_t(geometry.grid.nlon),
+                3 * std::size_t(geometry.filtered_rows) * geometry.grid.nlon,
+                3 * std::size_t(geometry.grid.nlon), 4 * std::size_t(geometry.grid.nlon) * kLanes,
+                geometry.coriolis.size()}) {
+    y_ = arena_.part(0);
+    ys_[0] = arena_.part(1);
+    ys_[1] = arena_.part(2);
+    acc_ = arena_.part(3);
+    scratch_ = {arena_.part(4), arena_.part(5), arena_.part(6), arena_.part(7), arena_.part(8)};
+    // The Coriolis table is walked beside the fields: it gets a staggered place too.
+    std::copy(geometry.coriolis.begin(), geometry.coriolis.end(), arena_.part(9));
+    view_.coriolis = arena_.part(9);
   }
 
   void load(const std::vector<double>& fields) override {
-    if (fields.size() != y_.size())
+    if (fields.size() != size_)
       throw std::invalid_argument("shallow water: state of " + std::to_string(fields.size()) +
-                                  " values loaded into a batch of " + std::to_string(y_.size()));
-    y_ = fields;
+                                  " values loaded into a batch of " + std::to_string(size_));
+    std::copy(fields.begin(), fields.end(), y_);
   }
-  void store(std::vector<double>& fields) override { fields = y_; }
+  void store(std::vector<double>& fields) override { fields.assign(y_, y_ + size_); }
 
   void advance(const std::vector<int>& substeps, const std::vector<double>& substep_dt) override {
     const std::size_t size = 3 * std::size_t(geometry_.grid.points());
     for (std::int64_t m = 0; m < members_; ++m) {
       const double dt = substep_dt[m];
-      double* y = y_.data() + m * size;
-      double* acc = acc_.data() + m * size;
-      double* ys[2] = {ys_[0].data() + m * size, ys_[1].data() + m * size};
+      double* y = y_ + m * size;
+      double* acc = acc_ + m * size;
+      double* ys[2] = {ys_[0] + m * size, ys_[1] + m * size};
       for (int sub = 0; sub < substeps[m]; ++sub)
         for (int stage = 0; stage < kRkStages; ++stage) {
           // Stage s reads what stage s-1 wrote (y at s = 0) and writes the other buffer.
@@ -281,7 +324,9 @@ class FastCpuStepper final : public SweStepper {
   SweGeometry geometry_;  // own copy: the view points into it
   SweView view_;
   std::int64_t members_;
-  std::vector<double> y_, ys_[2], acc_;
+  std::size_t size_;  // doubles of the batch's state
+  Arena arena_;
+  double *y_, *ys_[2], *acc_;
   Scratch scratch_;
 };
 
