@@ -81,24 +81,29 @@ SWE_HD_INLINE void swe_fft_butterflies(int n, int p, int run, int in, int in_ste
                                   &yi[out + 3 * run + t]);
     }
   } else {
-    // Any other radix: the p-point DFT summed directly, r = 0..p-1 in order.
+    // Any other radix: the p-point DFT summed directly, r = 0..p-1 in order, accumulated in
+    // the output (t innermost, so the lanes are walked contiguously).
     const int unit = n / p;  // W_p = W_n^unit
     for (int k = 0; k < p; ++k) {
-      const double wr = tw_re[jk_unit * k], wi = tw_im[jk_unit * k];
+      double* sr = yr + out + k * run;
+      double* si = yi + out + k * run;
       for (int t = 0; t < run; ++t) {
-        double sr = xr[in + t], si = xi[in + t];
-        for (int r = 1; r < p; ++r) {
-          const int e = unit * ((r * k) % p);
-          const double ar = xr[in + r * in_step + t], ai = xi[in + r * in_step + t];
-          sr = sr + (ar * tw_re[e] - ai * tw_im[e]);
-          si = si + (ar * tw_im[e] + ai * tw_re[e]);
-        }
-        if (k == 0)
-          swe_store_twiddled<false>(sr, si, wr, wi, &yr[out + t], &yi[out + t]);
-        else
-          swe_store_twiddled<Twiddle>(sr, si, wr, wi, &yr[out + k * run + t],
-                                      &yi[out + k * run + t]);
+        sr[t] = xr[in + t];
+        si[t] = xi[in + t];
       }
+      for (int r = 1; r < p; ++r) {
+        const int e = unit * ((r * k) % p);
+        const double cr = tw_re[e], ci = tw_im[e];
+        for (int t = 0; t < run; ++t) {
+          const double ar = xr[in + r * in_step + t], ai = xi[in + r * in_step + t];
+          sr[t] = sr[t] + (ar * cr - ai * ci);
+          si[t] = si[t] + (ar * ci + ai * cr);
+        }
+      }
+      if (k == 0) continue;
+      const double wr = tw_re[jk_unit * k], wi = tw_im[jk_unit * k];
+      for (int t = 0; t < run; ++t)
+        swe_store_twiddled<Twiddle>(sr[t], si[t], wr, wi, &sr[t], &si[t]);
     }
   }
 }

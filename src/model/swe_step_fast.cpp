@@ -156,6 +156,40 @@ class Arena {
 
 /// One RK4 stage of one member: input fields `in` (h,u,v), output ys_out, y and acc updated
 /// (all [3][nlat][nlon]).
+/// Filters `count` <= L (variable, pair) items from `first` on, held in the member's
+/// filtered-row tendencies kf ([3][filtered_rows][nlon]), in place, as lanes of L.
+template <int L>
+inline __attribute__((always_inline)) void filter_items(const SweView& g, double* kf, double* lanes,
+                                                        int first, int count) {
+  const int nlat = g.nlat, nlon = g.nlon;
+  const std::size_t fstride = std::size_t(g.filtered_rows) * nlon;  // one variable
+  const std::size_t lane_size = std::size_t(nlon) * L;
+  double* xr = lanes;
+  double* xi = xr + lane_size;
+  int lane_pair[L];
+  double* rows[L][2] = {};
+  for (int l = 0; l < L; ++l) {
+    lane_pair[l] = l < count ? (first + l) % g.filter_pairs : 0;
+    if (l < count) {
+      const int south = g.filter_pair_row[lane_pair[l]];
+      double* ks = kf + ((first + l) / g.filter_pairs) * fstride;
+      rows[l][0] = ks + std::size_t(g.filter_row[south]) * nlon;
+      rows[l][1] = ks + std::size_t(g.filter_row[nlat - 1 - south]) * nlon;
+    }
+  }
+  for (int i = 0; i < nlon; ++i)
+    for (int l = 0; l < L; ++l) {
+      xr[i * L + l] = l < count ? rows[l][0][i] : 0.0;
+      xi[i * L + l] = l < count ? rows[l][1][i] : 0.0;
+    }
+  swe_filter_lanes<L>(g, lane_pair, xr, xi, xi + lane_size, xi + 2 * lane_size);
+  for (int l = 0; l < count; ++l)
+    for (int i = 0; i < nlon; ++i) {
+      rows[l][0][i] = xr[i * L + l];
+      rows[l][1][i] = xi[i * L + l];
+    }
+}
+
 STORMRUN_SIMD_CLONES
 void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double ndt,
                   const double* in, double* y, double* ys_out, double* acc) {
@@ -166,12 +200,15 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
   const double* v = in + 2 * n;
   double* b = sc.bernoulli;
   const double gravity = g.gravity;
+  // The Bernoulli function of row j, computed one row ahead of the sweep (cache-hot).
+  auto bernoulli_row = [&](int j) __attribute__((always_inline)) {
+    const std::size_t off = std::size_t(j) * nlon;
 #pragma GCC ivdep
-  for (std::size_t p = 0; p < n; ++p)
-    b[p] = swe_bernoulli(gravity, h[p], u[p], v[p]);
-
-  // The pole rows seen across the pole: the same row at λ+π with u, v negated.
-  for (int side = 0; side < 2; ++side) {
+    for (int i = 0; i < nlon; ++i)
+      b[off + i] = swe_bernoulli(gravity, h[off + i], u[off + i], v[off + i]);
+  };
+  // A pole row seen across the pole: the same row at λ+π with u, v negated.
+  auto rotate_row = [&](int side) {
     const std::size_t row = std::size_t(side == 0 ? 0 : nlat - 1) * nlon;
     double* r = sc.rotated + std::size_t(side) * 4 * nlon;
     for (int i = 0; i < nlon; ++i) {
@@ -181,7 +218,7 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
       r[2 * nlon + i] = -v[row + o];
       r[3 * nlon + i] = b[row + o];
     }
-  }
+  };
   auto row3 = [&](int j) {
     const std::size_t off = std::size_t(j) * nlon;
     return Row3{h + off, u + off, v + off, b + off};
@@ -209,66 +246,40 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
     rk_row(stage, wdt, ndt, k, y + off, ys_out + off, acc + off, nlon);
   };
 
-  // Filtered rows: tendencies, then the filter in groups of kLanes (variable, pair) items,
-  // then their update.
+  // One sweep from south to north: a filtered row's tendency is kept for the filter, an
+  // unfiltered row's is used for its update at once.
   const std::size_t fstride = std::size_t(g.filtered_rows) * nlon;  // one variable
   double* kf = sc.k_filter;
+  double* kr = sc.k_row;
+  bernoulli_row(0);
+  rotate_row(0);
   for (int j = 0; j < nlat; ++j) {
+    if (j + 1 < nlat) bernoulli_row(j + 1);
+    if (j + 1 == nlat) rotate_row(1);
     const int r = g.filter_row[j];
-    if (r < 0) continue;
-    const std::size_t off = std::size_t(r) * nlon;
-    tendency_row(j, kf + off, kf + fstride + off, kf + 2 * fstride + off);
+    if (r >= 0) {
+      const std::size_t off = std::size_t(r) * nlon;
+      tendency_row(j, kf + off, kf + fstride + off, kf + 2 * fstride + off);
+    } else {
+      tendency_row(j, kr, kr + nlon, kr + 2 * nlon);
+      for (int var = 0; var < 3; ++var)
+        update_row(j, var, kr + var * nlon);
+    }
   }
+
+  // The filter on (variable, pair) items, kLanes at a time (a remainder of at most 4 in 4
+  // lanes), then the filtered rows' update.
   const int items = 3 * g.filter_pairs;
-  const std::size_t lane_size = std::size_t(nlon) * kLanes;
-  double* xr = sc.lanes;
-  double* xi = xr + lane_size;
-  for (int first = 0; first < items; first += kLanes) {
-    int lane_pair[kLanes];
-    for (int l = 0; l < kLanes; ++l) {
-      const int item = first + l;
-      lane_pair[l] = item < items ? item % g.filter_pairs : 0;
-      if (item < items) {
-        const int south = g.filter_pair_row[lane_pair[l]];
-        const double* ks = kf + (item / g.filter_pairs) * fstride;
-        const double* rs = ks + std::size_t(g.filter_row[south]) * nlon;
-        const double* rn = ks + std::size_t(g.filter_row[nlat - 1 - south]) * nlon;
-        for (int i = 0; i < nlon; ++i) {
-          xr[i * kLanes + l] = rs[i];
-          xi[i * kLanes + l] = rn[i];
-        }
-      } else {
-        for (int i = 0; i < nlon; ++i)
-          xr[i * kLanes + l] = xi[i * kLanes + l] = 0.0;
-      }
-    }
-    swe_filter_lanes<kLanes>(g, lane_pair, xr, xi, xi + lane_size, xi + 2 * lane_size);
-    for (int l = 0; l < kLanes && first + l < items; ++l) {
-      const int item = first + l;
-      const int south = g.filter_pair_row[lane_pair[l]];
-      double* ks = kf + (item / g.filter_pairs) * fstride;
-      double* rs = ks + std::size_t(g.filter_row[south]) * nlon;
-      double* rn = ks + std::size_t(g.filter_row[nlat - 1 - south]) * nlon;
-      for (int i = 0; i < nlon; ++i) {
-        rs[i] = xr[i * kLanes + l];
-        rn[i] = xi[i * kLanes + l];
-      }
-    }
-  }
+  int first = 0;
+  for (; first + kLanes <= items; first += kLanes)
+    filter_items<kLanes>(g, kf, sc.lanes, first, kLanes);
+  for (; first < items; first += 4)
+    filter_items<4>(g, kf, sc.lanes, first, std::min(4, items - first));
   for (int j = 0; j < nlat; ++j) {
     const int r = g.filter_row[j];
     if (r < 0) continue;
     for (int var = 0; var < 3; ++var)
       update_row(j, var, kf + var * fstride + std::size_t(r) * nlon);
-  }
-
-  // Unfiltered rows: tendency and update fused, one row at a time.
-  double* kr = sc.k_row;
-  for (int j = 0; j < nlat; ++j) {
-    if (g.filter_row[j] >= 0) continue;
-    tendency_row(j, kr, kr + nlon, kr + 2 * nlon);
-    for (int var = 0; var < 3; ++var)
-      update_row(j, var, kr + var * nlon);
   }
 }
 
