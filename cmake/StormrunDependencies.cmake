@@ -2,6 +2,7 @@
 # missing; `scripts/setup` installs them all on Debian 12.
 
 find_package(MPI REQUIRED COMPONENTS C CXX)
+find_package(Threads REQUIRED)
 
 set(HDF5_PREFER_PARALLEL ON)
 # HL: the output's dimension scales (H5DS*, so that xarray/h5netcdf sees named dims) live in

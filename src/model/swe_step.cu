@@ -24,31 +24,36 @@ __global__ void tendency_kernel(SweView g, std::int64_t members, int substep, co
   swe_tendency_point(g, p / g.nlon, p % g.nlon, h, h + n, h + 2 * n, dh, dh + n, dh + 2 * n);
 }
 
-// One thread per (member, variable, latitude pair): the row pair's complex transform, with
-// the thread's own scratch of 4·NLON doubles (swe_filter_lanes<1>, as the CPU reference).
-__global__ void polar_filter_kernel(SweView g, std::int64_t members, int substep,
-                                    const int* substeps, const double* k, double* kf,
-                                    double* scratch) {
+// One thread block per (member, variable, latitude pair): the row pair's complex transform in
+// shared memory (4·NLON doubles), its butterflies shared out among the block's threads
+// (swe_filter_cooperative: every element computed as the CPU reference computes it).
+struct BlockBarrier {
+  __device__ void operator()() const { __syncthreads(); }
+};
+
+__global__ void polar_filter_kernel(SweView g, int substep, const int* substeps, const double* k,
+                                    double* kf) {
+  extern __shared__ double lanes[];
   const std::size_t n = std::size_t(g.nlat) * g.nlon;
-  const std::size_t per_member = 3 * std::size_t(g.filter_pairs);
-  const std::size_t t = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (t >= per_member * members) return;
-  const std::int64_t m = std::int64_t(t / per_member);
-  if (substep >= substeps[m]) return;
-  const int var = int(t % per_member / g.filter_pairs);
-  const int pair = int(t % g.filter_pairs);
+  const int items = 3 * g.filter_pairs;
+  const std::int64_t m = std::int64_t(blockIdx.x) / items;
+  if (substep >= substeps[m]) return;  // the whole block
+  const int var = int(blockIdx.x % items) / g.filter_pairs;
+  const int pair = int(blockIdx.x % items) % g.filter_pairs;
   const int nlon = g.nlon;
   const int south = g.filter_pair_row[pair], north = g.nlat - 1 - south;
-  double* xr = scratch + 4 * std::size_t(nlon) * t;
-  double* xi = xr + nlon;
+  double* xr = lanes;
+  double* xi = lanes + nlon;
   const double* field = k + (3 * m + var) * n;
-  for (int i = 0; i < nlon; ++i) {
+  for (int i = threadIdx.x; i < nlon; i += blockDim.x) {
     xr[i] = field[std::size_t(south) * nlon + i];
     xi[i] = field[std::size_t(north) * nlon + i];
   }
-  swe_filter_lanes<1>(g, &pair, xr, xi, xi + nlon, xi + 2 * nlon);
+  __syncthreads();
+  swe_filter_cooperative(g, pair, xr, xi, xi + nlon, xi + 2 * nlon, int(threadIdx.x),
+                         int(blockDim.x), BlockBarrier{});
   double* out = kf + (3 * m + var) * g.filtered_rows * std::size_t(nlon);
-  for (int i = 0; i < nlon; ++i) {
+  for (int i = threadIdx.x; i < nlon; i += blockDim.x) {
     out[std::size_t(g.filter_row[south]) * nlon + i] = xr[i];
     out[std::size_t(g.filter_row[north]) * nlon + i] = xi[i];
   }
@@ -73,6 +78,10 @@ __global__ void rk_update_kernel(SweView g, std::int64_t members, int substep, c
   swe_rk_point(stage, weight, next, substep_dt[m], kval, y + t, ys + t, acc + t);
 }
 
+// Threads of a filter block: one butterfly each per pass (NLON/p of them; 32 for a radix-4
+// pass at NLON = 128), so a block of 64 leaves few idle and several blocks share an SM.
+constexpr int kFilterThreads = 64;
+
 class CudaStepper final : public SweStepper {
  public:
   CudaStepper(const SweGeometry& geometry, std::int64_t members)
@@ -87,8 +96,19 @@ class CudaStepper final : public SweStepper {
         kf_(std::size_t(members) * 3 * geometry.filtered_rows * geometry.grid.nlon),
         substeps_(std::size_t(members)),
         substep_dt_(std::size_t(members)),
-        filter_items_(std::size_t(members) * 3 * geometry.filter_pair_row.size()),
-        filter_scratch_(filter_items_ * 4 * std::size_t(geometry.grid.nlon)) {}
+        filter_blocks_(std::size_t(members) * 3 * geometry.filter_pair_row.size()),
+        filter_shared_bytes_(4 * sizeof(double) * std::size_t(geometry.grid.nlon)) {
+    // Past the default 48 KiB of shared memory per block (NLON > 1536) the kernel asks for
+    // more; a device that has less refuses here, with the size named.
+    if (filter_blocks_ > 0 && filter_shared_bytes_ > 48 * 1024) {
+      const std::string what = "cudaFuncSetAttribute (polar filter shared memory for NLON = " +
+                               std::to_string(geometry.grid.nlon) + ")";
+      cuda_check(
+          cudaFuncSetAttribute(polar_filter_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               int(filter_shared_bytes_)),
+          what.c_str());
+    }
+  }
 
   void load(const std::vector<double>& fields) override {
     if (fields.size() != size_)
@@ -115,9 +135,9 @@ class CudaStepper final : public SweStepper {
         const double* input = stage == 0 ? y_.get() : ys_.get();
         tendency_kernel<<<blocks_for(n * members_), kThreadsPerBlock>>>(
             view_, members_, sub, substeps_.get(), input, k_.get());
-        if (filter_items_ > 0)
-          polar_filter_kernel<<<blocks_for(filter_items_), kThreadsPerBlock>>>(
-              view_, members_, sub, substeps_.get(), k_.get(), kf_.get(), filter_scratch_.get());
+        if (filter_blocks_ > 0)
+          polar_filter_kernel<<<unsigned(filter_blocks_), kFilterThreads, filter_shared_bytes_>>>(
+              view_, sub, substeps_.get(), k_.get(), kf_.get());
         rk_update_kernel<<<blocks_for(size_), kThreadsPerBlock>>>(
             view_, members_, sub, substeps_.get(), substep_dt_.get(), stage, kRkWeight[stage],
             stage < kRkStages - 1 ? kRkNext[stage] : 0.0, k_.get(), kf_.get(), y_.get(), ys_.get(),
@@ -135,8 +155,8 @@ class CudaStepper final : public SweStepper {
   DeviceBuffer<double> y_, ys_, acc_, k_, kf_;
   DeviceBuffer<int> substeps_;
   DeviceBuffer<double> substep_dt_;
-  std::size_t filter_items_;  // (member, variable, latitude pair)
-  DeviceBuffer<double> filter_scratch_;
+  std::size_t filter_blocks_;  // one per (member, variable, latitude pair)
+  std::size_t filter_shared_bytes_;
   std::vector<int> substeps_host_;
   std::vector<double> substep_dt_host_;
 };

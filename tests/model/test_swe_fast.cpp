@@ -6,12 +6,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <barrier>
 #include <cmath>
 #include <complex>
 #include <cstring>
 #include <numbers>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "model/swe_filter.hpp"
@@ -96,6 +98,47 @@ TEST_CASE("lanes do exactly what single transforms do, bit for bit") {
       }
       CHECK(bit_identical(sr, lr));
       CHECK(bit_identical(si, li));
+    }
+  }
+}
+
+TEST_CASE("the CUDA kernel's cooperative filter gives the bytes of the single transform") {
+  // swe_filter_cooperative is what polar_filter_kernel runs, one butterfly per thread of a
+  // block meeting at __syncthreads(); here the threads are std::threads meeting at a
+  // std::barrier (and, once, a single thread with no barrier).
+  for (int nlon : {64, 70, 128, 180, 360}) {
+    CAPTURE(nlon);
+    const SweGeometry geometry({24, nlon}, PlanetConstants{}, 0.0, 60.0);
+    const SweView g = geometry.host_view();
+    REQUIRE(g.filter_pairs >= 2);
+    for (int pair = 0; pair < g.filter_pairs; ++pair) {
+      const std::vector<double> south = random_values(nlon, 30 + pair);
+      const std::vector<double> north = random_values(nlon, 40 + pair);
+      std::vector<double> xr = south, xi = north, w(2 * nlon);
+      swe_filter_lanes<1>(g, &pair, xr.data(), xi.data(), w.data(), w.data() + nlon);
+      for (int threads : {1, 3, 8}) {
+        CAPTURE(threads);
+        std::vector<double> shared(4 * nlon);
+        std::copy(south.begin(), south.end(), shared.begin());
+        std::copy(north.begin(), north.end(), shared.begin() + nlon);
+        std::barrier sync(threads);
+        auto body = [&](int tid) {
+          swe_filter_cooperative(g, pair, shared.data(), shared.data() + nlon,
+                                 shared.data() + 2 * nlon, shared.data() + 3 * nlon, tid, threads,
+                                 [&] {
+                                   if (threads > 1) sync.arrive_and_wait();
+                                 });
+        };
+        std::vector<std::thread> pool;
+        for (int tid = 1; tid < threads; ++tid)
+          pool.emplace_back(body, tid);
+        body(0);
+        for (auto& t : pool)
+          t.join();
+        CHECK(bit_identical(xr, std::vector<double>(shared.begin(), shared.begin() + nlon)));
+        CHECK(bit_identical(xi,
+                            std::vector<double>(shared.begin() + nlon, shared.begin() + 2 * nlon)));
+      }
     }
   }
 }
