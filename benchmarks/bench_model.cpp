@@ -64,7 +64,7 @@ double doubles_per_point_substep(double filtered_fraction) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   Grid grid{64, 128};
   int members = 4, steps = 10;
   DeviceChoice device = DeviceChoice::Cpu;
@@ -147,4 +147,13 @@ int main(int argc, char** argv) {
   std::printf("  %-12s %.2f GB/s (same run)\n", gpu ? "D2D copy:" : "STREAM triad:", limit / 1e9);
   std::printf("  ratio effective/limit = %.2f (target >= 0.70)\n", achieved / limit);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_model: %s\n", e.what());
+    return 1;
+  }
 }
