@@ -24,8 +24,10 @@
 #include "swe_filter.hpp"
 #include "swe_stepper.hpp"
 
+// STORMRUN_NO_SIMD_CLONES builds one version for the compiler's -march (to check each vector
+// width against the reference on its own).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
+    !defined(__SANITIZE_ADDRESS__) && !defined(STORMRUN_NO_SIMD_CLONES)
 #define STORMRUN_SIMD_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else
 #define STORMRUN_SIMD_CLONES
