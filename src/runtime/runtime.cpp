@@ -82,7 +82,8 @@ Runtime::Runtime(MPI_Comm comm, model::DeviceChoice device, bool quiet)
     throw std::runtime_error(problem.empty() ? "another rank could not select its GPU" : problem);
   const bool all_cuda = !any(backend_ != model::Backend::Cuda);
   if (device == model::DeviceChoice::Auto && backend_ == model::Backend::Cpu && rank_ == 0)
-    std::fprintf(stderr, "stormrun: %s; running the CPU reference model\n",
+    std::fprintf(stderr,
+                 "stormrun: %s; running the model on the CPU (bit-identical to the CUDA kernels)\n",
                  model::built_with_cuda() ? "no usable CUDA device found" : "built without CUDA");
   if (all_cuda) nccl_ = NcclGather::create(comm_, rank_, size_);
 }
@@ -94,7 +95,7 @@ model::DeviceChoice Runtime::device_choice() const {
 }
 
 std::string Runtime::device_text() const {
-  if (backend_ == model::Backend::Cpu) return "cpu (reference kernels)";
+  if (backend_ == model::Backend::Cpu) return "cpu";
   return "cuda:" + std::to_string(device_id_) + (nccl_ ? " with NCCL" : "");
 }
 
