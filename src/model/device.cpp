@@ -42,8 +42,7 @@ Backend resolve_backend(DeviceChoice choice) {
   // Said once per process: a batch job resolves the backend for every batch.
   static std::once_flag said;
   std::call_once(said, [] {
-    std::fprintf(stderr,
-                 "stormrun: %s; running the model on the CPU (bit-identical to the CUDA kernels)\n",
+    std::fprintf(stderr, "stormrun: %s; running the model on the CPU\n",
                  built_with_cuda() ? "no usable CUDA device found" : "built without CUDA");
   });
   return Backend::Cpu;

@@ -192,6 +192,19 @@ SWE_HD_INLINE void swe_fft_pass(int n, int len, int s, int p, const double* tw_r
                               xi, yr, yi);
 }
 
+/// After a radix-p pass: its output is the next pass's input, on sub-sequences p times shorter.
+SWE_HD_INLINE void swe_fft_next_pass(int p, int& len, int& s, double*& sr, double*& si, double*& dr,
+                                     double*& di) {
+  double* t = sr;
+  sr = dr;
+  dr = t;
+  t = si;
+  si = di;
+  di = t;
+  len /= p;
+  s *= p;
+}
+
 /// Forward FFT (X_k = Σ x_e e^{-2πi ek/n}, n = NLON) of L lanes held in xr/xi; w*: scratch
 /// of the same size. The result is left in xr/xi.
 template <int L>
@@ -202,14 +215,7 @@ SWE_HD_INLINE void swe_fft(const SweView& g, double* xr, double* xi, double* wr,
   for (int pass = 0; pass < g.fft_passes; ++pass) {
     const int p = g.fft_radix[pass];
     swe_fft_pass<L>(n, len, s, p, g.fft_tw_re, g.fft_tw_im, sr, si, dr, di);
-    double* t = sr;
-    sr = dr;
-    dr = t;
-    t = si;
-    si = di;
-    di = t;
-    len /= p;
-    s *= p;
+    swe_fft_next_pass(p, len, s, sr, si, dr, di);
   }
   if (sr != xr)
     for (int e = 0; e < n * L; ++e) {
@@ -255,14 +261,7 @@ SWE_HD_INLINE void swe_filter_cooperative(const SweView& g, int pair, double* xr
       for (int idx = tid; idx < n / p; idx += nthreads)
         swe_fft_pass_element(n, len, s, p, g.fft_tw_re, g.fft_tw_im, sr, si, dr, di, idx);
       barrier();
-      double* t = sr;
-      sr = dr;
-      dr = t;
-      t = si;
-      si = di;
-      di = t;
-      len /= p;
-      s *= p;
+      swe_fft_next_pass(p, len, s, sr, si, dr, di);
     }
     for (int e = tid; e < n; e += nthreads) {
       const double vr = sr[e], vi = si[e];

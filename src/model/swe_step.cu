@@ -1,6 +1,8 @@
-// CUDA kernels of the shallow-water step; the CPU reference is swe_step.cpp. Each kernel is
-// one thread per point of the reference loop and calls the same per-point function of
-// swe_ops.hpp, so results are bit-identical to the reference (no FMA: --fmad=false).
+// CUDA kernels of the shallow-water step; the CPU reference is swe_step.cpp. The tendency and
+// update kernels are one thread per point of the reference loop, the filter kernel one
+// thread block per row pair; each calls the same per-point (per-element) functions of
+// swe_ops.hpp / swe_filter.hpp as the reference, so results are bit-identical to it (no FMA:
+// --fmad=false).
 // Device memory for the whole batch is allocated once, in the stepper's constructor.
 #include <algorithm>
 

@@ -1,8 +1,8 @@
 // The CPU path of the shallow-water step that `--device cpu` runs: the reference of
 // swe_step.cpp rearranged for a CPU core, with every value computed by the very same
 // floating-point operations in the same order, so its results are bit-identical to the
-// reference (and so to the CUDA kernels). tests/model/test_swe_fast.cpp checks that, bit for
-// bit, on every initial condition and on awkward grids.
+// reference (which the CUDA kernels are checked against too). tests/model/test_swe_fast.cpp
+// checks that, bit for bit, on every initial condition and on awkward grids.
 //
 // What is rearranged (docs/model.md, "The CPU path"):
 //  - fused by row: a row's tendency goes to a small scratch that stays in L1 and is used by
@@ -13,7 +13,8 @@
 //    apart, so the compiler vectorises the interior loop;
 //  - the Bernoulli function is computed once per point and stage (the reference computes it
 //    at each of the 4 neighbours; same operations on the same values, so the same bits);
-//  - the polar filter does 4 row pairs at once in SIMD lanes (swe_filter_lanes<4>).
+//  - the polar filter does 8 (variable, row pair) items at once in SIMD lanes
+//    (swe_filter_lanes<8>; a remainder in 4 lanes).
 // The hot loops are cloned for AVX2 and AVX-512 and picked at run time (no FMA: the clones
 // keep -ffp-contract=off, and + - * / are correctly rounded at every vector width).
 #include <algorithm>
@@ -156,8 +157,6 @@ class Arena {
   std::vector<double*> parts_;
 };
 
-/// One RK4 stage of one member: input fields `in` (h,u,v), output ys_out, y and acc updated
-/// (all [3][nlat][nlon]).
 /// Filters `count` <= L (variable, pair) items from `first` on, held in the member's
 /// filtered-row tendencies kf ([3][filtered_rows][nlon]), in place, as lanes of L.
 template <int L>
@@ -192,6 +191,8 @@ inline __attribute__((always_inline)) void filter_items(const SweView& g, double
     }
 }
 
+/// One RK4 stage of one member: input fields `in` (h,u,v), output ys_out, y and acc updated
+/// (all [3][nlat][nlon]).
 STORMRUN_SIMD_CLONES
 void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double ndt,
                   const double* in, double* y, double* ys_out, double* acc) {
