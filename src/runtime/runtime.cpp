@@ -82,8 +82,7 @@ Runtime::Runtime(MPI_Comm comm, model::DeviceChoice device, bool quiet)
     throw std::runtime_error(problem.empty() ? "another rank could not select its GPU" : problem);
   const bool all_cuda = !any(backend_ != model::Backend::Cuda);
   if (device == model::DeviceChoice::Auto && backend_ == model::Backend::Cpu && rank_ == 0)
-    std::fprintf(stderr,
-                 "stormrun: %s; running the model on the CPU\n",
+    std::fprintf(stderr, "stormrun: %s; running the model on the CPU\n",
                  model::built_with_cuda() ? "no usable CUDA device found" : "built without CUDA");
   if (all_cuda) nccl_ = NcclGather::create(comm_, rank_, size_);
 }
