@@ -148,6 +148,8 @@ class Arena {
       offset += round_up(sizes[k]);
     }
   }
+  Arena(const Arena&) = delete;  // the parts point into this storage
+  Arena& operator=(const Arena&) = delete;
   double* part(std::size_t k) const { return parts_[k]; }
 
  private:
