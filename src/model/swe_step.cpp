@@ -92,9 +92,7 @@ class ReferenceStepper final : public SweStepper {
   }
 
   void load(const std::vector<double>& fields) override {
-    if (fields.size() != y_.size())
-      throw std::invalid_argument("shallow water: state of " + std::to_string(fields.size()) +
-                                  " values loaded into a batch of " + std::to_string(y_.size()));
+    check_state_size(fields.size(), y_.size());
     y_ = fields;
   }
   void store(std::vector<double>& fields) override { fields = y_; }

@@ -113,9 +113,7 @@ class CudaStepper final : public SweStepper {
   }
 
   void load(const std::vector<double>& fields) override {
-    if (fields.size() != size_)
-      throw std::invalid_argument("shallow water: state of " + std::to_string(fields.size()) +
-                                  " values loaded into a batch of " + std::to_string(size_));
+    check_state_size(fields.size(), size_);
     y_.upload(fields);
   }
   void store(std::vector<double>& fields) override { y_.download(fields); }

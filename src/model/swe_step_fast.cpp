@@ -311,9 +311,7 @@ class FastCpuStepper final : public SweStepper {
   }
 
   void load(const std::vector<double>& fields) override {
-    if (fields.size() != size_)
-      throw std::invalid_argument("shallow water: state of " + std::to_string(fields.size()) +
-                                  " values loaded into a batch of " + std::to_string(size_));
+    check_state_size(fields.size(), size_);
     std::copy(fields.begin(), fields.end(), y_);
   }
   void store(std::vector<double>& fields) override { fields.assign(y_, y_ + size_); }

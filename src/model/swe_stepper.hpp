@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "stormrun/model/backend.hpp"
@@ -24,6 +26,14 @@ class SweStepper {
   /// One output step: member m takes substeps[m] RK4 sub-steps of substep_dt[m] seconds.
   virtual void advance(const std::vector<int>& substeps, const std::vector<double>& substep_dt) = 0;
 };
+
+/// std::invalid_argument unless a state of `got` values fits a batch of `batch` values (the
+/// size check of every stepper's load()).
+inline void check_state_size(std::size_t got, std::size_t batch) {
+  if (got != batch)
+    throw std::invalid_argument("shallow water: state of " + std::to_string(got) +
+                                " values loaded into a batch of " + std::to_string(batch));
+}
 
 /// The CPU reference for `members` members on `geometry`'s grid (swe_step.cpp): plain loops,
 /// one per kernel, each calling the per-point functions the CUDA kernels call. The spec that
