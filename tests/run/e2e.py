@@ -14,8 +14,9 @@ script exits 1 when any expectation broke. The cases (see CASES at the bottom):
                         on 3 ranks with another batch size, 3 ranks stopped and resumed on
                         1 rank with --mode overwrite, another batch size
   deterministic_matrix  the same matrix for the deterministic workflow (3 start times)
-  sigkill_resume        mpirun's whole session SIGKILLed at random instants, resumed:
-                        same bytes; `stormrun verify` on the store exits 0
+  sigkill_resume        mpirun's whole session SIGKILLed before its first commit and at
+                        random instants after commits it is seen to make, resumed: same
+                        bytes; `stormrun verify` on the store exits 0
   levels_rerun          level 0 and 1 stores: unfinished units rerun from step 0 with the
                         warning, finished units are not named; same bytes
   diagnostic_resume     diagnostic workflow stopped and resumed: same bytes; the store's
@@ -420,35 +421,98 @@ def case_sigkill_resume(ctx):
             time.sleep(0.02)
 
 
+COMMIT_DIR = re.compile(r"commit_(\d+)_")
+
+
+def commit_dirs(store):
+    """name -> write count of every commit dir in the rank dirs of `store`. A cheap poll
+    (a few directory listings), unlike reading the catalogs."""
+    found = {}
+    try:
+        ranks = [d for d in os.listdir(store) if d.startswith("rank_")]
+    except FileNotFoundError:
+        return found
+    for d in ranks:
+        try:
+            names = os.listdir(os.path.join(store, d, "commits"))
+        except FileNotFoundError:
+            continue
+        for name in names:
+            m = COMMIT_DIR.match(name)
+            if m:
+                found[f"{d}/{name}"] = int(m.group(1))
+    return found
+
+
+def wait_for_commit(p, store, known, min_count, start, limit=120.0):
+    """Polls until `store` holds a commit that is not in `known` and has a write count of at
+    least `min_count`, or `p` ends; returns the seconds since `start` when it appeared, or
+    None if `p` ended (or `limit` passed) first. (Write counts start again in a resumed run,
+    see docs/checkpoint-format.md, so a new commit is told by its name.)"""
+    while p.poll() is None and time.monotonic() - start < limit:
+        if any(n not in known and c >= min_count for n, c in commit_dirs(store).items()):
+            return time.monotonic() - start
+        time.sleep(0.001)
+    return None
+
+
 def sigkill_resume(ctx):
+    nsteps, members = 24, 4
+    total = nsteps * members  # unit-steps past lead time 0 when the run is complete
     config = ["--workflow", "ensemble", "--model", "swe", "--initial-condition", "galewsky",
-              "--grid", "32x64", "--start-time", T0, "--nsteps", "8", "--dt", "3600",
-              "--nensemble", "4", "--perturbation", "gaussian", "--seed", "7",
+              "--grid", "32x64", "--start-time", T0, "--nsteps", str(nsteps), "--dt", "3600",
+              "--nensemble", str(members), "--perturbation", "gaussian", "--seed", "7",
               "--statistics", "mean,std", "--batch-size", "2"]
+    # The reference run, watched: when its first step past lead time 0 is committed (commit
+    # 1 holds lead time 0, commit 2 the first step) and how long the commits go on after.
     ref = prepare(ctx, "ref")
-    r = ctx.run(config + out_args(ctx, "ref"), 2, EXIT_OK, what="uninterrupted, 2 ranks")
+    start = time.monotonic()
+    with open(ctx.path("ref.log"), "w") as log:
+        p = subprocess.Popen(ctx.argv(config + out_args(ctx, "ref"), 2), env=ctx.env,
+                             cwd=ctx.work, stdout=log, stderr=log)
+        first = wait_for_commit(p, ref + ".ckpt", {}, 2, start)
+        p.wait()
+    duration = time.monotonic() - start
+    ctx.require(p.returncode == EXIT_OK, f"uninterrupted run exited {p.returncode}:\n"
+                + open(ctx.path("ref.log")).read()[-3000:])
+    ctx.require(first is not None, "uninterrupted run: no commit past lead time 0 was seen")
+    window = duration - first
+    print(f"  uninterrupted, 2 ranks: {duration:.2f}s, first step committed at {first:.2f}s, "
+          f"commits for {window:.2f}s after", flush=True)
     check_complete(ctx, ref, "reference")
-    duration = r.seconds
     seed = int(os.environ.get("STORMRUN_TEST_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     print(f"  random seed {seed} (STORMRUN_TEST_SEED={seed} repeats these kill instants)")
 
+    # Attempt 1 kills before any step is committed (a crash to recover from all the same);
+    # the later ones wait until the attempt has committed a step of its own, then kill at a
+    # random instant of what is left of the window. Instants measured from the commits, not
+    # from the start, keep landing mid-run however fast the model or slow the machine. A
+    # kill that lands after the last commit starts over (unless a kill already counted);
+    # a resumed run that ends before its kill ends the loop.
     out = prepare(ctx, "killed")
+    store = out + ".ckpt"
     argv = ctx.argv(config + out_args(ctx, "killed"), 2)
-    # Kill at a random instant of the run; a kill that lands before the first commit still
-    # counts as a crash to recover from, but the delays then move later; a run that ends
-    # before its kill restarts from scratch with shorter delays, unless it was a resume.
     kills, resumed_to_end = 0, False
-    lo, hi = 0.05 * duration, 0.95 * duration
     for attempt in range(1, 11):
         if kills == 2:
             break
-        delay = rng.uniform(lo, hi)
         log_path = ctx.path(f"attempt{attempt}.log")
+        before = commit_dirs(store)
+        remaining = window * (1 - sum(progress(ctx, store).values()) / total) \
+            if os.path.isdir(store) else window
         with open(log_path, "w") as log:
+            start = time.monotonic()
             p = subprocess.Popen(argv, env=ctx.env, cwd=ctx.work, stdout=log, stderr=log,
                                  start_new_session=True)
-            time.sleep(delay)
+            if attempt == 1:
+                at = rng.uniform(0.1, 0.9) * first
+                time.sleep(at)
+            else:
+                seen = wait_for_commit(p, store, before, 0 if before else 2, start)
+                at = rng.uniform(0.0, 0.7) * remaining
+                time.sleep(at)
+                at += seen if seen is not None else 0.0
             finished = p.poll() is not None
             if not finished:
                 kill_session(p.pid)
@@ -458,43 +522,38 @@ def sigkill_resume(ctx):
                         + open(log_path).read()[-3000:])
             if kills > 0:
                 print(f"  attempt {attempt}: the resumed run ended (exit 0) before its kill at "
-                      f"{delay:.2f}s", flush=True)
+                      f"{at:.2f}s", flush=True)
                 resumed_to_end = True
                 break
-            print(f"  attempt {attempt}: ended before the kill at {delay:.2f}s; starting over",
+            print(f"  attempt {attempt}: ended before the kill at {at:.2f}s; starting over",
                   flush=True)
             shutil.rmtree(ctx.path("killed"))
             prepare(ctx, "killed")
-            hi = delay
             continue
-        done = progress(ctx, out + ".ckpt") if os.path.isdir(out + ".ckpt") else {}
-        print(f"  attempt {attempt}: SIGKILL at {delay:.2f}s, "
-              f"{sum(done.values())} unit-steps committed", flush=True)
-        committed = sum(done.values())  # unit-steps past lead time 0; 4 x 8 when complete
-        if 0 < committed < 32:
+        done = progress(ctx, store) if os.path.isdir(store) else {}
+        committed = sum(done.values())
+        print(f"  attempt {attempt}: SIGKILL at {at:.2f}s, {committed} of {total} unit-steps "
+              "committed", flush=True)
+        if 0 < committed < total:
             kills += 1  # mid-run, after some commits: the next attempt resumes from them
             # The durability order, checked on the killed store as it is: every step a
             # commit claims is already in the output file. (Other findings of verify, e.g.
             # a commit renamed but not yet in the catalog, are legitimate crash states.)
-            v = subprocess.run([ctx.stormrun, "verify", out + ".ckpt"], capture_output=True,
+            v = subprocess.run([ctx.stormrun, "verify", store], capture_output=True,
                                text=True, env=ctx.env)
             ctx.check("holds NaN" not in v.stdout and "output file missing" not in v.stdout
                       and "claimed step" in v.stdout,
                       f"right after SIGKILL: a committed step is not in the output:\n{v.stdout}")
-        elif committed == 0:
-            lo = delay  # before any step was committed: later next time (resumes all the same)
-            hi = max(hi, lo * 1.5)
-        elif kills == 0:  # killed after the last commit: too late to count, start over
+        elif committed == total and kills == 0:  # after the last commit: start over
             shutil.rmtree(ctx.path("killed"))
             prepare(ctx, "killed")
-            hi = delay
-        else:
+        elif committed == total:
             break  # a later kill landed after the last commit: the resume below finds it done
     ctx.require(kills >= 1, "could not kill the run mid-way (after a commit) in 10 attempts")
     if not resumed_to_end:
         ctx.run(config + out_args(ctx, "killed"), 2, EXIT_OK, what="resume after SIGKILL")
     compare_outputs(ctx, ref, out, f"killed {kills} time(s) with SIGKILL, resumed")
-    verify(ctx, out + ".ckpt", "after SIGKILL and resume")
+    verify(ctx, store, "after SIGKILL and resume")
 
 
 def warning_lines(text):
