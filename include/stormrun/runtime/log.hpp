@@ -1,0 +1,41 @@
+// One message format for every rank and every room (DESIGN.md §7: "the rank and host that
+// saw it"):  stormrun[rank 3@node07]: warning: <message>
+//            stormrun[rank 3@node07]: error: <message>
+// Local (no MPI) and header-only: usable before MPI starts, from the checkpoint library
+// (which does not link the runtime), and from any rank.
+#pragma once
+
+#include <unistd.h>
+
+#include <climits>
+#include <iostream>
+#include <string>
+
+namespace stormrun::runtime {
+
+/// This machine's host name (gethostname), "?" when it cannot be read. Cached.
+inline const std::string& host_name() {
+  static const std::string name = [] {
+    char buffer[HOST_NAME_MAX + 1] = {};
+    if (::gethostname(buffer, sizeof buffer - 1) != 0 || buffer[0] == '\0') return std::string("?");
+    return std::string(buffer);
+  }();
+  return name;
+}
+
+/// "stormrun[rank R@HOST]".
+inline std::string rank_tag(int rank) {
+  return "stormrun[rank " + std::to_string(rank) + "@" + host_name() + "]";
+}
+
+/// stderr line "stormrun[rank R@HOST]: warning: <message>", flushed.
+inline void log_warning(int rank, const std::string& message) {
+  std::cerr << rank_tag(rank) + ": warning: " + message + "\n" << std::flush;
+}
+
+/// stderr line "stormrun[rank R@HOST]: error: <message>", flushed.
+inline void log_error(int rank, const std::string& message) {
+  std::cerr << rank_tag(rank) + ": error: " + message + "\n" << std::flush;
+}
+
+}  // namespace stormrun::runtime
