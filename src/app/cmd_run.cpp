@@ -1,56 +1,72 @@
-// `stormrun run`: parse the configuration (command line, INI file, STORMRUN_* environment),
-// start MPI and the runtime, and hand over to the run driver (workflow/run.hpp). A failure
-// that only some ranks see cannot be reported by a return code without leaving the others
-// waiting in a collective: it aborts the job (exit 1) after printing what went wrong.
+// `stormrun run`: the start-up phases that come before the run driver (workflow/run.hpp) —
+// options, paths, device — each agreed by every rank (runtime/agreement.hpp), so that a
+// failure on one rank (an INI file or an output directory one node cannot see, a missing
+// GPU) ends every rank with the same exit code and the failing rank's message, instead of
+// leaving the others waiting in a collective.
 #include <mpi.h>
 
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <variant>
 
 #include "app/cli.hpp"
 #include "app/run_options.hpp"
+#include "stormrun/exit_codes.hpp"
+#include "stormrun/runtime/agreement.hpp"
+#include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/runtime.hpp"
 #include "stormrun/workflow/run.hpp"
 
 namespace stormrun::app {
 
+namespace {
+
+// Phase "options": every rank parses the same arguments, environment and INI file (each
+// reads them itself: a file one node cannot read fails there). Only rank 0 prints --help.
+// Returns the configuration, or the exit code every rank agreed on.
+std::variant<workflow::RunConfig, int> options_phase(const Args& args, MPI_Comm comm, int rank) {
+  std::ostringstream silent;
+  ParsedRun parsed = parse_run_options(args, current_environment(), rank == 0 ? std::cout : silent,
+                                       silent, PathChecks::Skip);
+  runtime::Outcome outcome;
+  if (!parsed.config && parsed.exit_code != 0) outcome = {parsed.exit_code, parsed.error};
+  if (!outcome.failed()) outcome = runtime::injected_fault("options", rank, kExitUsage);
+  if (const int code = runtime::agree(comm, "options", outcome)) return code;
+  int help_here = parsed.config ? 0 : 1, help_anywhere = 0;
+  MPI_Allreduce(&help_here, &help_anywhere, 1, MPI_INT, MPI_MAX, comm);
+  if (help_anywhere) return int(kExitOk);
+  // Phase "paths": on every rank, as that rank's node sees them.
+  outcome = {};
+  try {
+    parsed.config->check_paths();
+  } catch (const workflow::ConfigError& e) {
+    outcome = {kExitUsage, e.what() + parsed.source_of(e.option())};
+  }
+  if (!outcome.failed()) outcome = runtime::injected_fault("paths", rank, kExitUsage);
+  if (const int code = runtime::agree(comm, "paths", outcome)) return code;
+  return std::move(*parsed.config);
+}
+
+}  // namespace
+
 int run_run(const Args& args) {
   runtime::MpiSession mpi(nullptr, nullptr);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  // Every rank parses the same arguments and environment; only rank 0 speaks.
-  std::ostringstream silent;
-  std::ostream& out = rank == 0 ? std::cout : silent;
-  std::ostream& err = rank == 0 ? std::cerr : silent;
-  const ParsedRun parsed = parse_run_options(args, current_environment(), out, err);
-  if (!parsed.config) return parsed.exit_code;
-  const workflow::RunConfig& config = *parsed.config;
+  auto options = options_phase(args, MPI_COMM_WORLD, rank);
+  if (const int* code = std::get_if<int>(&options)) return *code;
+  const workflow::RunConfig& config = std::get<workflow::RunConfig>(options);
 
-  // File-system checks once, on rank 0 (the paths are shared by every rank).
-  int paths_ok = 1;
-  if (rank == 0) {
-    try {
-      config.check_paths();
-    } catch (const workflow::ConfigError& e) {
-      std::cerr << "stormrun run: error: " << e.what() << "\n";
-      paths_ok = 0;
-    }
-  }
-  MPI_Bcast(&paths_ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (!paths_ok) return kExitUsage;
-
-  std::optional<runtime::Runtime> rt;
   try {
-    rt.emplace(MPI_COMM_WORLD, config.device, config.quiet);
+    runtime::Runtime rt(MPI_COMM_WORLD, config.device, config.quiet);  // phase "device"
+    return workflow::run(config, rt);
+  } catch (const runtime::AgreedFailure& e) {
+    return e.code();  // every rank agreed and the failure was reported
   } catch (const std::exception& e) {
-    if (rank == 0) std::cerr << "stormrun run: error: " << e.what() << "\n";
-    return kExitUsage;
-  }
-  try {
-    return workflow::run(config, *rt);
-  } catch (const std::exception& e) {
-    std::cerr << "stormrun[rank " << rank << "]: error: " << e.what() << std::endl;
+    // A failure this rank alone saw, outside an agreed phase: the others may be waiting in
+    // a collective, so the job ends here.
+    runtime::log_error(rank, e.what());
     MPI_Abort(MPI_COMM_WORLD, kExitFailure);
   }
   return kExitFailure;

@@ -493,10 +493,19 @@ std::map<std::string, std::string> current_environment() {
   return env;
 }
 
+std::string ParsedRun::source_of(const std::string& option_flag) const {
+  const auto it = sources.find(option_flag);
+  return it == sources.end() ? "" : it->second;
+}
+
 ParsedRun parse_run_options(const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& environment,
-                            std::ostream& out, std::ostream& err) {
+                            std::ostream& out, std::ostream& err, PathChecks paths) {
   constexpr const char* kPrefix = "stormrun run: error: ";
+  const auto fail = [&](const std::string& message) {
+    err << kPrefix << message << "\n";
+    return ParsedRun{.config = std::nullopt, .exit_code = 2, .error = message, .sources = {}};
+  };
   std::map<std::string, Given> cli;
   try {
     po::variables_map vm;
@@ -512,12 +521,11 @@ ParsedRun parse_run_options(const std::vector<std::string>& args,
     po::store(parsed, vm);
     if (vm.count("help")) {
       print_help(out);
-      return {.config = std::nullopt, .exit_code = 0};
+      return {.config = std::nullopt, .exit_code = 0, .error = {}, .sources = {}};
     }
     collect(vm, Source::CommandLine, "", cli);
   } catch (const po::error& e) {
-    err << kPrefix << e.what() << "; see stormrun run --help\n";
-    return {.config = std::nullopt, .exit_code = 2};
+    return fail(std::string(e.what()) + "; see stormrun run --help");
   }
 
   std::optional<Settings> settings;
@@ -534,21 +542,24 @@ ParsedRun parse_run_options(const std::vector<std::string>& args,
     }
     settings.emplace(std::move(cli), std::move(env), std::move(ini));
   } catch (const ConfigError& e) {
-    err << kPrefix << e.what() << "\n";
-    return {.config = std::nullopt, .exit_code = 2};
+    return fail(e.what());
   }
 
+  std::map<std::string, std::string> sources;
+  for (const auto& spec : option_specs())
+    if (const std::string from = settings->source_of(spec.name); !from.empty())
+      sources.emplace(flag_of(spec.name), from);
   try {
     RunConfig config = build_config(*settings);
     config.validate();
-    config.check_paths();
-    return {.config = std::move(config), .exit_code = 0};
+    if (paths == PathChecks::Run) config.check_paths();
+    return {
+        .config = std::move(config), .exit_code = 0, .error = {}, .sources = std::move(sources)};
   } catch (const ConfigError& e) {
-    err << kPrefix << e.what() << settings->source_of(e.option()) << "\n";
+    return fail(e.what() + settings->source_of(e.option()));
   } catch (const std::exception& e) {
-    err << kPrefix << e.what() << "\n";
+    return fail(e.what());
   }
-  return {.config = std::nullopt, .exit_code = 2};
 }
 
 }  // namespace stormrun::app

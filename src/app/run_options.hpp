@@ -29,7 +29,18 @@ struct ParsedRun {
   std::optional<workflow::RunConfig> config;
   /// Set when config is empty: 0 after --help, 2 after an error (already printed).
   int exit_code = 0;
+  /// The error printed on `err`, without the "stormrun run: error: " prefix.
+  std::string error;
+  /// Where each option not given on the command line came from, for messages about its
+  /// value: "--nsteps" → " (from environment variable STORMRUN_NSTEPS)".
+  std::map<std::string, std::string> sources;
+  /// sources' entry for `option_flag` ("--nsteps"), "" when it came from the command line.
+  std::string source_of(const std::string& option_flag) const;
 };
+
+/// Whether parse_run_options runs RunConfig::check_paths. A parallel run checks the paths
+/// on every rank itself, as a start-up phase of its own (each rank sees its node's mounts).
+enum class PathChecks { Run, Skip };
 
 /// Parses the arguments after `stormrun run`, the environment (only STORMRUN_<option>
 /// names are read; other STORMRUN_* variables such as STORMRUN_CHECKPOINT_ROOT are left
@@ -37,7 +48,8 @@ struct ParsedRun {
 /// `out`, errors to `err`. Reads the file system (to check paths) but creates nothing.
 ParsedRun parse_run_options(const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& environment,
-                            std::ostream& out, std::ostream& err);
+                            std::ostream& out, std::ostream& err,
+                            PathChecks paths = PathChecks::Run);
 
 /// The process environment (environ) as a map, for parse_run_options.
 std::map<std::string, std::string> current_environment();

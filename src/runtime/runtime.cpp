@@ -7,6 +7,9 @@
 #include <stdexcept>
 
 #include "nccl_gather.hpp"
+#include "stormrun/exit_codes.hpp"
+#include "stormrun/runtime/agreement.hpp"
+#include "stormrun/runtime/log.hpp"
 
 #ifdef STORMRUN_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -52,39 +55,46 @@ Runtime::Runtime(MPI_Comm comm, model::DeviceChoice device, bool quiet)
   MPI_Comm_rank(node, &local_rank_);
   MPI_Comm_free(&node);
 
-  // Every rank resolves its own device; a rank that cannot honour --device cuda makes the
-  // whole run fail, agreed collectively so that no rank is left waiting.
+  // Every rank resolves its own device; a rank that cannot honour --device cuda (or its
+  // GPU) makes the whole run fail, agreed by every rank (agreement.hpp) and reported by
+  // the rank that saw it.
   const int gpus = model::cuda_device_count();
-  std::string problem;
-  if (device == model::DeviceChoice::Cuda && (!model::built_with_cuda() || gpus == 0)) {
+  Outcome outcome = injected_fault("device", rank_, kExitUsage);
+  if (!outcome.failed() && device == model::DeviceChoice::Cuda &&
+      (!model::built_with_cuda() || gpus == 0)) {
     try {
       model::resolve_backend(device);
     } catch (const std::exception& e) {
-      problem = e.what();
+      outcome = {kExitUsage, e.what()};
     }
-  }
-  if (any(!problem.empty())) {
-    throw std::runtime_error(problem.empty() ? "--device cuda: another rank has no usable GPU"
-                                             : problem);
   }
   backend_ =
       (device != model::DeviceChoice::Cpu && gpus > 0) ? model::Backend::Cuda : model::Backend::Cpu;
 #ifdef STORMRUN_HAVE_CUDA
-  if (backend_ == model::Backend::Cuda) {
+  if (!outcome.failed() && backend_ == model::Backend::Cuda) {
     device_id_ = local_rank_ % gpus;
     if (cudaSetDevice(device_id_) != cudaSuccess)
-      problem = "cudaSetDevice(" + std::to_string(device_id_) + ") failed on rank " +
-                std::to_string(rank_);
+      outcome = {kExitUsage, "--device: cudaSetDevice(" + std::to_string(device_id_) +
+                                 ") failed; check CUDA_VISIBLE_DEVICES and the GPUs of this node"};
   }
 #endif
-  // Agreed, so that no rank is left in a collective while another gives up.
-  if (any(!problem.empty()))
-    throw std::runtime_error(problem.empty() ? "another rank could not select its GPU" : problem);
+  agree_or_throw(comm_, "device", outcome);
   const bool all_cuda = !any(backend_ != model::Backend::Cuda);
   if (device == model::DeviceChoice::Auto && backend_ == model::Backend::Cpu && rank_ == 0)
-    std::fprintf(stderr, "stormrun: %s; running the model on the CPU\n",
-                 model::built_with_cuda() ? "no usable CUDA device found" : "built without CUDA");
-  if (all_cuda) nccl_ = NcclGather::create(comm_, rank_, size_);
+    log_note(rank_, std::string(model::built_with_cuda() ? "no usable CUDA device found"
+                                                         : "built without CUDA") +
+                        "; running the model on the CPU");
+  // NCCL's communicator: created collectively; a failure on one rank is agreed before any
+  // rank uses it.
+  outcome = {};
+  if (all_cuda) {
+    try {
+      nccl_ = NcclGather::create(comm_, rank_, size_);
+    } catch (const std::exception& e) {
+      outcome = {kExitFailure, std::string("NCCL: ") + e.what()};
+    }
+  }
+  agree_or_throw(comm_, "device", outcome);
 }
 
 Runtime::~Runtime() = default;
@@ -99,7 +109,7 @@ std::string Runtime::device_text() const {
 }
 
 void Runtime::warn(const std::string& message) const {
-  std::cerr << "stormrun[rank " << rank_ << "]: warning: " << message << std::endl;
+  log_warning(rank_, message);
 }
 
 void Runtime::info(const std::string& message) const {

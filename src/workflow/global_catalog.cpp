@@ -101,4 +101,11 @@ void write_global_catalog(const fs::path& root, const GlobalCatalog& catalog) {
   replace_file_durable(catalog_path(root), catalog.to_json().dump(2) + "\n");
 }
 
+void update_global_catalog(const fs::path& root, const std::function<void(GlobalCatalog&)>& edit) {
+  std::optional<GlobalCatalog> catalog = read_global_catalog(root);
+  if (!catalog) catalog.emplace();
+  edit(*catalog);
+  write_global_catalog(root, *catalog);
+}
+
 }  // namespace stormrun::workflow

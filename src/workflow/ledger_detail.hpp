@@ -1,6 +1,5 @@
 // Internal pieces shared by the ledger's sources: rank directory names, and reading the
-// level-2 state records (stormrun.model.RolloutState, stormrun.workflow.ParkedStates) of a
-// commit without a Checkpoint (read-only, no LOCK, no repair).
+// level-2 UnitStates record of a commit without a Checkpoint (read-only, no LOCK, no repair).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +12,7 @@
 
 #include "stormrun/store.hpp"
 #include "stormrun/value.hpp"
+#include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::workflow::detail {
 
@@ -20,9 +20,8 @@ namespace stormrun::workflow::detail {
 /// other name (".pruned_rank_000012", "rank_12", "rank_000012.bak").
 std::optional<int> rank_of_dir_name(const std::string& name);
 
-/// The state ids the run driver saves at level 2.
-inline constexpr const char* kRolloutStateId = "stormrun.model.RolloutState";
-inline constexpr const char* kParkedStatesId = "stormrun.workflow.ParkedStates";
+/// The state id of the level-2 record the run saves (UnitStates).
+inline constexpr const char* kUnitStatesId = "stormrun.workflow.ParkedStates";
 
 /// The JSON of state record `state_id` of `commit` (its file re-verified while read), after
 /// checking that it was saved with `schema_hash`. RestartMismatch naming the commit when the
@@ -36,17 +35,8 @@ nlohmann::json read_state_json(VerifiedCommit& commit, const std::string& state_
 Value inline_state_field(const nlohmann::json& state_json, const std::string& name,
                          const std::string& where);
 
-/// The units, per-unit steps, variables, model and fields of one state record, whichever of
-/// the two kinds it is.
-struct StateRecordView {
-  std::string model;
-  std::vector<std::string> variables;
-  std::vector<std::string> units;
-  std::vector<std::int64_t> steps;  ///< one per unit
-  Array<double> fields;             ///< [unit, variable, nlat, nlon]
-};
-/// Decodes the whole record (arrays included, each file re-verified). RestartMismatch for an
-/// unknown state id.
-StateRecordView read_state_record(VerifiedCommit& commit, const std::string& state_id);
+/// Decodes a commit's whole UnitStates record (arrays included, each file re-verified), after
+/// checking that its units and steps pair up. RestartMismatch when the commit holds none.
+UnitStates read_unit_states(VerifiedCommit& commit);
 
 }  // namespace stormrun::workflow::detail

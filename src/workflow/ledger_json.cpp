@@ -27,7 +27,6 @@ json StateSource::to_json() const {
   return {{"commit_dir", commit_dir.string()},
           {"rank", rank},
           {"commit_id", commit_id},
-          {"state_id", state_id},
           {"step", step}};
 }
 
@@ -37,7 +36,6 @@ StateSource StateSource::from_json(const json& j) {
     s.commit_dir = in.at("commit_dir").get<std::string>();
     s.rank = in.at("rank").get<int>();
     s.commit_id = in.at("commit_id").get<std::string>();
-    s.state_id = in.at("state_id").get<std::string>();
     s.step = in.at("step").get<std::int64_t>();
     return s;
   });

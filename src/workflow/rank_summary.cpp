@@ -13,7 +13,6 @@
 #include "checkpoint/store/commit_check.hpp"
 #include "checkpoint/store/json_fields.hpp"
 #include "ledger_detail.hpp"
-#include "stormrun/model/rollout_state.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::workflow {
@@ -120,33 +119,11 @@ RowSummary summarise_commit(const fs::path& commit_dir, Manifest manifest) {
   row.units = manifest.units;
 
   VerifiedCommit commit(commit_dir, std::move(manifest));
-  const auto add_source = [&](const std::string& unit, const std::string& state_id,
-                              std::int64_t step) {
-    StateSource source{commit_dir, row.rank, row.commit_id, state_id, step};
-    const auto [it, inserted] = row.states.emplace(unit, source);
-    // A unit in both records (not written by the run driver) keeps the later fields.
-    if (!inserted && it->second.step < step) it->second = std::move(source);
-  };
-  const auto& states = commit.manifest().states;
   // Only the inline fields are decoded: the arrays are read (and re-verified) by load_states.
-  if (states.contains(detail::kRolloutStateId)) {
-    const std::string id = detail::kRolloutStateId;
-    const nlohmann::json json =
-        detail::read_state_json(commit, id, schema_hash<model::RolloutState>());
-    const std::string where = (commit_dir / states.at(id).path).string();
-    const auto step =
-        from_value<std::int64_t>(detail::inline_state_field(json, "step", where), where + ": step");
-    const auto units = from_value<std::vector<std::string>>(
-        detail::inline_state_field(json, "units", where), where + ": units");
-    if (step >= 0) {
-      for (const std::string& unit : units)
-        add_source(unit, id, step);
-    }
-  }
-  if (states.contains(detail::kParkedStatesId)) {
-    const std::string id = detail::kParkedStatesId;
-    const nlohmann::json json = detail::read_state_json(commit, id, schema_hash<ParkedStates>());
-    const std::string where = (commit_dir / states.at(id).path).string();
+  if (commit.manifest().states.contains(detail::kUnitStatesId)) {
+    const std::string id = detail::kUnitStatesId;
+    const nlohmann::json json = detail::read_state_json(commit, id, schema_hash<UnitStates>());
+    const std::string where = (commit_dir / commit.manifest().states.at(id).path).string();
     const auto units = from_value<std::vector<std::string>>(
         detail::inline_state_field(json, "units", where), where + ": units");
     const auto steps = from_value<std::vector<std::int64_t>>(
@@ -155,8 +132,11 @@ RowSummary summarise_commit(const fs::path& commit_dir, Manifest manifest) {
       throw StoreError(where + ": lists " + std::to_string(units.size()) + " units but " +
                        std::to_string(steps.size()) + " steps");
     }
-    for (std::size_t i = 0; i < units.size(); ++i)
-      add_source(units[i], id, steps[i]);
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const StateSource source{commit_dir, row.rank, row.commit_id, steps[i]};
+      if (!row.states.emplace(units[i], source).second)
+        throw StoreError(where + ": lists unit " + units[i] + " twice");
+    }
   }
   return row;
 }

@@ -9,6 +9,8 @@
 #include <map>
 #include <system_error>
 
+#include "stormrun/bits/text.hpp"
+#include "stormrun/exit_codes.hpp"
 #include "stormrun/model/diagnostics.hpp"
 #include "stormrun/store.hpp"
 
@@ -17,9 +19,6 @@ namespace stormrun::workflow::run_detail {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr int kExitUsage = 2;
-constexpr int kExitMismatch = 3;
 
 io::FieldInfo field_info(const std::string& name) {
   if (name == "h") return {name, "m", "fluid height"};
@@ -30,19 +29,12 @@ io::FieldInfo field_info(const std::string& name) {
   return {name, "1", name};
 }
 
-std::string join_lines(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& line : lines)
-    out += "\n  " + line;
-  return out;
-}
-
 // Rank 0's decision, from what every rank found in the rank dirs.
 Decision decide(const RunConfig& config, const StartContext& context,
                 const std::vector<DirSummary>& dirs) {
   Decision decision;
-  const Fingerprint fp = fingerprint(config);
-  const std::string hash = fingerprint_hash(fp);
+  const Fingerprint& fp = context.fingerprint;
+  const std::string& hash = context.fingerprint_hash;
   const fs::path output = context.output;
   const bool output_exists = fs::exists(output);
   const bool has_rows =
@@ -65,7 +57,7 @@ Decision decide(const RunConfig& config, const StartContext& context,
     if (!diff.empty())
       return refuse(kExitMismatch,
                     "checkpoint store " + context.root.string() +
-                        " holds a run with other settings:" + join_lines(diff) +
+                        " holds a run with other settings:" + text::indented_lines(diff) +
                         "\nresume with the original settings, or give another --checkpoint-dir "
                         "to start a new run");
   }
@@ -159,7 +151,16 @@ Decision Decision::from_json(const nlohmann::json& json) {
   return d;
 }
 
-io::OutputLayout output_layout(const RunConfig& config) {
+StartContext StartContext::of(const RunConfig& config) {
+  StartContext context;
+  context.output = fs::absolute(config.output).lexically_normal();
+  if (config.checkpoint) context.root = fs::absolute(config.checkpoint_dir).lexically_normal();
+  context.fingerprint = workflow::fingerprint(config);
+  context.fingerprint_hash = workflow::fingerprint_hash(context.fingerprint);
+  return context;
+}
+
+io::OutputLayout output_layout(const RunConfig& config, const StartContext& context) {
   io::OutputLayout layout;
   for (const std::string& field : config.output_fields())
     layout.fields.push_back(field_info(field));
@@ -170,54 +171,61 @@ io::OutputLayout output_layout(const RunConfig& config) {
   layout.lead_step = std::chrono::duration_cast<Duration>(
       std::chrono::seconds(static_cast<std::int64_t>(config.dt_seconds)));
   layout.grid = config.grid;
-  const Fingerprint fp = fingerprint(config);
-  layout.fingerprint_hash = fingerprint_hash(fp);
-  layout.fingerprint_json = nlohmann::json(fp).dump();
+  layout.fingerprint_hash = context.fingerprint_hash;
+  layout.fingerprint_json = nlohmann::json(context.fingerprint).dump();
   layout.attributes["source"] = "stormrun";
   layout.attributes["workflow"] = to_string(config.workflow);
   layout.attributes["model"] = config.model;
   return layout;
 }
 
-std::optional<int> precheck(const RunConfig& config, const runtime::Runtime& rt) {
-  auto usage = [&](const std::string& message) {
-    if (rt.rank() == 0) std::cerr << "stormrun run: error: " << message << "\n";
-    return std::optional<int>(kExitUsage);
-  };
+runtime::Outcome precheck(const RunConfig& config, int world_size) {
   // Statistics run one start time per round: each rank's members of one start time must
   // fit in a batch.
   std::int64_t per_rank = 0;
-  for (int r = 0; r < rt.size(); ++r) {
+  for (int r = 0; r < world_size; ++r) {
     std::map<std::int64_t, std::int64_t> per_start;
-    for (std::int64_t index : owned_units(config.unit_count(), r, rt.size()))
+    for (std::int64_t index : owned_units(config.unit_count(), r, world_size))
       per_rank = std::max(per_rank, ++per_start[index / config.nensemble]);
   }
   if (!config.statistics.empty() && per_rank > config.batch_size)
-    return usage("--statistics needs every member of a start time resident at once: " +
-                 std::to_string(config.nensemble) + " members on " + std::to_string(rt.size()) +
-                 " ranks need --batch-size >= " + std::to_string(per_rank) + " (it is " +
-                 std::to_string(config.batch_size) + "), or more ranks");
+    return {kExitUsage, "--statistics needs every member of a start time resident at once: " +
+                            std::to_string(config.nensemble) + " members on " +
+                            std::to_string(world_size) +
+                            " ranks need --batch-size >= " + std::to_string(per_rank) + " (it is " +
+                            std::to_string(config.batch_size) + "), or more ranks"};
   if (config.stop_after_steps && !config.checkpoint)
-    return usage("--stop-after-steps needs a checkpoint to resume from; drop --no-checkpoint");
-  return std::nullopt;
+    return {kExitUsage,
+            "--stop-after-steps needs a checkpoint to resume from; drop --no-checkpoint"};
+  return {};
 }
 
 Decision coordinate(const RunConfig& config, const StartContext& context,
                     const runtime::Runtime& rt) {
   // Every rank summarises a share of the rank dirs (the verification reads every file,
-  // so spreading it over ranks divides the time), rank 0 decides.
+  // so spreading it over ranks divides the time), rank 0 decides. A dir that cannot be read
+  // travels to rank 0 as an error and refuses the run there; anything else that fails here
+  // is this rank's own failure, agreed before the gather.
   nlohmann::json mine = nlohmann::json::array();
-  if (!context.root.empty()) {
-    const std::vector<fs::path> dirs = list_rank_dirs(context.root);
-    for (std::size_t i = 0; i < dirs.size(); ++i) {
-      if (static_cast<int>(i % static_cast<std::size_t>(rt.size())) != rt.rank()) continue;
-      try {
-        mine.push_back({{"summary", summarise_rank_dir(dirs[i]).to_json()}});
-      } catch (const std::exception& e) {
-        mine.push_back({{"error", dirs[i].string() + ": " + e.what()}});
+  runtime::Outcome outcome;
+  try {
+    if (!context.root.empty()) {
+      const std::vector<fs::path> dirs = list_rank_dirs(context.root);
+      for (std::size_t i = 0; i < dirs.size(); ++i) {
+        if (static_cast<int>(i % static_cast<std::size_t>(rt.size())) != rt.rank()) continue;
+        try {
+          mine.push_back({{"summary", summarise_rank_dir(dirs[i]).to_json()}});
+        } catch (const std::exception& e) {
+          mine.push_back({{"error", dirs[i].string() + ": " + e.what()}});
+        }
       }
     }
+  } catch (const std::exception& e) {
+    outcome = {kExitMismatch, "checkpoint store " + context.root.string() + ": " + e.what()};
   }
+  if (!outcome.failed()) outcome = runtime::injected_fault("store", rt.rank(), kExitMismatch);
+  runtime::agree_or_throw(rt.comm(), "store", outcome);
+
   const std::vector<std::string> gathered = rt.gather(mine.dump());
   Decision decision;
   if (rt.rank() == 0) {
@@ -241,7 +249,12 @@ Decision coordinate(const RunConfig& config, const StartContext& context,
       decision.message = e.what();
     }
   }
-  return Decision::from_json(nlohmann::json::parse(rt.broadcast(decision.to_json().dump())));
+  decision = Decision::from_json(nlohmann::json::parse(rt.broadcast(decision.to_json().dump())));
+  // Every rank holds the decision; rank 0 reports a refusal (agree() prints it once).
+  runtime::agree_or_throw(
+      rt.comm(), "store",
+      rt.rank() == 0 ? runtime::Outcome{decision.exit_code, decision.message} : runtime::Outcome{});
+  return decision;
 }
 
 }  // namespace stormrun::workflow::run_detail

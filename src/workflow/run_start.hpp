@@ -1,4 +1,6 @@
 // Internal parts of the run driver (run.hpp): the start-up decision and the output layout.
+// Every collective here is agreed: a failure one rank sees ends every rank alike
+// (runtime/agreement.hpp).
 #pragma once
 
 #include <filesystem>
@@ -9,15 +11,23 @@
 #include <nlohmann/json.hpp>
 
 #include "stormrun/io/output.hpp"
+#include "stormrun/runtime/agreement.hpp"
 #include "stormrun/runtime/runtime.hpp"
 #include "stormrun/workflow/config.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::workflow::run_detail {
 
+/// What every phase of one start needs, computed once per rank.
 struct StartContext {
   std::filesystem::path root;    ///< absolute checkpoint root; empty with --no-checkpoint
   std::filesystem::path output;  ///< absolute output path
+  Fingerprint fingerprint;       ///< fingerprint(config): hashes a file: initial condition
+  std::string fingerprint_hash;  ///< fingerprint_hash(fingerprint)
+
+  /// Local. The paths made absolute and the fingerprint computed (once: it re-reads the
+  /// initial-condition file).
+  static StartContext of(const RunConfig& config);
 };
 
 enum class OutputAction { Create, Replace, Reopen };
@@ -32,15 +42,18 @@ struct Decision {
   static Decision from_json(const nlohmann::json& json);
 };
 
-/// The datasets, coordinates and fingerprint attributes of this run's output file.
-io::OutputLayout output_layout(const RunConfig& config);
+/// The datasets, coordinates and fingerprint attributes of this run's output file. Local.
+io::OutputLayout output_layout(const RunConfig& config, const StartContext& context);
 
-/// Checks that depend on the world size (exit 2 before anything is written): statistics
-/// need all members resident; --stop-after-steps needs a checkpoint. Rank 0 prints.
-std::optional<int> precheck(const RunConfig& config, const runtime::Runtime& rt);
+/// Local. Checks that depend on the world size (exit 2 before anything is written):
+/// statistics need all members resident; --stop-after-steps needs a checkpoint. Every rank
+/// finds the same; the caller agrees on it.
+runtime::Outcome precheck(const RunConfig& config, int world_size);
 
-/// Collective: rank dirs summarised by all ranks, rank 0 decides (fingerprint, resume
-/// mode, restart plan, what to do with the output file), everyone gets the decision.
+/// Collective over rt (phase "store"): rank dirs summarised by all ranks, rank 0 decides
+/// (fingerprint, resume mode, restart plan, what to do with the output file), everyone gets
+/// the decision. A refusal (exit 3) is reported by rank 0 and thrown on every rank as
+/// runtime::AgreedFailure; so is a failure of any rank to read the store.
 Decision coordinate(const RunConfig& config, const StartContext& context,
                     const runtime::Runtime& rt);
 

@@ -1,9 +1,8 @@
-// Reading the run driver's level-2 state records straight from a verified commit: the same
+// Reading the run's level-2 UnitStates record straight from a verified commit: the same
 // decoding the checkpoint session does when it restores a bound state, without binding.
 #include <utility>
 
 #include "ledger_detail.hpp"
-#include "stormrun/model/rollout_state.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::workflow::detail {
@@ -52,47 +51,18 @@ Value inline_state_field(const nlohmann::json& state_json, const std::string& na
   return decode_value(state_json.at(name), nullptr, field_where);
 }
 
-namespace {
-
-template <class T>
-T decode_whole_state(VerifiedCommit& commit, const std::string& state_id) {
-  const nlohmann::json json = read_state_json(commit, state_id, schema_hash<T>());
-  const std::string where = (commit.dir() / commit.manifest().states.at(state_id).path).string();
+UnitStates read_unit_states(VerifiedCommit& commit) {
+  const nlohmann::json json = read_state_json(commit, kUnitStatesId, schema_hash<UnitStates>());
+  const std::string where =
+      (commit.dir() / commit.manifest().states.at(kUnitStatesId).path).string();
   const Value value = decode_value(json, &commit, where);
-  T out{};
+  UnitStates out{};
   state_from_value(value, out, where);
-  return out;
-}
-
-}  // namespace
-
-StateRecordView read_state_record(VerifiedCommit& commit, const std::string& state_id) {
-  StateRecordView view;
-  if (state_id == kRolloutStateId) {
-    auto state = decode_whole_state<model::RolloutState>(commit, state_id);
-    view.model = std::move(state.model);
-    view.variables = std::move(state.variables);
-    view.steps.assign(state.units.size(), state.step);
-    view.units = std::move(state.units);
-    view.fields = std::move(state.fields);
-  } else if (state_id == kParkedStatesId) {
-    auto state = decode_whole_state<ParkedStates>(commit, state_id);
-    if (state.steps.size() != state.units.size()) {
-      throw StoreError("state '" + state_id + "' in " + commit.dir().string() + " lists " +
-                       std::to_string(state.units.size()) + " units but " +
-                       std::to_string(state.steps.size()) + " steps");
-    }
-    view.model = std::move(state.model);
-    view.variables = std::move(state.variables);
-    view.units = std::move(state.units);
-    view.steps = std::move(state.steps);
-    view.fields = std::move(state.fields);
-  } else {
-    throw RestartMismatch("checkpoint commit " + commit.dir().string() + ": state '" + state_id +
-                          "' is not a level-2 state of stormrun run (expected " + kRolloutStateId +
-                          " or " + kParkedStatesId + ")");
+  if (out.steps.size() != out.units.size()) {
+    throw StoreError(where + ": lists " + std::to_string(out.units.size()) + " units but " +
+                     std::to_string(out.steps.size()) + " steps");
   }
-  return view;
+  return out;
 }
 
 }  // namespace stormrun::workflow::detail

@@ -88,7 +88,11 @@ class OutputFile {
 
   OutputFile(OutputFile&&) noexcept;
   OutputFile& operator=(OutputFile&&) noexcept;
-  ~OutputFile();  ///< flushes (H5Fflush) and closes when still open; never throws
+  /// Collective when the file is still open: it then flushes and closes it as close() does
+  /// (never throwing), so every rank must reach it together. Call close() explicitly on
+  /// every rank; the destructor is only for paths where all ranks unwind alike (an agreed
+  /// failure). A failure seen by some ranks only must not unwind through it: abort instead.
+  ~OutputFile();
 
   const std::filesystem::path& path() const;
   const OutputLayout& layout() const;

@@ -1,5 +1,6 @@
 // One message format for every rank and every room (DESIGN.md §7: "the rank and host that
 // saw it"):  stormrun[rank 3@node07]: warning: <message>
+//            stormrun[rank 3@node07]: note: <message>
 //            stormrun[rank 3@node07]: error: <message>
 // Local (no MPI) and header-only: usable before MPI starts, from the checkpoint library
 // (which does not link the runtime), and from any rank.
@@ -31,6 +32,12 @@ inline std::string rank_tag(int rank) {
 /// stderr line "stormrun[rank R@HOST]: warning: <message>", flushed.
 inline void log_warning(int rank, const std::string& message) {
   std::cerr << rank_tag(rank) + ": warning: " + message + "\n" << std::flush;
+}
+
+/// stderr line "stormrun[rank R@HOST]: note: <message>", flushed: a fact the user should
+/// know that is not a problem (e.g. the model runs on the CPU).
+inline void log_note(int rank, const std::string& message) {
+  std::cerr << rank_tag(rank) + ": note: " + message + "\n" << std::flush;
 }
 
 /// stderr line "stormrun[rank R@HOST]: error: <message>", flushed.

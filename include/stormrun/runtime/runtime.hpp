@@ -35,8 +35,9 @@ class Runtime {
  public:
   /// Collective over `comm`. Finds the node-local rank (MPI_COMM_TYPE_SHARED), resolves
   /// `device` (Auto: CUDA when a GPU is usable; rank r then uses GPU local_rank % count),
-  /// and on CUDA with NCCL built in creates an NCCL communicator. std::runtime_error naming
-  /// --device when cuda is asked for and unusable (on any rank).
+  /// and on CUDA with NCCL built in creates an NCCL communicator. When any rank cannot
+  /// honour --device cuda or select its GPU, every rank throws AgreedFailure (exit 2) after
+  /// that rank's message is printed (agreement.hpp, phase "device").
   Runtime(MPI_Comm comm, model::DeviceChoice device, bool quiet);
   ~Runtime();
   Runtime(const Runtime&) = delete;
@@ -53,12 +54,12 @@ class Runtime {
   /// "cpu" or "cuda:N (NCCL)" etc., for the start banner.
   std::string device_text() const;
 
-  /// stderr line "stormrun[rank R]: warning: <message>" (any rank).
+  /// stderr line "stormrun[rank R@HOST]: warning: <message>" (log.hpp). Local, any rank.
   void warn(const std::string& message) const;
-  /// stdout line from rank 0 only, unless quiet.
+  /// stdout line from rank 0 only, unless quiet. Local (the other ranks print nothing).
   void info(const std::string& message) const;
 
-  // ---- collectives (every rank calls them in the same order) ---------------------------
+  // ---- collectives over comm(): every rank calls them, in the same order ---------------
   std::int64_t min(std::int64_t value) const;
   std::int64_t max(std::int64_t value) const;
   std::int64_t sum(std::int64_t value) const;

@@ -3,18 +3,21 @@
 // previous world size), the RestartPlan rank 0 broadcasts, the batches a rank runs, and the
 // global catalog ROOT/catalog.json.
 //
-// What each rank's rows hold (written by the run driver, src/workflow/run.cpp):
-//  - manifest `units`: every unit this rank owns that has progress, with its completed
-//    lead-time step (nsteps = finished);
-//  - at level 2, the fields of every recorded unfinished unit: the current batch in the
-//    model's stormrun.model.RolloutState, the others in stormrun.workflow.ParkedStates;
+// What each rank's rows hold (written by the run's restart state, src/workflow/restart_state.*):
+//  - manifest `units`: every unit this rank has recorded, with its completed lead-time step
+//    (nsteps = finished);
+//  - at level 2, one state record, UnitStates ("stormrun.workflow.ParkedStates"): the fields
+//    of every unfinished unit the rank holds, each at its own step (the running batch's
+//    members and those waiting for a later round alike);
 //  - metadata "fingerprint" (fingerprint_hash), "step", "lead_time", "completed_units".
 // So the newest valid row of a rank dir is complete on its own, and the ledger is the
 // union over rank dirs of their newest valid rows, taking for each unit the highest step.
+// Everything here is local (no MPI): the run driver spreads the reading over ranks itself.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,9 +32,10 @@
 
 namespace stormrun::workflow {
 
-/// Level-2 state of a rank's unfinished units that are not in its current batch (after a
-/// restart on another layout, a rank may own mid-rollout units of several old batches).
-struct ParkedStates {
+/// The level-2 record of a rank's rows: the fields of each unfinished unit it holds, at that
+/// unit's own step. Its identity keeps the name it was first written under, so that stores
+/// written by earlier versions resume.
+struct UnitStates {
   std::string model;
   std::vector<std::string> variables;
   std::vector<std::string> units;
@@ -41,7 +45,7 @@ struct ParkedStates {
 
 }  // namespace stormrun::workflow
 
-STORMRUN_STATE(stormrun::workflow::ParkedStates, "stormrun.workflow.ParkedStates", model, variables,
+STORMRUN_STATE(stormrun::workflow::UnitStates, "stormrun.workflow.ParkedStates", model, variables,
                units, steps, fields)
 
 namespace stormrun::workflow {
@@ -68,13 +72,12 @@ std::vector<WorkUnit> work_units(const RunConfig& config);
 /// indices [floor(r·N/R), floor((r+1)·N/R)). Returns rank r's indices, ascending.
 std::vector<std::int64_t> owned_units(std::int64_t unit_count, int rank, int world_size);
 
-/// Where the level-2 fields of a unit are: a state record in a verified commit.
+/// Where the level-2 fields of a unit are: the UnitStates record of a verified commit.
 struct StateSource {
   std::filesystem::path commit_dir;
   int rank = 0;  ///< the rank of the directory (manifest.rank)
   std::string commit_id;
-  std::string state_id;   ///< "stormrun.model.RolloutState" or "stormrun.workflow.ParkedStates"
-  std::int64_t step = 0;  ///< lead-time step of the fields
+  std::int64_t step = 0;  ///< lead-time step of the unit's fields
   nlohmann::json to_json() const;
   static StateSource from_json(const nlohmann::json& json);
 };
@@ -146,23 +149,20 @@ struct Batch {
 std::vector<Batch> make_batches(const std::vector<std::int64_t>& owned, const RestartPlan& plan,
                                 std::int64_t batch_size);
 
-/// The fields of `units` (in this order) at the step the source names, from the state
-/// record of the commit (re-verifying the files' checksums): [unit, variable, lat, lon]
-/// in a FieldBatch with `variables` on `grid`. All units must share one source commit and
-/// state record. RestartMismatch naming the commit when a unit is missing or the model,
-/// variables or shape differ.
-model::FieldBatch load_states(const StateSource& source, const std::vector<std::string>& units,
-                              const std::string& model, const std::vector<std::string>& variables,
-                              const model::Grid& grid);
+/// One unit whose fields are wanted, and where the plan says they are.
+struct UnitSource {
+  std::string unit;
+  StateSource source;
+};
 
-/// The fields a resumed batch starts from: for each unit of `batch` (in its order) the
-/// state its plan entry names, one load_states per source commit and record (units of one
-/// batch may come from rows of several old ranks). std::invalid_argument when a unit has no
-/// source or its source step is not batch.first_step - 1; load_states' errors otherwise.
-model::FieldBatch load_batch_states(const Batch& batch, const RestartPlan& plan,
-                                    const std::vector<WorkUnit>& units, const std::string& model,
-                                    const std::vector<std::string>& variables,
-                                    const model::Grid& grid);
+/// The fields of each wanted unit (in this order), from the UnitStates record of the commit
+/// its source names, at exactly the source's step: [unit, variable, lat, lon] in a
+/// FieldBatch with `variables` on `grid`. Each commit is read once (its files re-verified
+/// against their checksums) however many units come from it, and units of one commit may be
+/// at different steps. RestartMismatch naming the commit when a unit is missing, at another
+/// step, or the model, variables or shape differ. Local.
+model::FieldBatch load_states(const std::vector<UnitSource>& wanted, const std::string& model,
+                              const std::vector<std::string>& variables, const model::Grid& grid);
 
 /// ROOT/catalog.json, written only by rank 0 (tmp + fsync + rename + fsync dir).
 struct GlobalCatalog {
@@ -181,6 +181,9 @@ struct GlobalCatalog {
 /// nullopt when ROOT/catalog.json does not exist; RestartMismatch naming it when unreadable.
 std::optional<GlobalCatalog> read_global_catalog(const std::filesystem::path& root);
 void write_global_catalog(const std::filesystem::path& root, const GlobalCatalog& catalog);
+/// read_global_catalog (a default GlobalCatalog when absent), `edit`, write_global_catalog.
+void update_global_catalog(const std::filesystem::path& root,
+                           const std::function<void(GlobalCatalog&)>& edit);
 
 /// Removes rank dirs >= world_size (left by a run on more ranks) once every rank of this
 /// run has committed its first row: each is renamed to ".pruned_rank_NNNNNN" (fsync ROOT),

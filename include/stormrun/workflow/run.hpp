@@ -1,11 +1,15 @@
 // `stormrun run`: the run driver of DESIGN.md §2. Collective over the runtime's ranks.
+// Each start-up phase is agreed by every rank (runtime/agreement.hpp): a failure that one
+// rank sees ends every rank with the same exit code, the failing rank's message naming its
+// rank and host.
 //
-//   coordinator: rank dirs summarised (spread over ranks) → rank 0 checks the fingerprint
-//                and builds the RestartPlan → broadcast
+//   store:       LOCK; rank dirs summarised (spread over ranks) → rank 0 checks the
+//                fingerprint and builds the RestartPlan → broadcast (run_start.hpp)
 //   output:      created (atomically, collectively) or reopened and checked
+//   checkpoint:  every rank opens its rank dir; the model and initial states are built
 //   migration:   on resume, every rank commits a row holding all it now owns (completed
 //                units, the level-2 fields of its unfinished ones); then old rank dirs of a
-//                larger world are pruned
+//                larger world are pruned (restart_state.hpp)
 //   rounds:      each rank runs its batches; ranks advance in lockstep per lead-time step:
 //                model step → diagnostics → collective output writes → statistics →
 //                (output flushed FIRST when any rank commits) → checkpoint write
@@ -18,10 +22,13 @@
 
 namespace stormrun::workflow {
 
-/// Runs or resumes `config`. Returns the exit code agreed by all ranks: 0 finished, 2 a
-/// configuration that cannot run on this many ranks (nothing written), 3 the store or the
-/// output belongs to another run or is unusable (nothing changed), 75 stopped early with a
-/// durable checkpoint. Other failures abort the job (MPI_Abort, exit 1) after printing the error.
+/// Collective over runtime.comm(). Runs or resumes `config`. Returns the exit code agreed by
+/// all ranks: 0 finished, 75 stopped early with a durable checkpoint. A failure agreed by all
+/// ranks (2: a configuration that cannot run on this many ranks, nothing written; 3: the
+/// store or the output belongs to another run or is unusable, nothing changed; 1: another
+/// start-up or shut-down failure) is reported and thrown as runtime::AgreedFailure on every
+/// rank. A failure one rank sees inside the step loop aborts the job (MPI_Abort, exit 1)
+/// after that rank prints it.
 int run(const RunConfig& config, runtime::Runtime& runtime);
 
 }  // namespace stormrun::workflow

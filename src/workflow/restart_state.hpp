@@ -1,0 +1,96 @@
+// The run's restart state (DESIGN.md §3-§4), in one room: what a rank's checkpoint rows say
+// about its work units — their completed steps, the finished ones, and at level 2 the fields
+// of every unfinished unit it holds (one UnitStates record, ledger.hpp) — and the two ways
+// that state moves: migration after a restart on another layout, and hand-over of a resumed
+// batch's fields to the model. The ledger (rank_summary.cpp, state_loading.cpp) reads
+// exactly what this room writes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "stormrun/checkpoint.hpp"
+#include "stormrun/model/fields.hpp"
+#include "stormrun/runtime/runtime.hpp"
+#include "stormrun/workflow/ledger.hpp"
+
+namespace stormrun::workflow {
+
+/// What the fields of a unit look like in this run.
+struct FieldShape {
+  std::string model;  ///< PrognosticModel::name()
+  std::vector<std::string> variables;
+  model::Grid grid;
+};
+
+/// A unit of the running batches at the current step: its fields live in the model.
+struct LiveUnit {
+  std::int64_t index = 0;
+  std::int64_t step = 0;
+  std::span<const double> fields;  ///< [variable][lat][lon]
+};
+
+class RestartState {
+ public:
+  /// Binds the UnitStates record to `checkpoint` (level 2 only) and opens a new session.
+  /// `owned`: this rank's unit indices; `plan`: the agreed restart plan. Local.
+  RestartState(Checkpoint& checkpoint, const std::vector<WorkUnit>& units,
+               std::vector<std::int64_t> owned, const RestartPlan& plan, FieldShape shape,
+               std::int64_t nsteps, std::string fingerprint_hash);
+  RestartState(const RestartState&) = delete;
+  RestartState& operator=(const RestartState&) = delete;
+
+  /// Collective over `rt`; does nothing (on every rank) when the run is not resumed or has
+  /// no checkpoint. After a restart this rank commits one row holding everything it now
+  /// owns — every finished unit, and the fields of its unfinished ones, read from whichever
+  /// rank's commit holds them — and also the units whose fields are in its own dir but that
+  /// another rank now owns, until every rank's row is durable. Then rank 0 prunes the rank
+  /// dirs of a larger earlier world under `root` (rt.info names each).
+  void migrate(const runtime::Runtime& rt, const std::filesystem::path& root);
+
+  /// Local. The fields a resumed batch (first_step > 0) starts from, in its unit order, at
+  /// step first_step - 1; they leave the parked set (the record then takes them from the
+  /// running batch).
+  model::FieldBatch take_parked(const Batch& batch);
+
+  /// Local. Whether the next write() commits.
+  bool will_flush() const;
+  /// Local (this rank's store). Step `t` is written for the `running` units: their progress,
+  /// the finished ones, the level-2 fields of every unfinished unit held, then
+  /// Session::write (which commits when the flush interval says so).
+  void write(std::int64_t t, Duration lead_time, const std::vector<LiveUnit>& running);
+  /// Local. Commits the pending row now (a stop, the end of the run).
+  void flush();
+
+  bool is_completed(std::int64_t index) const { return completed_.contains(index); }
+  std::int64_t completed_count() const { return std::int64_t(completed_.size()); }
+
+ private:
+  void record_fields(const std::vector<LiveUnit>& running);
+  Value completed_list() const;
+
+  // A resumed unit's fields while its batch has not started yet.
+  struct Parked {
+    std::int64_t step = 0;
+    std::vector<double> fields;  // [variable][lat][lon]
+  };
+
+  Checkpoint& checkpoint_;
+  const std::vector<WorkUnit>& units_;
+  std::vector<std::int64_t> owned_;
+  const RestartPlan& plan_;
+  FieldShape shape_;
+  std::int64_t nsteps_;
+  std::string fingerprint_hash_;
+  std::optional<StateBinding<UnitStates>> record_;
+  std::map<std::int64_t, Parked> parked_;
+  std::set<std::int64_t> completed_;
+};
+
+}  // namespace stormrun::workflow
