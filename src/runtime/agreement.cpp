@@ -70,22 +70,28 @@ std::string rank_list(const std::vector<int>& ranks) {
 void report(int my_rank, int size, const std::string& phase, const std::vector<Reported>& failed,
             int code) {
   // Identical messages (the usual case: every rank read the same bad option) once.
-  std::vector<std::pair<const Reported*, std::vector<int>>> groups;
+  std::vector<std::pair<const Reported*, std::vector<const Reported*>>> groups;
   for (const Reported& f : failed) {
     bool merged = false;
     for (auto& [first, others] : groups)
       if (first->message == f.message && first->code == f.code) {
-        others.push_back(f.rank);
+        others.push_back(&f);
         merged = true;
         break;
       }
     if (!merged) groups.push_back({&f, {}});
   }
+  constexpr std::size_t kListed = 8;  // ranks named in full per message; the rest counted
   std::ostringstream out;
   for (const auto& [first, others] : groups) {
     out << "stormrun[rank " << first->rank << "@" << first->host << "]: error: " << first->message;
-    if (!others.empty())
-      out << " (the same on rank" << (others.size() > 1 ? "s " : " ") << rank_list(others) << ")";
+    if (!others.empty()) {
+      out << " (the same on rank" << (others.size() > 1 ? "s " : " ");
+      for (std::size_t i = 0; i < others.size() && i < kListed; ++i)
+        out << (i ? ", " : "") << others[i]->rank << "@" << others[i]->host;
+      if (others.size() > kListed) out << " and " << others.size() - kListed << " more";
+      out << ")";
+    }
     out << "\n";
   }
   std::vector<int> ranks;

@@ -77,6 +77,7 @@ void RestartState::migrate(const runtime::Runtime& rt, const fs::path& root) {
   } catch (const StoreError& e) {
     outcome = {kExitMismatch, e.what()};
   }
+  if (!outcome.failed()) outcome = runtime::injected_fault("migration", rt.rank(), kExitMismatch);
   // No rank commits before every rank has read its sources: a commit's retention may remove
   // an old row of its own dir that another rank is still reading.
   runtime::agree_or_throw(rt.comm(), "migration", outcome);

@@ -581,8 +581,9 @@ def case_levels_rerun(ctx):
                   f"level {level}: no 'reruns from step 0' warning naming unit {T1}/m0000", r)
         ctx.check(not any(T0 in w for w in warns),
                   f"level {level}: the finished unit {T0}/m0000 was named as rerun", r)
-        ctx.check(all(w.startswith("stormrun[rank 0]: warning:") for w in warning_lines(r.err)),
-                  f"level {level}: warnings not prefixed 'stormrun[rank 0]: warning:'", r)
+        ctx.check(all(re.match(r"stormrun\[rank 0@[^\]]+\]: warning:", w)
+                      for w in warning_lines(r.err)),
+                  f"level {level}: warnings not prefixed 'stormrun[rank 0@HOST]: warning:'", r)
         compare_outputs(ctx, ref, out, f"level {level} stopped and resumed")
         verify(ctx, out + ".ckpt", f"level {level}")
 

@@ -1,5 +1,5 @@
 // Fixtures of the ledger tests: real rank directories written through the Checkpoint API
-// (rows with units, level-2 RolloutState / ParkedStates records and a fingerprint), a
+// (rows with units, the level-2 UnitStates record the run writes, and a fingerprint), a
 // content hash of a directory tree, and small file helpers.
 #pragma once
 
@@ -16,7 +16,6 @@
 #include <nlohmann/json.hpp>
 
 #include "stormrun/checkpoint.hpp"
-#include "stormrun/model/rollout_state.hpp"
 #include "stormrun/workflow/ledger.hpp"
 #include "support/temp_dir.hpp"
 
@@ -26,13 +25,14 @@ namespace fs = std::filesystem;
 using TempDir = stormrun_test_support::TempDir;
 using stormrun::Array;
 using stormrun::model::Grid;
-using stormrun::model::RolloutState;
-using stormrun::workflow::ParkedStates;
+using stormrun::workflow::UnitStates;
 
 inline const Grid kGrid{4, 8};
 inline const std::vector<std::string> kVariables = {"h", "u", "v"};
 inline const std::string kModel = "persistence";
 inline const std::string kFingerprint = "0123456789abcdef";
+/// The state id of UnitStates on disk.
+inline const std::string kStateId = "stormrun.workflow.ParkedStates";
 
 /// The test value of (unit, variable, point) at `step`: distinct per unit and step, with
 /// bit patterns a wrong copy would change.
@@ -56,21 +56,20 @@ inline Array<double> fields_of(const std::vector<std::string>& units,
   return a;
 }
 
-inline RolloutState rollout_state(const std::vector<std::string>& units, std::int64_t step) {
-  return {kModel, units, kVariables, step,
-          fields_of(units, std::vector<std::int64_t>(units.size(), step))};
-}
-
-inline ParkedStates parked_states(const std::vector<std::string>& units,
-                                  const std::vector<std::int64_t>& steps) {
+/// A UnitStates record of `units`, each at its own step.
+inline UnitStates unit_states(const std::vector<std::string>& units,
+                              const std::vector<std::int64_t>& steps) {
   return {kModel, kVariables, units, steps, fields_of(units, steps)};
+}
+/// A UnitStates record of `units`, all at `step`.
+inline UnitStates unit_states(const std::vector<std::string>& units, std::int64_t step) {
+  return unit_states(units, std::vector<std::int64_t>(units.size(), step));
 }
 
 /// One row to commit.
 struct RowSpec {
   std::map<std::string, std::int64_t> units{};  ///< recorded with Session::record_unit
-  std::optional<RolloutState> rollout{};        ///< the RolloutState record (empty when unset)
-  std::optional<ParkedStates> parked{};         ///< the ParkedStates record (empty when unset)
+  std::optional<UnitStates> states{};           ///< the level-2 record (empty when unset)
   std::string fingerprint = kFingerprint;       ///< "" → no "fingerprint" metadata
 };
 
@@ -87,13 +86,11 @@ inline std::vector<std::string> write_rows(const fs::path& root, int rank, int w
   options.history_size = 0;
   options.warn = [](const std::string&) {};
   stormrun::Checkpoint checkpoint(options);
-  auto rollout = checkpoint.bind(RolloutState{}, 2);
-  auto parked = checkpoint.bind(ParkedStates{}, 2);
+  auto states = checkpoint.bind(UnitStates{}, 2);
   stormrun::Session& session = checkpoint.new_session();
   std::vector<std::string> ids;
   for (const RowSpec& row : rows) {
-    *rollout = row.rollout.value_or(RolloutState{});
-    *parked = row.parked.value_or(ParkedStates{});
+    *states = row.states.value_or(UnitStates{});
     for (const auto& [unit, step] : row.units)
       session.record_unit(unit, step);
     stormrun::Metadata metadata;
@@ -124,7 +121,7 @@ inline void flip_byte(const fs::path& path) {
 }
 
 /// The .npy file of a commit's state record's fields.
-inline fs::path fields_file(const fs::path& commit_dir, const std::string& state_id) {
+inline fs::path fields_file(const fs::path& commit_dir, const std::string& state_id = kStateId) {
   const auto manifest = nlohmann::json::parse(read_text(commit_dir / "manifest.json"));
   for (const auto& [rel, record] : manifest.at("files").items()) {
     if (rel.rfind("states/" + state_id + "/", 0) == 0 && rel.ends_with(".npy"))

@@ -32,8 +32,8 @@ bool any_contains(const std::vector<std::string>& lines, const std::string& text
 }
 
 /// An earlier run's store: rank dirs 0 and 1 of a 2-rank run, and rank dir 2 of a 3-rank
-/// run before it. Units (5 members): u0,u1 in rank 0's batch (RolloutState), u2 finished
-/// and u3 parked on rank 1, u1 further on rank 2 (parked), u4 never started.
+/// run before it. Units (5 members): u0,u1 held by rank 0, u2 finished and u3 held by
+/// rank 1, u1 further on rank 2, u4 never started.
 struct EarlierRun {
   TempDir dir{"stormrun-ledger"};
   std::vector<WorkUnit> units = test_units(5);
@@ -42,15 +42,15 @@ struct EarlierRun {
 
   explicit EarlierRun(int level = 2) {
     rank2_ids = write_rows(dir.path(), 2, 3, level,
-                           {{.units = {{u(0), 1}}, .rollout = rollout_state({u(0)}, 1)},
-                            {.units = {{u(1), 4}}, .parked = parked_states({u(1)}, {4})}});
+                           {{.units = {{u(0), 1}}, .states = unit_states({u(0)}, 1)},
+                            {.units = {{u(1), 4}}, .states = unit_states({u(1)}, {4})}});
     rank0_ids =
         write_rows(dir.path(), 0, 2, level,
-                   {{.units = {{u(0), 1}, {u(1), 1}}, .rollout = rollout_state({u(0), u(1)}, 1)},
-                    {.units = {{u(0), 2}, {u(1), 2}}, .rollout = rollout_state({u(0), u(1)}, 2)}});
+                   {{.units = {{u(0), 1}, {u(1), 1}}, .states = unit_states({u(0), u(1)}, 1)},
+                    {.units = {{u(0), 2}, {u(1), 2}}, .states = unit_states({u(0), u(1)}, 2)}});
     rank1_ids =
         write_rows(dir.path(), 1, 2, level,
-                   {{.units = {{u(2), kSteps}, {u(3), 3}}, .parked = parked_states({u(3)}, {3})}});
+                   {{.units = {{u(2), kSteps}, {u(3), 3}}, .states = unit_states({u(3)}, {3})}});
   }
   fs::path commit(int rank, const std::string& id) const {
     return dir.path() / rank_dir_name(rank) / "commits" / id;
@@ -75,11 +75,9 @@ TEST_CASE("restart plan: highest step over all rank dirs, sources from both stat
   CHECK(rank0.commit_dir == run.commit(0, run.rank0_ids.back()));
   CHECK(rank0.units == std::map<std::string, std::int64_t>{{run.u(0), 2}, {run.u(1), 2}});
   REQUIRE(rank0.states.size() == 2);
-  CHECK(rank0.states.at(run.u(1)).state_id == "stormrun.model.RolloutState");
   CHECK(rank0.states.at(run.u(1)).step == 2);
   CHECK(rank0.states.at(run.u(1)).rank == 0);
   CHECK(rank0.states.at(run.u(1)).commit_id == run.rank0_ids.back());
-  CHECK(dirs[1].row->states.at(run.u(3)).state_id == "stormrun.workflow.ParkedStates");
   CHECK(dirs[1].row->states.count(run.u(2)) == 0);  // finished: no fields kept
 
   const RestartPlan plan = make_restart_plan(run.units, dirs, 2, kSteps, kFingerprint);
@@ -93,14 +91,12 @@ TEST_CASE("restart plan: highest step over all rank dirs, sources from both stat
   CHECK(plan.units[0].first_step == 3);
   REQUIRE(plan.units[0].source.has_value());
   CHECK(plan.units[0].source->commit_dir == run.commit(0, run.rank0_ids.back()));
-  CHECK(plan.units[0].source->state_id == "stormrun.model.RolloutState");
   CHECK(plan.units[0].source->step == 2);
   // u1: rank 2 (step 4, parked) beats rank 0 (step 2).
   CHECK(plan.units[1].first_step == 5);
   REQUIRE(plan.units[1].source.has_value());
   CHECK(plan.units[1].source->rank == 2);
   CHECK(plan.units[1].source->commit_id == run.rank2_ids.back());
-  CHECK(plan.units[1].source->state_id == "stormrun.workflow.ParkedStates");
   CHECK(plan.units[1].source->step == 4);
   // u2 finished, u3 parked on rank 1, u4 fresh.
   CHECK(plan.units[2].first_step == kSteps + 1);
@@ -108,7 +104,6 @@ TEST_CASE("restart plan: highest step over all rank dirs, sources from both stat
   CHECK(plan.units[3].first_step == 4);
   REQUIRE(plan.units[3].source.has_value());
   CHECK(plan.units[3].source->commit_dir == run.commit(1, run.rank1_ids.back()));
-  CHECK(plan.units[3].source->state_id == "stormrun.workflow.ParkedStates");
   CHECK(plan.units[4].first_step == 0);
   CHECK_FALSE(plan.units[4].source.has_value());
 
@@ -169,7 +164,7 @@ TEST_CASE("restart plan: a damaged newest commit falls back to the older valid r
   EarlierRun run;
   const fs::path rank0 = run.dir.path() / "rank_000000";
   const fs::path newest = run.commit(0, run.rank0_ids.back());
-  flip_byte(fields_file(newest, "stormrun.model.RolloutState"));
+  flip_byte(fields_file(newest));
   const std::string before = tree_fingerprint(run.dir.path());
 
   const DirSummary summary = summarise_rank_dir(rank0);
@@ -271,7 +266,7 @@ TEST_CASE("restart plan: another run's fingerprint or units are refused") {
 TEST_CASE("ledger records survive their JSON form (sent between ranks)") {
   EarlierRun run;
   auto dirs = summarise_all(run.dir.path());
-  flip_byte(fields_file(run.commit(0, run.rank0_ids.back()), "stormrun.model.RolloutState"));
+  flip_byte(fields_file(run.commit(0, run.rank0_ids.back())));
   dirs.push_back(summarise_rank_dir(run.dir.path() / "rank_000000"));  // with a warning
   TempDir empty;
   fs::create_directories(empty.path() / "rank_000005");
@@ -295,7 +290,6 @@ TEST_CASE("ledger records survive their JSON form (sent between ranks)") {
         CHECK(s.commit_dir == source.commit_dir);
         CHECK(s.rank == source.rank);
         CHECK(s.commit_id == source.commit_id);
-        CHECK(s.state_id == source.state_id);
         CHECK(s.step == source.step);
       }
     }

@@ -52,11 +52,11 @@ TEST_CASE("summarise_rank_dir changes nothing on disk, damaged or not") {
   TempDir dir("stormrun-root");
   const auto ids = write_rows(dir.path(), 0, 1, 2,
                               {{.units = {{"2026-01-01T00:00:00Z/m0000", 0}},
-                                .rollout = rollout_state({"2026-01-01T00:00:00Z/m0000"}, 0)},
+                                .states = unit_states({"2026-01-01T00:00:00Z/m0000"}, 0)},
                                {.units = {{"2026-01-01T00:00:00Z/m0000", 1}},
-                                .rollout = rollout_state({"2026-01-01T00:00:00Z/m0000"}, 1)},
+                                .states = unit_states({"2026-01-01T00:00:00Z/m0000"}, 1)},
                                {.units = {{"2026-01-01T00:00:00Z/m0000", 2}},
-                                .rollout = rollout_state({"2026-01-01T00:00:00Z/m0000"}, 2)}});
+                                .states = unit_states({"2026-01-01T00:00:00Z/m0000"}, 2)}});
   const fs::path rank0 = dir.path() / "rank_000000";
   // Everything RankStore would repair: a stale staging dir, a catalog that omits the newest
   // commit, a damaged commit, a stray entry in commits/.
@@ -66,7 +66,7 @@ TEST_CASE("summarise_rank_dir changes nothing on disk, damaged or not") {
   auto catalog = nlohmann::json::parse(read_text(rank0 / "catalog.json"));
   catalog.at("rows").erase(2);
   write_text(rank0 / "catalog.json", catalog.dump());
-  flip_byte(fields_file(rank0 / "commits" / ids[2], "stormrun.model.RolloutState"));
+  flip_byte(fields_file(rank0 / "commits" / ids[2]));
 
   const std::string before = tree_fingerprint(dir.path());
   const DirSummary summary = summarise_rank_dir(rank0);

@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Start-up and shut-down never hang: a test-only fault point
+(STORMRUN_TEST_STARTUP_FAULT=<phase>:<rank>[,<rank>...]) fails chosen ranks in each phase of
+`stormrun run`, under `mpirun --mca orte_abort_on_non_zero_status 0` (mpirun then kills no
+rank for us, as srun would not). Each rank's own exit status is recorded by a wrapper
+(rank_status.sh). For every phase, on 2 and 3 ranks, it asserts:
+  - every rank exited (none left waiting; the whole job is bounded by a timeout), none by a
+    signal, all with the same exit code, the phase's documented one;
+  - the failing rank's message names it, its host and the phase;
+  - nothing was half-written: before the store is touched no file exists; after, the same
+    command without the fault runs (or resumes) to exactly the bytes of an uninterrupted run.
+And without any fault point, two real failures that one rank alone sees (an MPMD launch
+gives rank 1 an INI file it cannot read, or an output directory it does not have) end every
+rank with exit 2 and rank 1's own message.
+The measured times are printed, not asserted.
+
+    startup_faults.py --stormrun PATH --mpiexec PATH
+"""
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402  (the end-to-end helpers: Ctx, compare_outputs, verify)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WRAPPER = os.path.join(HERE, "rank_status.sh")
+TIMEOUT = 120  # generous: a hang shows as a timeout; the times are printed
+
+CONFIG = ["--workflow", "ensemble", "--grid", "16x32", "--nsteps", "4", "--dt", "3600",
+          "--nensemble", "3", "--perturbation", "gaussian", "--seed", "5", "--batch-size", "3",
+          "--quiet"]
+
+# phase → (exit code, whether the run resumes a stopped store, whether files may exist)
+PHASES = {
+    "options": (e2e.EXIT_CONFIG, False, False),
+    "paths": (e2e.EXIT_CONFIG, False, False),
+    "device": (e2e.EXIT_CONFIG, False, False),
+    "store": (e2e.EXIT_MISMATCH, False, False),
+    "output": (e2e.EXIT_FAILURE, False, True),
+    "checkpoint": (e2e.EXIT_MISMATCH, False, True),
+    "model": (e2e.EXIT_FAILURE, False, True),
+    "migration": (e2e.EXIT_MISMATCH, True, True),
+    "finish": (e2e.EXIT_FAILURE, False, True),
+}
+
+
+def run_ranks(ctx, args, ranks, fault, status_dir, per_rank_args=None):
+    """mpirun that kills nobody; returns (per-rank (status, end time), stderr, seconds).
+    With per_rank_args (a list of argument lists), an MPMD launch: rank r runs its own."""
+    shutil.rmtree(status_dir, ignore_errors=True)
+    os.makedirs(status_dir)
+    argv = [ctx.mpiexec, "--oversubscribe", "--mca", "orte_abort_on_non_zero_status", "0"]
+    for r, rank_args in enumerate(per_rank_args or [args]):
+        argv += ([":"] if r else []) + ["-np", "1" if per_rank_args else str(ranks),
+                                        WRAPPER, ctx.stormrun, "run"] + rank_args
+    env = dict(ctx.env)
+    env["STORMRUN_STATUS_DIR"] = status_dir
+    if fault:
+        env["STORMRUN_TEST_STARTUP_FAULT"] = fault
+    start = time.time()
+    try:
+        p = subprocess.run(argv, env=env, cwd=ctx.work, capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        err = p.stdout + p.stderr
+    except subprocess.TimeoutExpired as e:
+        err = f"TIMEOUT after {TIMEOUT}s\n{e.stdout or ''}{e.stderr or ''}"
+    seconds = time.time() - start
+    statuses = {}
+    for r in range(ranks):
+        path = os.path.join(status_dir, f"rank.{r}")
+        if os.path.exists(path):
+            code, ended = open(path).read().split()
+            statuses[r] = (int(code), float(ended) - start)
+    return statuses, err, seconds
+
+
+def check_fault(ctx, phase, ranks, failing, ref, times):
+    code, resumes, may_write = PHASES[phase]
+    name = f"{phase}-np{ranks}-fail{'+'.join(map(str, failing))}"
+    os.makedirs(ctx.path(name))
+    out = ctx.path(name, "out.h5")
+    args = CONFIG + ["--output", out]
+    status_dir = ctx.path(name, "status")
+    if resumes:
+        statuses, err, _ = run_ranks(ctx, args + ["--stop-after-steps", "2"], ranks, None,
+                                     status_dir)
+        ctx.require(all(s == e2e.EXIT_STOPPED for s, _ in statuses.values()) and
+                    len(statuses) == ranks, f"{name}: the stop before the fault: {statuses}\n{err}")
+    fault = f"{phase}:{','.join(map(str, failing))}"
+    statuses, err, seconds = run_ranks(ctx, args, ranks, fault, status_dir)
+    slowest = max((t for _, t in statuses.values()), default=float("nan"))
+    times.append((name, seconds))
+    print(f"  [{seconds:5.1f}s, last rank ended at {slowest:4.1f}s] {name}: "
+          f"{ {r: s for r, (s, _) in statuses.items()} }", flush=True)
+    ctx.check(len(statuses) == ranks,
+              f"{name}: only ranks {sorted(statuses)} of {ranks} exited (a rank hung or the "
+              f"job was killed)\n{err}")
+    for r, (status, _) in statuses.items():
+        ctx.check(status < 128, f"{name}: rank {r} was killed by signal {status - 128}\n{err}")
+        ctx.check(status == code, f"{name}: rank {r} exited {status}, expected {code}\n{err}")
+    host = socket.gethostname()
+    # Each failing rank is named with its host: on its own line, or, when several ranks saw
+    # the same message, in the "(the same on ranks R@HOST, ...)" list of the first one's line.
+    first = failing[0]
+    line = next((l for l in err.splitlines()
+                 if l.startswith(f"stormrun[rank {first}@{host}]: error: test fault injected "
+                                 f"in phase '{phase}'")), None)
+    ctx.check(line is not None, f"{name}: no message naming rank {first}, its host and the "
+                                f"phase\n{err}")
+    for r in failing[1:]:
+        ctx.check(line is not None and f"{r}@{host}" in line.split("(the same on", 1)[-1],
+                  f"{name}: rank {r} and its host are not named with the message\n{err}")
+    ctx.check(f"stopped in phase '{phase}'" in err,
+              f"{name}: no line naming the phase the run stopped in\n{err}")
+    if not may_write:
+        ctx.check(not os.path.exists(out) and not os.path.exists(out + ".ckpt"),
+                  f"{name}: files were created: {os.listdir(ctx.path(name))}")
+    # The same command without the fault completes to the uninterrupted bytes.
+    statuses, err, _ = run_ranks(ctx, args, ranks, None, status_dir)
+    ctx.check(len(statuses) == ranks and all(s == 0 for s, _ in statuses.values()),
+              f"{name}: the run without the fault: {statuses}\n{err}")
+    if os.path.exists(out):
+        e2e.compare_outputs(ctx, ref, out, f"{name}: rerun without the fault")
+        e2e.verify(ctx, out + ".ckpt", name)
+
+
+def check_one_rank_sees_it(ctx, times):
+    """Real failures that one rank alone sees (an MPMD launch gives rank 1 its own view): an
+    INI file it cannot read, an output directory it does not have. No fault point."""
+    host = socket.gethostname()
+    ini = ctx.path("run.ini")
+    with open(ini, "w") as f:
+        f.write("nsteps = 4\n")
+    for name, option in (("unreadable-ini", "--config"), ("missing-output-dir", "--output")):
+        os.makedirs(ctx.path(name))
+        out = ctx.path(name, "out.h5")
+        good = CONFIG + ["--config", ini, "--output", out]
+        bad = CONFIG + (["--config", ctx.path("missing.ini"), "--output", out]
+                        if option == "--config" else
+                        ["--config", ini, "--output", ctx.path("no-such-dir", "out.h5")])
+        for ranks in (2, 3):
+            per_rank = [good] * ranks
+            per_rank[1] = bad
+            statuses, err, seconds = run_ranks(ctx, [], ranks, None, ctx.path(name, "status"),
+                                               per_rank)
+            times.append((f"{name}-np{ranks}", seconds))
+            print(f"  [{seconds:5.1f}s] {name}-np{ranks}: "
+                  f"{ {r: s for r, (s, _) in statuses.items()} }", flush=True)
+            ctx.check(len(statuses) == ranks and
+                      all(s == e2e.EXIT_CONFIG for s, _ in statuses.values()),
+                      f"{name} on {ranks} ranks: statuses {statuses}, expected all "
+                      f"{e2e.EXIT_CONFIG}\n{err}")
+            ctx.check(f"stormrun[rank 1@{host}]: error: {option}" in err,
+                      f"{name} on {ranks} ranks: rank 1 does not name itself and {option}\n{err}")
+            ctx.check(not os.path.exists(out) and not os.path.exists(out + ".ckpt"),
+                      f"{name}: files were created")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stormrun", required=True)
+    parser.add_argument("--mpiexec", required=True)
+    parser.add_argument("phases", nargs="*", default=list(PHASES))
+    opts = parser.parse_args()
+    ctx = e2e.Ctx(opts.stormrun, opts.mpiexec, "startup_faults")
+    print(f"== startup_faults (in {ctx.work})", flush=True)
+    times = []
+    try:
+        ref = e2e.prepare(ctx, "ref")
+        ctx.run(CONFIG + ["--output", ref], None, e2e.EXIT_OK, what="reference, 1 rank")
+        check_one_rank_sees_it(ctx, times)
+        for phase in opts.phases:
+            for ranks, failing in ((2, [1]), (3, [0]), (3, [1, 2])):
+                check_fault(ctx, phase, ranks, failing, ref, times)
+    except e2e.CaseFailed:
+        pass
+    if times:
+        worst = max(times, key=lambda t: t[1])
+        print(f"  {len(times)} faulted starts; slowest {worst[1]:.1f}s ({worst[0]}), "
+              f"mean {sum(t for _, t in times) / len(times):.1f}s")
+    if os.environ.get("STORMRUN_KEEP_TMP") != "1":
+        shutil.rmtree(ctx.work, ignore_errors=True)
+    print("== startup_faults: " + ("FAILED" if ctx.failures else "passed"))
+    return 1 if ctx.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
