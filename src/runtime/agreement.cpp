@@ -84,7 +84,7 @@ void report(int my_rank, int size, const std::string& phase, const std::vector<R
   constexpr std::size_t kListed = 8;  // ranks named in full per message; the rest counted
   std::ostringstream out;
   for (const auto& [first, others] : groups) {
-    out << "stormrun[rank " << first->rank << "@" << first->host << "]: error: " << first->message;
+    out << rank_tag(first->rank, first->host) << ": error: " << first->message;
     if (!others.empty()) {
       out << " (the same on rank" << (others.size() > 1 ? "s " : " ");
       for (std::size_t i = 0; i < others.size() && i < kListed; ++i)

@@ -24,9 +24,14 @@ inline const std::string& host_name() {
   return name;
 }
 
-/// "stormrun[rank R@HOST]".
+/// "stormrun[rank R@HOST]" of rank `rank` on `host` (another rank's, in a report).
+inline std::string rank_tag(int rank, const std::string& host) {
+  return "stormrun[rank " + std::to_string(rank) + "@" + host + "]";
+}
+
+/// "stormrun[rank R@HOST]" of this process, on this host.
 inline std::string rank_tag(int rank) {
-  return "stormrun[rank " + std::to_string(rank) + "@" + host_name() + "]";
+  return rank_tag(rank, host_name());
 }
 
 /// stderr line "stormrun[rank R@HOST]: warning: <message>", flushed.
