@@ -2,10 +2,6 @@
 // Creation is atomic (built as "<path>.partial", flushed, renamed); afterwards only raw
 // hyperslab writes touch the file, so a kill leaves every flushed step readable
 // (reference/phdf5-crash-safety.md).
-// Parallel HDF5 headers include <mpi.h>: only its C API is used and linked here.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-
 #include "stormrun/io/output.hpp"
 
 #include <hdf5.h>

@@ -1,7 +1,4 @@
 // Who this process is in the job (rank, world size), rank directory names, warnings sink.
-// The C API only: Open MPI's deprecated C++ bindings would need libmpi_cxx.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
 #include <cstdio>
