@@ -3,9 +3,9 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <optional>
 
+#include "stormrun/runtime/log.hpp"
 #include "stormrun/store.hpp"
 
 namespace stormrun {
@@ -18,9 +18,7 @@ std::string rank_dir_name(int rank) {
 }
 
 WarningSink stderr_warnings(int rank) {
-  return [rank](const std::string& message) {
-    std::cerr << "stormrun[rank " << rank << "] warning: " << message << '\n';
-  };
+  return [rank](const std::string& message) { runtime::log_warning(rank, message); };
 }
 
 namespace {
