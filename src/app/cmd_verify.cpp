@@ -78,16 +78,11 @@ void verify_rank(const fs::path& rank_dir, VerifyReport& report) {
 
 // The ledger (newest valid row of every rank dir, highest step per unit) and its agreement
 // with the output file: the fingerprint, and every claimed step written.
-void verify_ledger(const fs::path& root, std::optional<fs::path> output, VerifyReport& report) {
-  std::optional<workflow::GlobalCatalog> catalog;
-  try {
-    catalog = workflow::read_global_catalog(root);
-  } catch (const std::exception& e) {
-    report.problems.push_back({root / "catalog.json", e.what()});
-    return;
-  }
+void verify_ledger(const std::vector<fs::path>& dirs,
+                   const std::optional<workflow::GlobalCatalog>& catalog,
+                   std::optional<fs::path> output, VerifyReport& report) {
   std::map<std::string, io::ClaimedSteps> claims;
-  for (const fs::path& dir : workflow::list_rank_dirs(root)) {
+  for (const fs::path& dir : dirs) {
     const workflow::DirSummary summary = workflow::summarise_rank_dir(dir);
     if (!summary.row) continue;
     if (catalog && !summary.row->fingerprint.empty() &&
@@ -170,16 +165,19 @@ int run_verify(const Args& args) {
     report.problems.push_back(
         {root, "no rank_NNNNNN directories: not a stormrun checkpoint store"});
   }
+  std::optional<workflow::GlobalCatalog> catalog;
+  bool catalog_readable = true;
   try {
-    read_global_catalog(root);
-  } catch (const StoreError& e) {
+    catalog = workflow::read_global_catalog(root);
+  } catch (const std::exception& e) {
     report.problems.push_back({root / "catalog.json", e.what()});
+    catalog_readable = false;
   }
   for (const auto& dir : dirs)
     verify_rank(dir, report);
-  if (!dirs.empty())
+  if (!dirs.empty() && catalog_readable)
     verify_ledger(
-        root,
+        dirs, catalog,
         vm.count("output") ? std::optional<fs::path>(vm["output"].as<std::string>()) : std::nullopt,
         report);
 
