@@ -106,7 +106,7 @@ struct RetentionPolicy {
 
 /// Receives warnings (damaged rows skipped, commits re-added, stale staging removed).
 using WarningSink = std::function<void(const std::string&)>;
-/// Default sink: "stormrun[rank N] warning: ..." on stderr.
+/// Default sink: runtime::log_warning ("stormrun[rank N@HOST]: warning: ..." on stderr).
 WarningSink stderr_warnings(int rank);
 
 /// Name of a rank's directory: "rank_000012".

@@ -146,6 +146,10 @@ using Metadata = std::map<std::string, Value>;
 /// (accepts "Z" or "+00:00", fractional seconds of 0..9 digits; CodecError when malformed).
 std::string format_utc(TimePoint t);
 TimePoint parse_utc(const std::string& text);
+/// The same spelling for `seconds` since the epoch plus `nanoseconds` (0..999999999), with
+/// `fraction_digits` (0..9) digits of the second, truncated, and no '.' for 0
+/// ("2026-11-29T01:52:25Z"): the on-disk times of other precisions, beyond TimePoint's range.
+std::string format_utc_seconds(std::int64_t seconds, std::int64_t nanoseconds, int fraction_digits);
 
 }  // namespace stormrun
 

@@ -1,5 +1,5 @@
-// Shared pieces of the command-line front end: exit codes (DESIGN.md §7) and the
-// subcommand entry points. Each subcommand parses its own options with
+// Shared pieces of the command-line front end: the subcommand entry points (their exit
+// codes are stormrun/exit_codes.hpp). Each subcommand parses its own options with
 // Boost.Program_options and prints its own --help.
 #pragma once
 
@@ -9,16 +9,9 @@
 
 #include <boost/program_options.hpp>
 
-namespace stormrun::app {
+#include "stormrun/exit_codes.hpp"
 
-/// Exit codes of every stormrun command (DESIGN.md §7).
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitFailure = 1,       ///< any other failure (verify: problems found)
-  kExitUsage = 2,         ///< usage or configuration error; nothing written
-  kExitMismatch = 3,      ///< store or output does not match this run, or is unusable
-  kExitStoppedEarly = 75  ///< stopped with a durable checkpoint: requeue me
-};
+namespace stormrun::app {
 
 /// Arguments after the subcommand name.
 using Args = std::vector<std::string>;

@@ -7,10 +7,13 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "app/cli.hpp"
 #include "app/store_inspect.hpp"
 #include "checkpoint/store/catalog_file.hpp"
 #include "stormrun/codec.hpp"
+#include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::app {
 
@@ -92,10 +95,10 @@ int run_catalog(const Args& args) {
   const po::variables_map& vm = parsed.vm;
   const std::filesystem::path root = vm["dir"].as<std::string>();
   const auto dirs = rank_dirs(root);
-  const auto global = read_global_catalog(root);
+  const auto catalog = workflow::read_global_catalog(root);
+  const nlohmann::json global = catalog ? catalog->to_json() : nlohmann::json();
   if (vm.count("json")) {
-    nlohmann::json out{{"global", global ? *global : nlohmann::json()},
-                       {"ranks", nlohmann::json::object()}};
+    nlohmann::json out{{"global", global}, {"ranks", nlohmann::json::object()}};
     for (const auto& dir : dirs) {
       const auto listing = read_rank_listing(dir);
       auto rows = nlohmann::json::array();
@@ -107,7 +110,7 @@ int run_catalog(const Args& args) {
     return kExitOk;
   }
   std::cout << "checkpoint store " << root.string() << ": " << dirs.size() << " rank dir(s)\n";
-  if (global) std::cout << "global catalog:\n" << global->dump(2) << "\n";
+  if (catalog) std::cout << "global catalog:\n" << global.dump(2) << "\n";
   for (const auto& dir : dirs)
     print_rank(std::cout, read_rank_listing(dir));
   return kExitOk;

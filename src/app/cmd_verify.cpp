@@ -14,6 +14,7 @@
 #include "app/store_inspect.hpp"
 #include "checkpoint/store/commit_check.hpp"
 #include "stormrun/io/output.hpp"
+#include "stormrun/workflow/config.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::app {
@@ -75,32 +76,13 @@ void verify_rank(const fs::path& rank_dir, VerifyReport& report) {
   }
 }
 
-// "2026-01-01T00:00:00Z/m0003" → (start, member); nullopt for names of other formats.
-std::optional<io::ClaimedSteps> parse_unit(const std::string& unit) {
-  const auto slash = unit.rfind("/m");
-  if (slash == std::string::npos) return std::nullopt;
-  try {
-    io::ClaimedSteps claim;
-    claim.start = parse_utc(unit.substr(0, slash));
-    claim.member = std::stoll(unit.substr(slash + 2));
-    return claim;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
 // The ledger (newest valid row of every rank dir, highest step per unit) and its agreement
 // with the output file: the fingerprint, and every claimed step written.
-void verify_ledger(const fs::path& root, std::optional<fs::path> output, VerifyReport& report) {
-  std::optional<workflow::GlobalCatalog> catalog;
-  try {
-    catalog = workflow::read_global_catalog(root);
-  } catch (const std::exception& e) {
-    report.problems.push_back({root / "catalog.json", e.what()});
-    return;
-  }
+void verify_ledger(const std::vector<fs::path>& dirs,
+                   const std::optional<workflow::GlobalCatalog>& catalog,
+                   std::optional<fs::path> output, VerifyReport& report) {
   std::map<std::string, io::ClaimedSteps> claims;
-  for (const fs::path& dir : workflow::list_rank_dirs(root)) {
+  for (const fs::path& dir : dirs) {
     const workflow::DirSummary summary = workflow::summarise_rank_dir(dir);
     if (!summary.row) continue;
     if (catalog && !summary.row->fingerprint.empty() &&
@@ -109,12 +91,14 @@ void verify_ledger(const fs::path& root, std::optional<fs::path> output, VerifyR
           {summary.row->commit_dir, "written by run fingerprint " + summary.row->fingerprint +
                                         ", the global catalog's is " + catalog->fingerprint_hash});
     for (const auto& [unit, step] : summary.row->units) {
-      std::optional<io::ClaimedSteps> claim = parse_unit(unit);
-      if (!claim) continue;  // a library user's own unit names: no output to check
-      claim->last_step = step;
-      claim->claimed_by = summary.row->commit_dir.string();
-      auto [it, inserted] = claims.emplace(unit, *claim);
-      if (!inserted && it->second.last_step < step) it->second = *claim;
+      const auto start_member = workflow::parse_unit_name(unit);
+      if (!start_member) continue;  // a library user's own unit names: no output to check
+      const io::ClaimedSteps claim{.start = start_member->first,
+                                   .member = start_member->second,
+                                   .last_step = step,
+                                   .claimed_by = summary.row->commit_dir.string()};
+      auto [it, inserted] = claims.emplace(unit, claim);
+      if (!inserted && it->second.last_step < step) it->second = claim;
     }
   }
   if (catalog) {
@@ -181,16 +165,19 @@ int run_verify(const Args& args) {
     report.problems.push_back(
         {root, "no rank_NNNNNN directories: not a stormrun checkpoint store"});
   }
+  std::optional<workflow::GlobalCatalog> catalog;
+  bool catalog_readable = true;
   try {
-    read_global_catalog(root);
-  } catch (const StoreError& e) {
+    catalog = workflow::read_global_catalog(root);
+  } catch (const std::exception& e) {
     report.problems.push_back({root / "catalog.json", e.what()});
+    catalog_readable = false;
   }
   for (const auto& dir : dirs)
     verify_rank(dir, report);
-  if (!dirs.empty())
+  if (!dirs.empty() && catalog_readable)
     verify_ledger(
-        root,
+        dirs, catalog,
         vm.count("output") ? std::optional<fs::path>(vm["output"].as<std::string>()) : std::nullopt,
         report);
 

@@ -23,6 +23,7 @@ commands:
 }  // namespace
 
 int main(int argc, char** argv) {
+  using namespace stormrun;  // the exit codes
   using namespace stormrun::app;
   if (argc < 2) {
     std::cerr << kUsage;

@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "stormrun/store.hpp"
 
 namespace stormrun::app {
@@ -21,12 +19,10 @@ struct RankListing {
   std::optional<std::string> catalog_problem;  ///< why catalog.json could not be read
 };
 
-/// The rank_NNNNNN directories of `root`, in rank order; StoreError naming `root` when it
-/// is not a directory.
+/// workflow::list_rank_dirs of `root`, which must exist: StoreError naming `root` when it is
+/// not a directory. (The global catalog: workflow::read_global_catalog.)
 std::vector<std::filesystem::path> rank_dirs(const std::filesystem::path& root);
-/// Reads one rank's catalog.json without repairing it.
+/// Reads the catalog.json of one of those rank dirs without repairing it.
 RankListing read_rank_listing(const std::filesystem::path& rank_dir);
-/// ROOT/catalog.json (the coordinator's global catalog), when present.
-std::optional<nlohmann::json> read_global_catalog(const std::filesystem::path& root);
 
 }  // namespace stormrun::app

@@ -1,8 +1,4 @@
 // HDF5 error-stack text for the output room's messages.
-// Parallel HDF5 headers include <mpi.h>: only its C API is used and linked here.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-
 #include "hdf5_handle.hpp"
 
 #include <vector>

@@ -13,21 +13,13 @@
 #include <utility>
 
 #include "hdf5_handle.hpp"
+#include "output_schema.hpp"
 
 namespace stormrun::model {
 namespace {
 
 using io::Hid;
 using io::QuietHdf5Errors;
-
-std::string dims_text(const std::vector<hsize_t>& dims) {
-  std::ostringstream out;
-  out << "(";
-  for (std::size_t i = 0; i < dims.size(); ++i)
-    out << (i ? ", " : "") << dims[i];
-  out << ")";
-  return out.str();
-}
 
 /// Where a named array lives: a dataset at the root, or an attribute of the root group.
 enum class Holder { Dataset, Attribute };
@@ -74,7 +66,7 @@ class IcReader {
     std::vector<hsize_t> dims(std::size_t(rank), 0);
     if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     if (std::find(shapes.begin(), shapes.end(), dims) == shapes.end())
-      throw fail(name, holder, "its shape is " + dims_text(dims) + ", expected " + shape_help);
+      throw fail(name, holder, "its shape is " + io::shape_text(dims) + ", expected " + shape_help);
     hsize_t count = 1;
     for (hsize_t d : dims)
       count *= d;

@@ -1,9 +1,5 @@
 // Creates every object of a new output file up front (reference/phdf5-crash-safety.md: once
 // these are flushed, later raw writes cannot damage the file's metadata).
-// Parallel HDF5 headers include <mpi.h>: only its C API is used and linked here.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-
 #include "output_build.hpp"
 
 #include <hdf5_hl.h>

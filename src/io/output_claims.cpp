@@ -1,8 +1,6 @@
 // check_claimed_steps (output.hpp): does the output hold every step the checkpoint claims?
 // The durability order (output flushed before the commit that claims a step) promises it;
 // `stormrun verify --output` checks it. Serial, read-only HDF5.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
 #include <chrono>
 #include <cmath>
 #include <map>

@@ -2,10 +2,6 @@
 // Creation is atomic (built as "<path>.partial", flushed, renamed); afterwards only raw
 // hyperslab writes touch the file, so a kill leaves every flushed step readable
 // (reference/phdf5-crash-safety.md).
-// Parallel HDF5 headers include <mpi.h>: only its C API is used and linked here.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-
 #include "stormrun/io/output.hpp"
 
 #include <hdf5.h>
@@ -18,6 +14,7 @@
 #include "hdf5_handle.hpp"
 #include "output_build.hpp"
 #include "output_schema.hpp"
+#include "stormrun/bits/text.hpp"
 #include "stormrun/store.hpp"
 
 namespace stormrun::io {
@@ -77,13 +74,6 @@ Hid open_serial_read_only(const fs::path& path) {
   Hid fapl = serial_read_fapl(path);
   return checked(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose, path, "/",
                  "open read-only");
-}
-
-std::string join(const std::vector<std::string>& lines, const std::string& separator) {
-  std::string text;
-  for (std::size_t i = 0; i < lines.size(); ++i)
-    text += (i ? separator : "") + lines[i];
-  return text;
 }
 
 /// The dummy buffer a rank with nothing to write hands to H5Dwrite (never dereferenced).
@@ -359,10 +349,10 @@ OutputFile OutputFile::open_existing(MPI_Comm comm, const fs::path& path,
       checked(file.reset(), path, "/", "close");
       if (!differences.empty()) {
         outcome = Outcome::Mismatch;
-        message =
-            "output file " + path.string() +
-            " does not belong to this run, so it cannot be resumed: " + join(differences, "; ") +
-            ". Write to another path, or replace the file to start over.";
+        message = "output file " + path.string() +
+                  " does not belong to this run, so it cannot be resumed: " +
+                  text::join(differences, "; ") +
+                  ". Write to another path, or replace the file to start over.";
       }
     } catch (const OutputError& e) {
       outcome = Outcome::Error;

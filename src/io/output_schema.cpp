@@ -1,8 +1,4 @@
 // The output layout as HDF5 objects (see output_schema.hpp), string attributes.
-// Parallel HDF5 headers include <mpi.h>: only its C API is used and linked here.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-
 #include "output_schema.hpp"
 
 #include <chrono>

@@ -1,9 +1,5 @@
 // Compares an existing output file with this run's layout before it is resumed: a file
 // written for other settings must never be continued (it would mix two runs).
-// Parallel HDF5 headers include <mpi.h>: only its C API is used and linked here.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-
 #include <nlohmann/json.hpp>
 
 #include <chrono>

@@ -1,73 +1,11 @@
-// CUDA helpers of the model kernels: error checks that name the call, a move-only owner of
-// device memory, and the device copy of the shallow-water tables (swe_geometry.hpp).
+// CUDA helpers of the model kernels: the device copy of the shallow-water tables
+// (swe_geometry.hpp) and launch sizes; error checks and device memory: device_buffer.hpp.
 #pragma once
 
-#include <cuda_runtime.h>
-
-#include <stdexcept>
-#include <string>
-#include <vector>
-
+#include "device_buffer.hpp"
 #include "swe_geometry.hpp"
 
 namespace stormrun::model {
-
-inline void cuda_check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(err) +
-                             " (use --device cpu to run the CPU reference instead)");
-}
-
-/// Owns `count` elements of device memory; freed on destruction.
-template <class T>
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t count) : count_(count) {
-    if (count > 0) cuda_check(cudaMalloc(&ptr_, count * sizeof(T)), "cudaMalloc");
-  }
-  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
-  DeviceBuffer(DeviceBuffer&& other) noexcept : ptr_(other.ptr_), count_(other.count_) {
-    other.ptr_ = nullptr;
-    other.count_ = 0;
-  }
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
-    if (this != &other) {
-      release();
-      ptr_ = other.ptr_;
-      count_ = other.count_;
-      other.ptr_ = nullptr;
-      other.count_ = 0;
-    }
-    return *this;
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { release(); }
-
-  T* get() const { return ptr_; }
-  std::size_t size() const { return count_; }
-  void upload(const std::vector<T>& host) {
-    if (host.size() != count_) throw std::invalid_argument("DeviceBuffer::upload: size mismatch");
-    if (count_ > 0)
-      cuda_check(cudaMemcpy(ptr_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice),
-                 "cudaMemcpy (host to device)");
-  }
-  void download(std::vector<T>& host) const {
-    host.resize(count_);
-    if (count_ > 0)
-      cuda_check(cudaMemcpy(host.data(), ptr_, count_ * sizeof(T), cudaMemcpyDeviceToHost),
-                 "cudaMemcpy (device to host)");
-  }
-
- private:
-  void release() {
-    if (ptr_) cudaFree(ptr_);
-    ptr_ = nullptr;
-  }
-  T* ptr_ = nullptr;
-  std::size_t count_ = 0;
-};
 
 /// The geometry tables uploaded once; view() points the shared per-point functions at them.
 class SweDeviceTables {

@@ -1,35 +1,11 @@
 // CUDA kernel of the Gaussian perturbation: one thread per point pair of one field, calling
 // the same inline arithmetic as the CPU reference in perturbation.cpp (bit-identical
 // results; compiled with --fmad=false). Built only when CUDA is found.
-#include <cuda_runtime.h>
-
-#include <memory>
-#include <stdexcept>
-#include <string>
-
+#include "device_buffer.hpp"
 #include "perturbation_kernels.hpp"
 
 namespace stormrun::model::detail {
 namespace {
-
-void check(cudaError_t status, const char* call) {
-  if (status != cudaSuccess)
-    throw std::runtime_error(std::string("Gaussian perturbation: ") + call +
-                             " failed: " + cudaGetErrorString(status));
-}
-
-struct DeviceFree {
-  void operator()(void* pointer) const noexcept { cudaFree(pointer); }
-};
-template <class T>
-using DeviceBuffer = std::unique_ptr<T, DeviceFree>;
-
-template <class T>
-DeviceBuffer<T> device_alloc(std::size_t count) {
-  void* pointer = nullptr;
-  check(cudaMalloc(&pointer, count * sizeof(T)), "cudaMalloc");
-  return DeviceBuffer<T>(static_cast<T*>(pointer));
-}
 
 __global__ void add_gaussian_noise_kernel(double* data, std::int64_t points,
                                           const FieldNoiseJob* jobs, std::int64_t pairs_per_field,
@@ -52,12 +28,12 @@ __global__ void add_gaussian_noise_kernel(double* data, std::int64_t points,
 void add_gaussian_noise_cuda(std::span<double> data, std::int64_t points,
                              std::span<const FieldNoiseJob> jobs) {
   if (jobs.empty() || points == 0) return;
-  auto device_data = device_alloc<double>(data.size());
-  auto device_jobs = device_alloc<FieldNoiseJob>(jobs.size());
-  check(cudaMemcpy(device_data.get(), data.data(), data.size_bytes(), cudaMemcpyHostToDevice),
-        "cudaMemcpy (fields to device)");
-  check(cudaMemcpy(device_jobs.get(), jobs.data(), jobs.size_bytes(), cudaMemcpyHostToDevice),
-        "cudaMemcpy (noise keys to device)");
+  const DeviceBuffer<double> device_data(data.size());
+  const DeviceBuffer<FieldNoiseJob> device_jobs(jobs.size());
+  cuda_check(cudaMemcpy(device_data.get(), data.data(), data.size_bytes(), cudaMemcpyHostToDevice),
+             "Gaussian perturbation: cudaMemcpy (fields to device)");
+  cuda_check(cudaMemcpy(device_jobs.get(), jobs.data(), jobs.size_bytes(), cudaMemcpyHostToDevice),
+             "Gaussian perturbation: cudaMemcpy (noise keys to device)");
   const std::int64_t pairs_per_field = (points + 1) / 2;
   const std::int64_t total_pairs = pairs_per_field * std::int64_t(jobs.size());
   constexpr int kThreads = 256;
@@ -65,9 +41,9 @@ void add_gaussian_noise_cuda(std::span<double> data, std::int64_t points,
   const int blocks = int(blocks_needed < 65535 * 16 ? blocks_needed : 65535 * 16);
   add_gaussian_noise_kernel<<<blocks, kThreads>>>(device_data.get(), points, device_jobs.get(),
                                                   pairs_per_field, total_pairs);
-  check(cudaGetLastError(), "add_gaussian_noise_kernel launch");
-  check(cudaMemcpy(data.data(), device_data.get(), data.size_bytes(), cudaMemcpyDeviceToHost),
-        "cudaMemcpy (fields to host)");
+  cuda_check(cudaGetLastError(), "Gaussian perturbation: add_gaussian_noise_kernel launch");
+  cuda_check(cudaMemcpy(data.data(), device_data.get(), data.size_bytes(), cudaMemcpyDeviceToHost),
+             "Gaussian perturbation: cudaMemcpy (fields to host)");
 }
 
 }  // namespace stormrun::model::detail

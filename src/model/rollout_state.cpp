@@ -4,15 +4,12 @@
 #include <sstream>
 #include <utility>
 
+#include "stormrun/bits/text.hpp"
+
 namespace stormrun::model {
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : ",") + item;
-  return out;
-}
+using text::join;
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::ostringstream out;

@@ -6,8 +6,9 @@
 #include <string>
 
 #ifdef STORMRUN_HAVE_NCCL
-#include <cuda_runtime.h>
 #include <nccl.h>
+
+#include "model/device_buffer.hpp"
 #endif
 
 namespace stormrun::runtime {
@@ -15,32 +16,13 @@ namespace stormrun::runtime {
 #ifdef STORMRUN_HAVE_NCCL
 namespace {
 
+using model::cuda_check;
+using model::DeviceBuffer;
+
 void check_nccl(ncclResult_t result, const char* what) {
   if (result != ncclSuccess)
     throw std::runtime_error(std::string(what) + " failed: " + ncclGetErrorString(result));
 }
-
-void check_cuda(cudaError_t result, const char* what) {
-  if (result != cudaSuccess)
-    throw std::runtime_error(std::string(what) + " failed: " + cudaGetErrorString(result));
-}
-
-// A device buffer that grows to the largest gather seen (allocated once per size, not per
-// step).
-struct DeviceBuffer {
-  double* data = nullptr;
-  std::size_t capacity = 0;
-  void reserve(std::size_t count) {
-    if (count <= capacity) return;
-    if (data) cudaFree(data);
-    data = nullptr;
-    check_cuda(cudaMalloc(&data, count * sizeof(double)), "cudaMalloc");
-    capacity = count;
-  }
-  ~DeviceBuffer() {
-    if (data) cudaFree(data);
-  }
-};
 
 class NcclGatherImpl final : public NcclGather {
  public:
@@ -49,7 +31,7 @@ class NcclGatherImpl final : public NcclGather {
     if (rank == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
     MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
     check_nccl(ncclCommInitRank(&comm_, size, id, rank), "ncclCommInitRank");
-    check_cuda(cudaStreamCreate(&stream_), "cudaStreamCreate");
+    cuda_check(cudaStreamCreate(&stream_), "cudaStreamCreate");
   }
   ~NcclGatherImpl() override {
     ncclCommDestroy(comm_);
@@ -63,18 +45,18 @@ class NcclGatherImpl final : public NcclGather {
       total += static_cast<std::size_t>(c);
     send_.reserve(values.size());
     if (!values.empty())
-      check_cuda(cudaMemcpyAsync(send_.data, values.data(), values.size_bytes(),
+      cuda_check(cudaMemcpyAsync(send_.get(), values.data(), values.size_bytes(),
                                  cudaMemcpyHostToDevice, stream_),
                  "cudaMemcpyAsync");
     if (rank_ == 0) recv_.reserve(total);
     check_nccl(ncclGroupStart(), "ncclGroupStart");
     if (!values.empty())
-      check_nccl(ncclSend(send_.data, values.size(), ncclDouble, 0, comm_, stream_), "ncclSend");
+      check_nccl(ncclSend(send_.get(), values.size(), ncclDouble, 0, comm_, stream_), "ncclSend");
     if (rank_ == 0) {
       std::size_t offset = 0;
       for (int r = 0; r < size_; ++r) {
         if (counts[static_cast<std::size_t>(r)] > 0)
-          check_nccl(ncclRecv(recv_.data + offset, static_cast<std::size_t>(counts[r]), ncclDouble,
+          check_nccl(ncclRecv(recv_.get() + offset, static_cast<std::size_t>(counts[r]), ncclDouble,
                               r, comm_, stream_),
                      "ncclRecv");
         offset += static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
@@ -83,10 +65,10 @@ class NcclGatherImpl final : public NcclGather {
     check_nccl(ncclGroupEnd(), "ncclGroupEnd");
     std::vector<double> out(rank_ == 0 ? total : 0);
     if (rank_ == 0 && total > 0)
-      check_cuda(cudaMemcpyAsync(out.data(), recv_.data, total * sizeof(double),
+      cuda_check(cudaMemcpyAsync(out.data(), recv_.get(), total * sizeof(double),
                                  cudaMemcpyDeviceToHost, stream_),
                  "cudaMemcpyAsync");
-    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    cuda_check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
     return out;
   }
 
@@ -95,8 +77,9 @@ class NcclGatherImpl final : public NcclGather {
   int size_;
   ncclComm_t comm_{};
   cudaStream_t stream_{};
-  DeviceBuffer send_;
-  DeviceBuffer recv_;
+  // Grown to the largest gather seen (allocated once per size, not per step).
+  DeviceBuffer<double> send_;
+  DeviceBuffer<double> recv_;
 };
 
 }  // namespace

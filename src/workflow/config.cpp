@@ -359,10 +359,4 @@ void RunConfig::check_paths() const {
   }
 }
 
-std::string unit_name(TimePoint start, std::int64_t member) {
-  std::string digits = std::to_string(member);
-  if (digits.size() < 4) digits.insert(0, 4 - digits.size(), '0');
-  return detail::short_utc(start) + "/m" + digits;
-}
-
 }  // namespace stormrun::workflow

@@ -8,14 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "stormrun/bits/text.hpp"
 #include "stormrun/model/ic_file.hpp"
 #include "stormrun/workflow/config.hpp"
-#include "workflow/config_text.hpp"
 
 namespace stormrun::workflow {
 
-using detail::join;
-using detail::number_text;
+using text::join;
+using text::number_text;
 
 namespace {
 

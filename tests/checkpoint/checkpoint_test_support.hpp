@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "stormrun/checkpoint.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
 namespace stormrun_test {
@@ -49,23 +50,9 @@ inline stormrun::CheckpointOptions options_for(const fs::path& root, Warnings& w
   return options;
 }
 
-inline std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-inline void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-/// Flips one byte in the middle of a file (damage that keeps its size).
-inline void flip_byte(const fs::path& path) {
-  std::string text = read_text(path);
-  if (text.empty()) throw std::runtime_error("cannot damage empty file " + path.string());
-  text[text.size() / 2] = static_cast<char>(text[text.size() / 2] ^ 0x5a);
-  write_text(path, text);
-}
+using stormrun_test_support::flip_byte;
+using stormrun_test_support::read_text;
+using stormrun_test_support::write_text;
 
 inline fs::path commit_dir(const stormrun::Checkpoint& checkpoint, const std::string& commit_id) {
   return checkpoint.rank_dir() / "commits" / commit_id;

@@ -99,6 +99,20 @@ TEST_CASE("format_utc / parse_utc: nanoseconds, fixed width, Z") {
   CHECK(format_utc(hi) == "2262-04-11T23:47:16.854775807Z");
 }
 
+TEST_CASE("format_utc_seconds: the store's precisions (seconds, microseconds), truncated") {
+  const std::int64_t s = 1'795'917'145;  // 2026-11-29T01:52:25Z
+  CHECK(format_utc_seconds(s, 0, 0) == "2026-11-29T01:52:25Z");
+  CHECK(format_utc_seconds(s, 123'456'789, 0) == "2026-11-29T01:52:25Z");
+  CHECK(format_utc_seconds(s, 123'456'789, 6) == "2026-11-29T01:52:25.123456Z");
+  CHECK(format_utc_seconds(s, 123'456'789, 9) ==
+        format_utc(TimePoint(seconds(s)) + nanoseconds(123'456'789)));
+  CHECK(format_utc_seconds(-1, 999'999'000, 6) == "1969-12-31T23:59:59.999999Z");
+  // Beyond TimePoint's years 1677..2262 (a saved_at from the clock of a far-off year).
+  CHECK(format_utc_seconds(253'402'300'799, 999'999'000, 6) == "9999-12-31T23:59:59.999999Z");
+  CHECK_THROWS_AS(format_utc_seconds(s, 1'000'000'000, 6), std::invalid_argument);
+  CHECK_THROWS_AS(format_utc_seconds(s, 0, 10), std::invalid_argument);
+}
+
 TEST_CASE("parse_utc rejects malformed text") {
   for (const char* bad :
        {"", "2026-11-29", "2026-11-29T01:52:25", "2026-11-29T01:52:25+01:00",

@@ -1,10 +1,6 @@
 // Unit tests (no MPI) of the output layout: what validate_layout refuses, the objects
 // build_output_objects creates (through a serial HDF5 file), what layout_differences
 // reports for each kind of change, and read_fingerprint on files that are no stormrun output.
-// Parallel HDF5 headers include <mpi.h>: only its C API is used and linked here.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-
 #include <doctest/doctest.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>

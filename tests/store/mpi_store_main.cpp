@@ -1,8 +1,5 @@
 // Under mpirun: detect_rank() comes from MPI, every rank commits into its own rank_NNNNNN
 // directory of one shared root, and all ranks of the job share its DirLock.
-// The C API only: Open MPI's deprecated C++ bindings would need libmpi_cxx.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #include <stdlib.h>
 

@@ -17,6 +17,7 @@
 
 #include "stormrun/checkpoint.hpp"
 #include "stormrun/workflow/ledger.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
 namespace ledger_test {
@@ -101,24 +102,9 @@ inline std::vector<std::string> write_rows(const fs::path& root, int rank, int w
   return ids;
 }
 
-inline std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-inline void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-/// Flips one byte in the middle of a file (damage that keeps its size).
-inline void flip_byte(const fs::path& path) {
-  std::string text = read_text(path);
-  if (text.empty()) throw std::runtime_error("cannot damage empty file " + path.string());
-  text[text.size() / 2] = static_cast<char>(text[text.size() / 2] ^ 0x5a);
-  write_text(path, text);
-}
+using stormrun_test_support::flip_byte;
+using stormrun_test_support::read_text;
+using stormrun_test_support::write_text;
 
 /// The .npy file of a commit's state record's fields.
 inline fs::path fields_file(const fs::path& commit_dir, const std::string& state_id = kStateId) {

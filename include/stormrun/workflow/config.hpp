@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stormrun/model/backend.hpp"
@@ -119,6 +120,8 @@ std::filesystem::path default_checkpoint_dir(const std::filesystem::path& output
 /// Work unit name of (start time, member): "<ISO start>/m<member, 4+ digits>", e.g.
 /// "2026-01-01T00:00:00Z/m0003". Sorting names does NOT give unit order: use indices.
 std::string unit_name(TimePoint start, std::int64_t member);
+/// (start, member) of a name unit_name(start, member) gives; nullopt for any other name.
+std::optional<std::pair<TimePoint, std::int64_t>> parse_unit_name(const std::string& name);
 
 /// The fingerprint: setting name → canonical text, for every setting that decides the
 /// output's bytes (workflow, model, initial_condition and, for file: ICs, the file's xxh3,

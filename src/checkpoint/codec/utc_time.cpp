@@ -1,8 +1,9 @@
-// ISO 8601 UTC text of TimePoints: fixed-width output (so that text order is time order),
-// strict input.
+// ISO 8601 UTC text of TimePoints and of the store's on-disk times: fixed-width output (so
+// that text order is time order), strict input.
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 
 #include "stormrun/value.hpp"
@@ -21,23 +22,45 @@ using namespace std::chrono;
 }  // namespace
 
 std::string format_utc(TimePoint t) {
-  // Split by hand: std::chrono::floor<days> overflows int64 nanoseconds near the lower limit.
-  constexpr std::int64_t kNsPerDay = 86'400'000'000'000;
-  std::int64_t day_count = t.time_since_epoch().count() / kNsPerDay;
-  std::int64_t ns_of_day = t.time_since_epoch().count() % kNsPerDay;
-  if (ns_of_day < 0) {
-    ns_of_day += kNsPerDay;
+  // Split by hand (toward the past): std::chrono::floor can overflow int64 nanoseconds near
+  // the lower limit.
+  constexpr std::int64_t kNsPerSecond = 1'000'000'000;
+  std::int64_t seconds_since_epoch = t.time_since_epoch().count() / kNsPerSecond;
+  std::int64_t ns = t.time_since_epoch().count() % kNsPerSecond;
+  if (ns < 0) {
+    ns += kNsPerSecond;
+    --seconds_since_epoch;
+  }
+  return format_utc_seconds(seconds_since_epoch, ns, 9);
+}
+
+std::string format_utc_seconds(std::int64_t seconds_since_epoch, std::int64_t nanoseconds_part,
+                               int fraction_digits) {
+  if (nanoseconds_part < 0 || nanoseconds_part >= 1'000'000'000 || fraction_digits < 0 ||
+      fraction_digits > 9) {
+    throw std::invalid_argument("format_utc_seconds: nanoseconds " +
+                                std::to_string(nanoseconds_part) + " (0..999999999) or " +
+                                std::to_string(fraction_digits) + " fraction digits (0..9)");
+  }
+  constexpr std::int64_t kSecondsPerDay = 86'400;
+  std::int64_t day_count = seconds_since_epoch / kSecondsPerDay;
+  std::int64_t second_of_day = seconds_since_epoch % kSecondsPerDay;
+  if (second_of_day < 0) {
+    second_of_day += kSecondsPerDay;
     --day_count;
   }
   const year_month_day ymd{sys_days(days(day_count))};
-  const hh_mm_ss<nanoseconds> tod{nanoseconds(ns_of_day)};
+  const hh_mm_ss<std::chrono::seconds> tod{std::chrono::seconds(second_of_day)};
   std::array<char, 48> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), "%04d-%02u-%02uT%02d:%02d:%02d.%09lldZ",
+  std::snprintf(buffer.data(), buffer.size(), "%04d-%02u-%02uT%02d:%02d:%02d.%09lld",
                 static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
                 static_cast<unsigned>(ymd.day()), static_cast<int>(tod.hours().count()),
                 static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()),
-                static_cast<long long>(tod.subseconds().count()));
-  return buffer.data();
+                static_cast<long long>(nanoseconds_part));
+  std::string text = buffer.data();
+  const std::size_t fraction_start = text.find('.');
+  text.resize(fraction_digits == 0 ? fraction_start : fraction_start + 1 + fraction_digits);
+  return text + "Z";
 }
 
 TimePoint parse_utc(const std::string& text) {

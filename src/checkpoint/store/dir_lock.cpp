@@ -14,6 +14,7 @@
 #include "store/json_fields.hpp"
 #include "store/posix_file.hpp"
 #include "stormrun/store.hpp"
+#include "stormrun/value.hpp"
 
 namespace stormrun {
 
@@ -89,12 +90,7 @@ Holder this_process() {
     }
     h.job = mpi.empty() ? "pid:" + std::to_string(h.pid) : "mpi:" + mpi;
   }
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  h.started_at = buf;
+  h.started_at = format_utc_seconds(std::time(nullptr), 0, 0);
   h.token = random_hex(16);
   return h;
 }

@@ -6,13 +6,13 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <random>
 #include <system_error>
 
 #include "stormrun/store.hpp"
+#include "stormrun/value.hpp"
 
 namespace stormrun::store_detail {
 
@@ -242,13 +242,7 @@ std::string format_iso_micros(long long micros) {
     frac += 1000000;
     secs -= 1;
   }
-  const std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-  return buf;
+  return format_utc_seconds(secs, frac * 1000, 6);
 }
 
 std::string utc_now_iso_micros() {

@@ -1,14 +1,11 @@
 // Who this process is in the job (rank, world size), rank directory names, warnings sink.
-// The C API only: Open MPI's deprecated C++ bindings would need libmpi_cxx.
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <optional>
 
+#include "stormrun/runtime/log.hpp"
 #include "stormrun/store.hpp"
 
 namespace stormrun {
@@ -21,9 +18,7 @@ std::string rank_dir_name(int rank) {
 }
 
 WarningSink stderr_warnings(int rank) {
-  return [rank](const std::string& message) {
-    std::cerr << "stormrun[rank " << rank << "] warning: " << message << '\n';
-  };
+  return [rank](const std::string& message) { runtime::log_warning(rank, message); };
 }
 
 namespace {
