@@ -1,9 +1,15 @@
 // Persistence: the identity model (see persistence.hpp).
 #include "stormrun/model/persistence.hpp"
 
+#include <chrono>
+#include <optional>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <utility>
+
+#include "stormrun/model/initial_conditions.hpp"
+#include "stormrun/model/registry.hpp"
 
 namespace stormrun::model {
 namespace {
@@ -13,6 +19,13 @@ std::string list_text(const std::vector<std::string>& items) {
   for (const auto& item : items)
     out += (out.empty() ? "" : ",") + item;
   return out;
+}
+
+// The one grid rule of persistence, shared by the constructor and the registry.
+std::optional<std::string> grid_problem(const Grid& grid) {
+  if (grid.nlat > 0 && grid.nlon > 0) return std::nullopt;
+  return "persistence: grid " + std::to_string(grid.nlat) + "x" + std::to_string(grid.nlon) +
+         " is empty; give --grid NLATxNLON with positive sizes";
 }
 
 class PersistenceRollout final : public Rollout {
@@ -41,10 +54,7 @@ class PersistenceRollout final : public Rollout {
 }  // namespace
 
 Persistence::Persistence(PersistenceOptions options) : options_(std::move(options)) {
-  if (options_.grid.nlat <= 0 || options_.grid.nlon <= 0)
-    throw std::invalid_argument("persistence: grid " + std::to_string(options_.grid.nlat) + "x" +
-                                std::to_string(options_.grid.nlon) +
-                                " is empty; give --grid NLATxNLON with positive sizes");
+  if (const auto problem = grid_problem(options_.grid)) throw std::invalid_argument(*problem);
   if (options_.variables.empty())
     throw std::invalid_argument("persistence: no variables; give at least one (e.g. h,u,v)");
   if (std::set(options_.variables.begin(), options_.variables.end()).size() !=
@@ -84,6 +94,21 @@ std::unique_ptr<Rollout> Persistence::rollout(const FieldBatch& initial,
     return rollout;
   }
   return std::make_unique<PersistenceRollout>(initial, 0, units, checkpoint_);
+}
+
+ModelSpec persistence_model_spec() {
+  ModelSpec spec;
+  spec.name = "persistence";
+  spec.help = "identity";
+  spec.variables = shallow_water_state_variables();
+  spec.grid_problem = grid_problem;
+  spec.make = [variables = spec.variable_names()](const ModelContext& context) {
+    return std::make_unique<Persistence>(PersistenceOptions{
+        .grid = context.grid,
+        .variables = variables,
+        .step = std::chrono::seconds(static_cast<std::int64_t>(context.dt_seconds))});
+  };
+  return spec;
 }
 
 }  // namespace stormrun::model
