@@ -22,6 +22,7 @@
 #include "stormrun/model/initial_conditions.hpp"
 #include "stormrun/model/persistence.hpp"
 #include "stormrun/model/perturbation.hpp"
+#include "stormrun/model/registry.hpp"
 #include "stormrun/model/shallow_water.hpp"
 
 namespace stormrun::workflow {
@@ -148,18 +149,12 @@ class Engine {
  private:
   void make_model() {
     const std::string& ic = config_.initial_condition;
-    if (config_.model == "swe") {
-      model_ = std::make_unique<sm::ShallowWater>(sm::ShallowWaterConfig{
-          .grid = config_.grid,
-          .dt_seconds = config_.dt_seconds,
-          .substeps = config_.substeps,
-          .device = rt_.device_choice(),
-          .rotation_alpha = sm::initial_condition_file_path(ic) ? 0.0 : sm::coriolis_tilt(ic, {}),
-      });
-    } else {
-      model_ = std::make_unique<sm::Persistence>(
-          sm::PersistenceOptions{.grid = config_.grid, .variables = {"h", "u", "v"}, .step = dt_});
-    }
+    model_ = sm::find_model(config_.model)
+                 .make({.grid = config_.grid,
+                        .dt_seconds = config_.dt_seconds,
+                        .substeps = config_.substeps,
+                        .device = rt_.device_choice(),
+                        .initial_condition = ic});
     if (auto path = sm::initial_condition_file_path(ic))
       base_ = sm::read_initial_condition_file(*path, config_.grid, model_->variables());
     else
