@@ -16,9 +16,10 @@
 #include <sstream>
 #include <system_error>
 
+#include "stormrun/bits/text.hpp"
 #include "stormrun/model/diagnostics.hpp"
+#include "stormrun/model/registry.hpp"
 #include "stormrun/model/shallow_water.hpp"
-#include "workflow/config_text.hpp"
 
 extern char** environ;
 
@@ -46,9 +47,20 @@ struct OptionSpec {
   bool in_files = true;      ///< false: command line and environment only (--config)
 };
 
-using workflow::detail::join;
-using workflow::detail::number_text;
-using workflow::detail::short_utc;
+using text::join;
+using text::number_text;
+using text::short_utc;
+
+// --model's meaning, from the registry: "prognostic model: persistence (identity) or swe
+// (shallow water on the sphere)".
+std::string model_meaning() {
+  std::vector<std::string> entries;
+  for (const auto& spec : model::registered_models())
+    entries.push_back(spec.name + " (" + spec.help + ")");
+  const std::string last = entries.back();
+  entries.pop_back();
+  return "prognostic model: " + (entries.empty() ? "" : text::join(entries, ", ") + " or ") + last;
+}
 
 // The defaults shown by --help are read from a default RunConfig (and the functions that
 // derive defaults), never written twice.
@@ -66,8 +78,7 @@ const std::vector<OptionSpec>& option_specs() {
          "deterministic: one member per start time; diagnostic: plus diagnostic fields; "
          "ensemble: perturbed members",
          workflow::to_string(d.workflow)},
-        {"model", "persistence|swe", Kind::Value,
-         "prognostic model: persistence (identity) or swe (shallow water on the sphere)", d.model},
+        {"model", text::join(workflow::model_names(), "|"), Kind::Value, model_meaning(), d.model},
         {"initial-condition", "NAME|file:PATH", Kind::Value,
          "tc2, tc6, rossby-haurwitz, galewsky, galewsky-nobump, or file:PATH (HDF5 with h,u,v)",
          d.initial_condition},

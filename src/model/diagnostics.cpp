@@ -4,8 +4,11 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "diagnostics_backend.hpp"
+#include "stormrun/bits/text.hpp"
 
 namespace stormrun::model {
 namespace {
@@ -59,6 +62,15 @@ DiagnosticField field_kind(const std::string& name) {
                               "' is not known; use vorticity and/or wind_speed");
 }
 
+// The diagnostics, in the order of available(), with what the output file says of them.
+const std::vector<FieldDescription>& diagnostic_fields() {
+  static const std::vector<FieldDescription> fields = {
+      {"vorticity", "s-1", "relative vorticity"},
+      {"wind_speed", "m s-1", "wind speed"},
+  };
+  return fields;
+}
+
 }  // namespace
 
 std::unique_ptr<DiagnosticsBackend> make_cpu_diagnostics(const SweGeometry& geometry) {
@@ -96,7 +108,17 @@ struct Diagnostics::Impl {
 };
 
 std::vector<std::string> Diagnostics::available() {
-  return {"vorticity", "wind_speed"};
+  std::vector<std::string> names;
+  for (const auto& field : diagnostic_fields())
+    names.push_back(field.name);
+  return names;
+}
+
+FieldDescription Diagnostics::describe(const std::string& name) {
+  for (const auto& field : diagnostic_fields())
+    if (field.name == name) return field;
+  throw std::invalid_argument("'" + name + "' is not a diagnostic; give one of " +
+                              text::join(available(), ", "));
 }
 
 Diagnostics::Diagnostics(Grid grid, Backend backend, PlanetConstants planet)

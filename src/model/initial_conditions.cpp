@@ -136,6 +136,15 @@ std::vector<std::string> initial_condition_names() {
   return kNames;
 }
 
+const std::vector<FieldDescription>& shallow_water_state_variables() {
+  static const std::vector<FieldDescription> variables = {
+      {"h", "m", "fluid height"},
+      {"u", "m s-1", "eastward wind"},
+      {"v", "m s-1", "northward wind"},
+  };
+  return variables;
+}
+
 FieldBatch initial_condition(const std::string& name, const Grid& grid,
                              const InitialConditionParams& params) {
   if (grid.nlat <= 0 || grid.nlon <= 0)

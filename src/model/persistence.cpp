@@ -1,18 +1,25 @@
 // Persistence: the identity model (see persistence.hpp).
 #include "stormrun/model/persistence.hpp"
 
+#include <chrono>
+#include <optional>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <utility>
+
+#include "stormrun/bits/text.hpp"
+#include "stormrun/model/initial_conditions.hpp"
+#include "stormrun/model/registry.hpp"
 
 namespace stormrun::model {
 namespace {
 
-std::string list_text(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : ",") + item;
-  return out;
+// The one grid rule of persistence, shared by the constructor and the registry.
+std::optional<std::string> grid_problem(const Grid& grid) {
+  if (grid.nlat > 0 && grid.nlon > 0) return std::nullopt;
+  return "persistence: grid " + std::to_string(grid.nlat) + "x" + std::to_string(grid.nlon) +
+         " is empty; give --grid NLATxNLON with positive sizes";
 }
 
 class PersistenceRollout final : public Rollout {
@@ -41,15 +48,12 @@ class PersistenceRollout final : public Rollout {
 }  // namespace
 
 Persistence::Persistence(PersistenceOptions options) : options_(std::move(options)) {
-  if (options_.grid.nlat <= 0 || options_.grid.nlon <= 0)
-    throw std::invalid_argument("persistence: grid " + std::to_string(options_.grid.nlat) + "x" +
-                                std::to_string(options_.grid.nlon) +
-                                " is empty; give --grid NLATxNLON with positive sizes");
+  if (const auto problem = grid_problem(options_.grid)) throw std::invalid_argument(*problem);
   if (options_.variables.empty())
     throw std::invalid_argument("persistence: no variables; give at least one (e.g. h,u,v)");
   if (std::set(options_.variables.begin(), options_.variables.end()).size() !=
       options_.variables.size())
-    throw std::invalid_argument("persistence: variables [" + list_text(options_.variables) +
+    throw std::invalid_argument("persistence: variables [" + text::join(options_.variables) +
                                 "] name one variable twice");
   if (options_.step <= Duration::zero())
     throw std::invalid_argument("persistence: step of " + std::to_string(options_.step.count()) +
@@ -69,8 +73,8 @@ std::unique_ptr<Rollout> Persistence::rollout(const FieldBatch& initial,
         std::to_string(options_.grid.nlat) + "x" + std::to_string(options_.grid.nlon));
   if (initial.variables != options_.variables)
     throw std::invalid_argument("persistence: initial condition has variables [" +
-                                list_text(initial.variables) + "], the model needs [" +
-                                list_text(options_.variables) + "]");
+                                text::join(initial.variables) + "], the model needs [" +
+                                text::join(options_.variables) + "]");
   if (std::int64_t(units.size()) != initial.members)
     throw std::invalid_argument("persistence: " + std::to_string(units.size()) +
                                 " work units for " + std::to_string(initial.members) +
@@ -84,6 +88,21 @@ std::unique_ptr<Rollout> Persistence::rollout(const FieldBatch& initial,
     return rollout;
   }
   return std::make_unique<PersistenceRollout>(initial, 0, units, checkpoint_);
+}
+
+ModelSpec persistence_model_spec() {
+  ModelSpec spec;
+  spec.name = "persistence";
+  spec.help = "identity";
+  spec.variables = shallow_water_state_variables();
+  spec.grid_problem = grid_problem;
+  spec.make = [variables = spec.variable_names()](const ModelContext& context) {
+    return std::make_unique<Persistence>(PersistenceOptions{
+        .grid = context.grid,
+        .variables = variables,
+        .step = std::chrono::seconds(static_cast<std::int64_t>(context.dt_seconds))});
+  };
+  return spec;
 }
 
 }  // namespace stormrun::model

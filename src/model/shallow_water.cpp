@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "stormrun/model/initial_conditions.hpp"
+#include "stormrun/model/registry.hpp"
 #include "swe_geometry.hpp"
 #include "swe_stepper.hpp"
 
@@ -153,6 +155,29 @@ std::unique_ptr<Rollout> ShallowWater::rollout(const FieldBatch& initial,
   }
   return std::make_unique<SweRollout>(std::move(stepper), initial, 0, std::move(plan), units,
                                       checkpoint_);
+}
+
+ModelSpec shallow_water_model_spec() {
+  ModelSpec spec;
+  spec.name = "swe";
+  spec.help = "shallow water on the sphere";
+  spec.variables = shallow_water_state_variables();
+  spec.grid_problem = [](const Grid& grid) -> std::optional<std::string> {
+    if (const auto requirement = swe_grid_requirement(grid))
+      return grid_text(grid) + " cannot be used by the swe model: " + *requirement;
+    return std::nullopt;
+  };
+  spec.make = [](const ModelContext& context) {
+    return std::make_unique<ShallowWater>(ShallowWaterConfig{
+        .grid = context.grid,
+        .dt_seconds = context.dt_seconds,
+        .substeps = context.substeps,
+        .device = context.device,
+        // 0 for every initial condition but tc2 (file:PATH included).
+        .rotation_alpha = coriolis_tilt(context.initial_condition, {}),
+    });
+  };
+  return spec;
 }
 
 }  // namespace stormrun::model

@@ -29,12 +29,16 @@ double filter_response_of(int k, int nlon, double cos_row, double cos_cut) {
 
 }  // namespace
 
+std::optional<std::string> swe_grid_requirement(const Grid& g) {
+  if (g.nlat >= 4 && g.nlon >= 8 && g.nlon % 2 == 0) return std::nullopt;
+  return "it needs NLAT >= 4 and an even NLON >= 8 (e.g. 64x128)";
+}
+
 SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg)
     : grid(g), planet(p), rotation_alpha(alpha) {
-  if (g.nlat < 4 || g.nlon < 8 || g.nlon % 2 != 0)
+  if (const auto requirement = swe_grid_requirement(g))
     throw std::invalid_argument("grid " + grid_text(g) +
-                                " cannot be used by the shallow-water model: it needs NLAT >= 4 "
-                                "and an even NLON >= 8 (e.g. 64x128)");
+                                " cannot be used by the shallow-water model: " + *requirement);
   if (!(filter_latitude_deg > 0.0 && filter_latitude_deg < 90.0))
     throw std::invalid_argument("polar filter latitude " + std::to_string(filter_latitude_deg) +
                                 " degrees is not in (0, 90)");

@@ -4,6 +4,8 @@
 // tables and use + - * / sqrt) see the very same numbers (DESIGN.md §6).
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "stormrun/model/backend.hpp"
@@ -12,6 +14,12 @@
 #include "swe_ops.hpp"
 
 namespace stormrun::model {
+
+/// What the discretisation needs of a grid, when `grid` lacks it ("it needs NLAT >= 4 and an
+/// even NLON >= 8 (e.g. 64x128)"), else nullopt: the stencils need four rows, the polar
+/// filter an even number of columns. SweGeometry refuses exactly these grids; the registry
+/// asks it without building the tables (seconds on large grids).
+std::optional<std::string> swe_grid_requirement(const Grid& grid);
 
 struct SweGeometry {
   Grid grid;

@@ -14,19 +14,18 @@
 #include <set>
 #include <system_error>
 
+#include "stormrun/bits/text.hpp"
 #include "stormrun/model/diagnostics.hpp"
 #include "stormrun/model/ic_file.hpp"
 #include "stormrun/model/initial_conditions.hpp"
-#include "stormrun/model/persistence.hpp"
-#include "stormrun/model/shallow_water.hpp"
-#include "workflow/config_text.hpp"
+#include "stormrun/model/registry.hpp"
 
 namespace stormrun::workflow {
 
 namespace fs = std::filesystem;
 
-using detail::join;
-using detail::number_text;
+using text::join;
+using text::number_text;
 
 namespace {
 
@@ -55,24 +54,19 @@ void check_names(const std::string& option, const std::vector<std::string>& name
   }
 }
 
-// The grid must suit the model. The shallow-water rule is the one SweGeometry enforces
-// (stencils need four rows and the polar filter an even number of columns); it is restated
-// here because building the model's tables takes seconds on large grids, and a test checks
-// that both agree. Persistence judges its own options (its constructor is cheap).
+// The model named by --model (model/registry.hpp); ConfigError naming --model otherwise.
+const model::ModelSpec& model_spec(const std::string& name) {
+  const auto names = model_names();
+  if (!contains(names, name))
+    throw ConfigError("--model",
+                      "--model: '" + name + "' is not a model; give one of " + join(names, ", "));
+  return model::find_model(name);
+}
+
+// The grid must suit the model: its registry entry says so without building it.
 void check_grid(const RunConfig& config) {
-  const auto& g = config.grid;
-  if (config.model == "swe" && (g.nlat < 4 || g.nlon < 8 || g.nlon % 2 != 0))
-    throw ConfigError("--grid", "--grid: " + std::to_string(g.nlat) + "x" + std::to_string(g.nlon) +
-                                    " cannot be used by the swe model: it needs NLAT >= 4 and "
-                                    "an even NLON >= 8 (e.g. 64x128)");
-  if (config.model == "persistence") {
-    try {
-      model::Persistence check(
-          {.grid = g, .step = std::chrono::seconds(static_cast<std::int64_t>(config.dt_seconds))});
-    } catch (const std::invalid_argument& e) {
-      throw ConfigError("--grid", std::string("--grid: ") + e.what());
-    }
-  }
+  if (const auto problem = model_spec(config.model).grid_problem(config.grid))
+    throw ConfigError("--grid", "--grid: " + *problem);
 }
 
 // The nearest existing ancestor of `path` (made absolute), or `path` itself when it exists.
@@ -117,18 +111,14 @@ std::string to_string(ResumeMode mode) {
 }
 
 std::vector<std::string> model_names() {
-  return {"persistence", "swe"};
+  std::vector<std::string> names;
+  for (const auto& spec : model::registered_models())
+    names.push_back(spec.name);
+  return names;
 }
 
 std::vector<std::string> model_variables(const std::string& model_name) {
-  if (model_name == "persistence") return model::PersistenceOptions{}.variables;
-  if (model_name == "swe") {
-    // variables() is an instance method; the smallest grid the model accepts makes an
-    // instance in microseconds.
-    return model::ShallowWater({.grid = {4, 8}, .device = model::DeviceChoice::Cpu}).variables();
-  }
-  throw ConfigError("--model", "--model: '" + model_name + "' is not a model; give one of " +
-                                   join(model_names(), ", "));
+  return model_spec(model_name).variable_names();
 }
 
 TimePoint default_start_time() {
@@ -189,7 +179,7 @@ void RunConfig::validate() const {
     std::set<TimePoint> seen;
     for (const auto& t : start_times)
       if (!seen.insert(t).second)
-        throw ConfigError("--start-time", "--start-time: " + detail::short_utc(t) +
+        throw ConfigError("--start-time", "--start-time: " + text::short_utc(t) +
                                               " is given twice; give each start time once");
   }
   if (nsteps <= 0)

@@ -17,10 +17,7 @@
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/io/output.hpp"
 #include "stormrun/model/diagnostics.hpp"
-#include "stormrun/model/ic_file.hpp"
-#include "stormrun/model/initial_conditions.hpp"
-#include "stormrun/model/persistence.hpp"
-#include "stormrun/model/shallow_water.hpp"
+#include "stormrun/model/registry.hpp"
 #include "stormrun/runtime/agreement.hpp"
 #include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/progress.hpp"
@@ -76,18 +73,12 @@ void on_every_rank_agreed(const runtime::Runtime& rt, const std::string& phase, 
 }
 
 std::unique_ptr<sm::PrognosticModel> make_model(const RunConfig& config, sm::DeviceChoice device) {
-  const std::string& ic = config.initial_condition;
-  if (config.model == "swe") {
-    return std::make_unique<sm::ShallowWater>(sm::ShallowWaterConfig{
-        .grid = config.grid,
-        .dt_seconds = config.dt_seconds,
-        .substeps = config.substeps,
-        .device = device,
-        .rotation_alpha = sm::initial_condition_file_path(ic) ? 0.0 : sm::coriolis_tilt(ic, {}),
-    });
-  }
-  return std::make_unique<sm::Persistence>(sm::PersistenceOptions{
-      .grid = config.grid, .variables = {"h", "u", "v"}, .step = lead_step(config)});
+  return sm::find_model(config.model)
+      .make({.grid = config.grid,
+             .dt_seconds = config.dt_seconds,
+             .substeps = config.substeps,
+             .device = device,
+             .initial_condition = config.initial_condition});
 }
 
 // ---- the global catalog's record of this start (rank 0 writes it) ---------------------

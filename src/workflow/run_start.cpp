@@ -11,7 +11,7 @@
 
 #include "stormrun/bits/text.hpp"
 #include "stormrun/exit_codes.hpp"
-#include "stormrun/model/diagnostics.hpp"
+#include "stormrun/model/registry.hpp"
 #include "stormrun/store.hpp"
 
 namespace stormrun::workflow::run_detail {
@@ -20,13 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-io::FieldInfo field_info(const std::string& name) {
-  if (name == "h") return {name, "m", "fluid height"};
-  if (name == "u") return {name, "m s-1", "eastward wind"};
-  if (name == "v") return {name, "m s-1", "northward wind"};
-  if (name == "vorticity") return {name, "s-1", "relative vorticity"};
-  if (name == "wind_speed") return {name, "m s-1", "wind speed"};
-  return {name, "1", name};
+io::FieldInfo field_info(const std::string& model_name, const std::string& name) {
+  const model::FieldDescription d = model::describe_field(model::find_model(model_name), name);
+  return {d.name, d.units, d.long_name};
 }
 
 // Rank 0's decision, from what every rank found in the rank dirs.
@@ -163,7 +159,7 @@ StartContext StartContext::of(const RunConfig& config) {
 io::OutputLayout output_layout(const RunConfig& config, const StartContext& context) {
   io::OutputLayout layout;
   for (const std::string& field : config.output_fields())
-    layout.fields.push_back(field_info(field));
+    layout.fields.push_back(field_info(config.model, field));
   layout.statistics = config.statistics;
   layout.nensemble = config.nensemble;
   layout.times = config.start_times;

@@ -41,6 +41,15 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// Boost wraps long lines: the text with every whitespace run made a single space.
+std::string flat_text(const std::string& text) {
+  std::string flat;
+  for (char c : text)
+    if (!std::isspace(static_cast<unsigned char>(c)) || (!flat.empty() && flat.back() != ' '))
+      flat += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
+  return flat;
+}
+
 fs::path write_ini(const TempDir& dir, const std::string& name, const std::string& text) {
   const auto path = dir / name;
   std::ofstream(path) << text;
@@ -211,11 +220,7 @@ TEST_CASE("--help lists every option with its default and exits 0") {
     CAPTURE(std::string(option));
     CHECK(contains(o.out, std::string(option) + " "));
   }
-  // Boost wraps long lines: compare with the whitespace runs made single spaces.
-  std::string flat;
-  for (char c : o.out)
-    if (!std::isspace(static_cast<unsigned char>(c)) || (!flat.empty() && flat.back() != ' '))
-      flat += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
+  const std::string flat = flat_text(o.out);
   for (const char* shown : {"(default: 8)", "(default: 21600)", "(default: galewsky)",
                             "(default: 64x128)", "(default: 2026-01-01T00:00:00Z)",
                             "(default: OUTPUT.ckpt)", "(default: auto)", "(default: append)"}) {
@@ -225,6 +230,14 @@ TEST_CASE("--help lists every option with its default and exits 0") {
   CHECK(contains(o.out, "STORMRUN_NSTEPS"));
   // --help wins even over invalid options.
   CHECK(parse({"--nsteps", "0", "--help"}).parsed.exit_code == 0);
+}
+
+TEST_CASE("--help describes --model from the model registry") {
+  const std::string flat = flat_text(parse({"--help"}).out);
+  CHECK(contains(flat, "--model persistence|swe"));
+  CHECK(contains(flat,
+                 "prognostic model: persistence (identity) or swe (shallow water on the "
+                 "sphere) (default: swe)"));
 }
 
 namespace {

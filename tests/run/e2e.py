@@ -3,6 +3,7 @@
 checkpoint stores and output files.
 
     e2e.py --stormrun PATH --mpiexec PATH CASE [CASE...]     (CASE "all": every case)
+           [--stormrun-zonal PATH]                           (for zonal_model)
 
 Each case prints what it checked and "FAIL: ..." for each broken expectation, and the
 script exits 1 when any expectation broke. The cases (see CASES at the bottom):
@@ -30,6 +31,11 @@ script exits 1 when any expectation broke. The cases (see CASES at the bottom):
                         bytes; an output no checkpoint claims: exit 3, --overwrite: 0
   xarray_layout         xarray (h5netcdf) sees the dims, coords and values of the config
   config_precedence     INI file < STORMRUN_* environment < command line, through the binary
+  zonal_model           a third model added through the registry (--stormrun-zonal: the
+                        binary of tests/run/zonal_relaxation_model.cpp): 2 ranks stopped and
+                        resumed on 3, 3 ranks stopped and resumed on 1: same bytes as 2 ranks
+                        uninterrupted; `stormrun verify` exits 0; its --help lists it; the
+                        fields relax as the model says; plain stormrun refuses it (exit 2)
 
 Temporary directories are removed at the end unless STORMRUN_KEEP_TMP=1.
 """
@@ -88,8 +94,9 @@ class Result:
 
 
 class Ctx:
-    def __init__(self, stormrun, mpiexec, case):
+    def __init__(self, stormrun, mpiexec, case, stormrun_zonal=None):
         self.stormrun = os.path.abspath(stormrun)
+        self.stormrun_zonal = os.path.abspath(stormrun_zonal) if stormrun_zonal else None
         self.mpiexec = mpiexec
         self.case = case
         self.work = tempfile.mkdtemp(prefix=f"stormrun-run-{case}-")
@@ -120,14 +127,14 @@ class Ctx:
             raise CaseFailed(message)
 
     # ---- running stormrun --------------------------------------------------------------
-    def argv(self, args, ranks):
-        base = [self.stormrun, "run"] + list(args)
+    def argv(self, args, ranks, program=None):
+        base = [program or self.stormrun, "run"] + list(args)
         if ranks is None:  # a plain process: MPI singleton, 1 rank
             return base
         return [self.mpiexec, "-np", str(ranks), "--oversubscribe"] + base
 
-    def run(self, args, ranks=None, expect=None, env=None, what="", timeout=240):
-        argv = self.argv(args, ranks)
+    def run(self, args, ranks=None, expect=None, env=None, what="", timeout=240, program=None):
+        argv = self.argv(args, ranks, program)
         full_env = dict(self.env)
         full_env.update(env or {})
         start = time.monotonic()
@@ -873,6 +880,62 @@ quiet = true
               "an unknown INI key: expected exit 2 naming it", r)
 
 
+def case_zonal_model(ctx):
+    zonal = ctx.stormrun_zonal
+    ctx.require(zonal is not None, "zonal_model needs --stormrun-zonal PATH")
+    nsteps, dt, tau = 4, 21600, 2 * 86400  # tau: the model's e-folding time
+    # 4 units (2 start times x 2 members); batches of 1, so that a stopped rank leaves a
+    # unit mid-rollout whose level-2 state the resume restores.
+    config = ["--workflow", "ensemble", "--model", "zonal-relaxation", "--initial-condition",
+              "galewsky", "--grid", "16x32", "--start-time", T0, "--start-time", T1,
+              "--nsteps", str(nsteps), "--dt", str(dt), "--nensemble", "2", "--perturbation",
+              "gaussian", "--seed", "7"]
+
+    r = subprocess.run([zonal, "run", "--help"], capture_output=True, text=True, env=ctx.env)
+    ctx.check(r.returncode == 0 and "zonal-relaxation" in r.stdout,
+              f"stormrun-with-zonal run --help: exit {r.returncode}, lists zonal-relaxation: "
+              f"{'zonal-relaxation' in r.stdout}")
+    d = ctx.path("refused")
+    os.makedirs(d)
+    r = ctx.run(config + ["--output", os.path.join(d, "out.h5")], None,
+                what="plain stormrun, --model zonal-relaxation")
+    ctx.check(r.rc == EXIT_CONFIG and "--model" in r.err and "zonal-relaxation" in r.err,
+              "plain stormrun: expected exit 2 naming --model zonal-relaxation", r)
+    ctx.check(os.listdir(d) == [], f"plain stormrun with an unknown model created {os.listdir(d)}")
+
+    ref = prepare(ctx, "ref")
+    ctx.run(config + out_args(ctx, "ref"), 2, EXIT_OK, what="2 ranks uninterrupted",
+            program=zonal)
+    check_complete(ctx, ref, "reference")
+    verify(ctx, ref + ".ckpt", "reference")
+    ctx.check(root_attr(ref, "model") == "zonal-relaxation",
+              f"reference: model attribute {root_attr(ref, 'model')!r}")
+    with h5py.File(ref, "r") as f:
+        ctx.check(f["h"].attrs.get("units") in ("m", b"m"), f"h units {f['h'].attrs.get('units')}")
+        # x - zonal mean decays by exp(-dt/tau) per step; the zonal mean stays.
+        h = f["h"][()]  # (ensemble, time, lead_time, lat, lon)
+    anomaly = h - h.mean(axis=-1, keepdims=True)
+    want = anomaly[:, :, 0] * np.exp(-dt / tau) ** nsteps
+    ctx.check(np.allclose(anomaly[:, :, nsteps], want, rtol=1e-9, atol=1e-9),
+              "h's departure from its zonal mean did not decay by exp(-dt/tau) per step")
+    ctx.check(np.allclose(h.mean(axis=-1)[:, :, nsteps], h.mean(axis=-1)[:, :, 0], rtol=1e-12),
+              "h's zonal mean changed")
+
+    for name, (ranks, stop, resume_ranks) in {"grow": (2, 3, 3), "shrink": (3, 2, 1)}.items():
+        out = prepare(ctx, name)
+        ctx.run(config + out_args(ctx, name) + ["--stop-after-steps", str(stop)], ranks,
+                EXIT_STOPPED, what=f"{ranks} ranks stop after {stop}", program=zonal)
+        before = progress(ctx, out + ".ckpt")
+        ctx.check(any(0 < s < nsteps for s in before.values()),
+                  f"{ranks}-rank stop after {stop}: no unit is mid-rollout ({before})")
+        r = ctx.run(config + out_args(ctx, name), resume_ranks, EXIT_OK,
+                    what=f"resume on {resume_ranks} rank(s)", program=zonal)
+        ctx.check("reruns from step 0" not in r.err, f"the resume on {resume_ranks} rank(s) "
+                                                     f"reran units from step 0", r)
+        compare_outputs(ctx, ref, out, f"{ranks} ranks stopped, resumed on {resume_ranks}")
+        verify(ctx, out + ".ckpt", f"resumed on {resume_ranks} rank(s)")
+
+
 CASES = {
     "ensemble_matrix": case_ensemble_matrix,
     "deterministic_matrix": case_deterministic_matrix,
@@ -884,6 +947,7 @@ CASES = {
     "mismatched_resume": case_mismatched_resume,
     "xarray_layout": case_xarray_layout,
     "config_precedence": case_config_precedence,
+    "zonal_model": case_zonal_model,
 }
 
 
@@ -891,12 +955,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stormrun", required=True)
     parser.add_argument("--mpiexec", default="mpirun")
+    parser.add_argument("--stormrun-zonal", help="stormrun built with the zonal-relaxation "
+                                                 "test model (zonal_model)")
     parser.add_argument("cases", nargs="+", choices=list(CASES) + ["all"])
     opts = parser.parse_args()
     names = list(CASES) if "all" in opts.cases else opts.cases
     failed = []
     for name in names:
-        ctx = Ctx(opts.stormrun, opts.mpiexec, name)
+        ctx = Ctx(opts.stormrun, opts.mpiexec, name, opts.stormrun_zonal)
         print(f"== {name} (in {ctx.work})", flush=True)
         start = time.monotonic()
         try:

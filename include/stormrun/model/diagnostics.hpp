@@ -28,6 +28,9 @@ class Diagnostics {
   /// Field names compute() accepts: "vorticity" (relative vorticity, 1/s, same centred
   /// differences as the model) and "wind_speed" (m/s).
   static std::vector<std::string> available();
+  /// Units and long name of the diagnostic `name` (one of available()); std::invalid_argument
+  /// naming it otherwise.
+  static FieldDescription describe(const std::string& name);
 
   /// Device memory (on Cuda) is allocated on first use and kept while the batch size stays.
   Diagnostics(Grid grid, Backend backend, PlanetConstants planet = {});

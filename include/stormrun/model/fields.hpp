@@ -1,5 +1,5 @@
-// Grid and FieldBatch of the model interface (model.hpp). Kept apart from model.hpp so that
-// CUDA sources can include it: nvcc's front end cannot parse value.hpp.
+// Grid, FieldBatch and FieldDescription of the model interface (model.hpp). Kept apart from
+// model.hpp so that CUDA sources can include it: nvcc's front end cannot parse value.hpp.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,14 @@ struct FieldBatch {
   std::span<const double> field(std::int64_t member, std::size_t variable) const;
   std::size_t variable_index(const std::string& name) const;  // std::out_of_range naming it
   bool operator==(const FieldBatch&) const = default;
+};
+
+/// What the output file says about a field: its CF units and long name.
+struct FieldDescription {
+  std::string name;       ///< "h"
+  std::string units;      ///< "m"
+  std::string long_name;  ///< "fluid height"
+  bool operator==(const FieldDescription&) const = default;
 };
 
 }  // namespace stormrun::model

@@ -31,6 +31,10 @@ struct InitialConditionParams {
 /// The names accepted by initial_condition().
 std::vector<std::string> initial_condition_names();
 
+/// The variables of every initial condition, in their order, as the output describes them:
+/// h (m, fluid height), u (m s-1, eastward wind), v (m s-1, northward wind).
+const std::vector<FieldDescription>& shallow_water_state_variables();
+
 /// Fields of `name` on `grid`; std::invalid_argument naming the value and the accepted names
 /// when unknown.
 FieldBatch initial_condition(const std::string& name, const Grid& grid,

@@ -19,6 +19,8 @@
 
 namespace stormrun::model {
 
+struct ModelSpec;
+
 struct PersistenceOptions {
   Grid grid;
   std::vector<std::string> variables = {"h", "u", "v"};
@@ -49,5 +51,9 @@ class Persistence final : public PrognosticModel {
   PersistenceOptions options_;
   RolloutCheckpoint checkpoint_;
 };
+
+/// The registry's entry (registry.hpp): variables h, u, v; any non-empty grid; the step is
+/// --dt.
+ModelSpec persistence_model_spec();
 
 }  // namespace stormrun::model

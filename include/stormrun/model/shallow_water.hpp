@@ -20,6 +20,7 @@
 namespace stormrun::model {
 
 struct SweGeometry;
+struct ModelSpec;
 
 struct ShallowWaterConfig {
   Grid grid{};
@@ -82,5 +83,9 @@ class ShallowWater final : public PrognosticModel {
   std::unique_ptr<SweGeometry> geometry_;
   RolloutCheckpoint checkpoint_;
 };
+
+/// The registry's entry (registry.hpp): variables h, u, v; grids with NLAT >= 4 and an even
+/// NLON >= 8; the rotation axis tilted as coriolis_tilt() of the initial condition says.
+ModelSpec shallow_water_model_spec();
 
 }  // namespace stormrun::model

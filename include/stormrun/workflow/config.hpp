@@ -45,7 +45,7 @@ std::string to_string(ResumeMode mode);    // "auto", "never", "require"
 struct RunConfig {
   // ---- what is computed (all of these are in the fingerprint) ------------------------
   WorkflowKind workflow = WorkflowKind::Deterministic;
-  std::string model = "swe";  ///< "persistence" | "swe"
+  std::string model = "swe";  ///< a registered model: "persistence" | "swe" (model/registry.hpp)
   /// "tc2" | "tc6" | "rossby-haurwitz" | "galewsky" | "galewsky-nobump" | "file:PATH"
   std::string initial_condition = "galewsky";
   model::Grid grid{64, 128};
@@ -103,10 +103,10 @@ struct RunConfig {
   void fill_defaults();
 };
 
-/// The models --model accepts ("persistence", "swe").
+/// The models --model accepts: the names of model::registered_models() ("persistence", "swe").
 std::vector<std::string> model_names();
-/// The prognostic variables of `model`, in the model's order; ConfigError naming --model
-/// when it is not one of model_names().
+/// The prognostic variables of `model`, in the model's order (its registry entry);
+/// ConfigError naming --model when it is not one of model_names().
 std::vector<std::string> model_variables(const std::string& model);
 /// 2026-01-01T00:00:00Z, the start time when none is given.
 TimePoint default_start_time();

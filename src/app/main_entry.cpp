@@ -1,0 +1,57 @@
+// stormrun's entry point (main_entry.hpp): dispatches to the subcommand; each subcommand
+// lives in its own file.
+#include "app/main_entry.hpp"
+
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "app/cli.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: stormrun <command> [options]
+
+commands:
+  run [options]          run or resume a forecast (mpirun -np N stormrun run ...)
+  catalog DIR [--json]   print a checkpoint store's catalog (global and per rank)
+  verify DIR             check every commit's files against their checksums
+  demo [options]         write, crash and resume a checkpointed forecast (see --help)
+
+  stormrun <command> --help   options of one command
+  stormrun --version          version and build features
+)";
+
+}  // namespace
+
+namespace stormrun::app {
+
+int main_entry(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  const std::string command = argv[1];
+  const Args args(argv + 2, argv + argc);
+  try {
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (command == "--version" || command == "version") {
+      std::cout << version_text();
+      return kExitOk;
+    }
+    if (command == "run") return run_run(args);
+    if (command == "catalog") return run_catalog(args);
+    if (command == "verify") return run_verify(args);
+    if (command == "demo") return run_demo(args);
+    std::cerr << "stormrun: unknown command '" << command << "'\n\n" << kUsage;
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "stormrun " << command << ": error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace stormrun::app

@@ -1,0 +1,101 @@
+// The model registry (registry.hpp). The product's models are listed here, one line each;
+// each model's spec lives in the model's own file.
+#include "stormrun/model/registry.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+#include "stormrun/bits/text.hpp"
+#include "stormrun/model/diagnostics.hpp"
+#include "stormrun/model/persistence.hpp"
+#include "stormrun/model/shallow_water.hpp"
+
+namespace stormrun::model {
+namespace {
+
+std::vector<std::string> names_of(const std::vector<ModelSpec>& models) {
+  std::vector<std::string> names;
+  for (const auto& spec : models)
+    names.push_back(spec.name);
+  return names;
+}
+
+// std::invalid_argument when `spec` cannot join `models`.
+void check_spec(const ModelSpec& spec, const std::vector<ModelSpec>& models) {
+  const auto is_name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  };
+  if (spec.name.empty() || !std::all_of(spec.name.begin(), spec.name.end(), is_name_char))
+    throw std::invalid_argument("model registry: '" + spec.name +
+                                "' is not a model name; use letters, digits, '-' and '_'");
+  const std::string what = "model registry: model '" + spec.name + "'";
+  const auto names = names_of(models);
+  if (std::find(names.begin(), names.end(), spec.name) != names.end())
+    throw std::invalid_argument(what + " is registered already (models: " +
+                                text::join(names, ", ") + "); give it another name");
+  const auto variables = spec.variable_names();
+  if (variables.empty()) throw std::invalid_argument(what + " has no variables");
+  if (std::set(variables.begin(), variables.end()).size() != variables.size())
+    throw std::invalid_argument(what + ": variables [" + text::join(variables) +
+                                "] name one variable twice");
+  if (!spec.grid_problem) throw std::invalid_argument(what + " has no grid_problem");
+  if (!spec.make) throw std::invalid_argument(what + " has no factory (make)");
+}
+
+std::vector<ModelSpec>& models() {
+  static std::vector<ModelSpec> list = [] {
+    std::vector<ModelSpec> product;
+    const auto add = [&product](ModelSpec spec) {
+      check_spec(spec, product);
+      product.push_back(std::move(spec));
+    };
+    // The product's models, in --help order: one line per model.
+    add(persistence_model_spec());
+    add(shallow_water_model_spec());
+    return product;
+  }();
+  return list;
+}
+
+}  // namespace
+
+std::vector<std::string> ModelSpec::variable_names() const {
+  std::vector<std::string> names;
+  for (const auto& variable : variables)
+    names.push_back(variable.name);
+  return names;
+}
+
+const std::vector<ModelSpec>& registered_models() {
+  return models();
+}
+
+const ModelSpec& find_model(const std::string& name) {
+  for (const auto& spec : models())
+    if (spec.name == name) return spec;
+  throw std::invalid_argument("'" + name + "' is not a model; the models are " +
+                              text::join(names_of(models()), ", "));
+}
+
+void register_model(ModelSpec spec) {
+  check_spec(spec, models());
+  models().push_back(std::move(spec));
+}
+
+FieldDescription describe_field(const ModelSpec& model, const std::string& field) {
+  for (const auto& variable : model.variables)
+    if (variable.name == field) return variable;
+  try {
+    return Diagnostics::describe(field);
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument("'" + field + "' is neither a variable of the " + model.name +
+                                " model (" + text::join(model.variable_names(), ", ") +
+                                ") nor a diagnostic (" +
+                                text::join(Diagnostics::available(), ", ") + ")");
+  }
+}
+
+}  // namespace stormrun::model
