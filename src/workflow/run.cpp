@@ -1,84 +1,28 @@
 // The run driver (run.hpp), read top to bottom as DESIGN.md §2: start-up phases, each one
-// call into its room and each agreed by every rank (runtime/agreement.hpp); then the
-// lockstep rounds of batches that compute, write and checkpoint every lead-time step.
+// call into its room and each agreed by every rank (runtime/agreement.hpp); the forecast
+// (forecast.cpp); the shut-down.
 #include "stormrun/workflow/run.hpp"
 
 #include <algorithm>
 #include <chrono>
-#include <climits>
-#include <memory>
 #include <optional>
 
-#include "initial_states.hpp"
-#include "restart_state.hpp"
+#include "forecast.hpp"
 #include "run_start.hpp"
-#include "statistics.hpp"
-#include "stormrun/checkpoint.hpp"
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/io/output.hpp"
-#include "stormrun/model/diagnostics.hpp"
-#include "stormrun/model/registry.hpp"
 #include "stormrun/runtime/agreement.hpp"
 #include "stormrun/runtime/log.hpp"
-#include "stormrun/runtime/progress.hpp"
-#include "stormrun/runtime/signals.hpp"
 
 namespace stormrun::workflow {
 
 namespace fs = std::filesystem;
-namespace sm = stormrun::model;
 using namespace run_detail;
 
 namespace {
 
 std::string utc_now() {
   return format_utc(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
-}
-
-Duration lead_step(const RunConfig& config) {
-  return std::chrono::duration_cast<Duration>(
-      std::chrono::seconds(static_cast<std::int64_t>(config.dt_seconds)));
-}
-
-// Collective over rt: `work` runs on rank 0 only (the coordinator's own writes: LOCK, global
-// catalog), then every rank agrees on how it went; a failure there ends every rank with
-// `code`, reported by rank 0.
-template <class Work>
-void on_rank0_agreed(const runtime::Runtime& rt, const std::string& phase, int code, Work&& work) {
-  runtime::Outcome outcome;
-  if (rt.rank() == 0) {
-    try {
-      work();
-    } catch (const std::exception& e) {
-      outcome = {code, e.what()};
-    }
-  }
-  if (!outcome.failed()) outcome = runtime::injected_fault(phase, rt.rank(), code);
-  runtime::agree_or_throw(rt.comm(), phase, outcome);
-}
-
-// Collective over rt: `work` runs on every rank; an exception there is this rank's failure
-// with `code`, agreed before anyone goes on.
-template <class Work>
-void on_every_rank_agreed(const runtime::Runtime& rt, const std::string& phase, int code,
-                          Work&& work) {
-  runtime::Outcome outcome;
-  try {
-    work();
-  } catch (const std::exception& e) {
-    outcome = {code, e.what()};
-  }
-  if (!outcome.failed()) outcome = runtime::injected_fault(phase, rt.rank(), code);
-  runtime::agree_or_throw(rt.comm(), phase, outcome);
-}
-
-std::unique_ptr<sm::PrognosticModel> make_model(const RunConfig& config, sm::DeviceChoice device) {
-  return sm::find_model(config.model)
-      .make({.grid = config.grid,
-             .dt_seconds = config.dt_seconds,
-             .substeps = config.substeps,
-             .device = device,
-             .initial_condition = config.initial_condition});
 }
 
 // ---- the global catalog's record of this start (rank 0 writes it) ---------------------
@@ -90,253 +34,6 @@ void mark_running(GlobalCatalog& c, const StartContext& context, const std::stri
   c.output_state = output_state;
   c.status = "running";
 }
-
-// ---- the step loop ---------------------------------------------------------------------
-
-struct RunningBatch {
-  Batch batch;
-  std::vector<std::string> names;
-  std::unique_ptr<sm::Rollout> rollout;
-  const sm::FieldBatch* state = nullptr;  // at the current step, when active
-  sm::FieldBatch diagnostics;
-  bool active = false;
-};
-
-// One rank's share of the forecast: rounds of batches, in lockstep with every other rank.
-class Forecast {
- public:
-  Forecast(const RunConfig& config, runtime::Runtime& rt, const RestartPlan& plan,
-           io::OutputFile& output, RestartState& restart, const InitialStates& initial,
-           sm::PrognosticModel& model, const std::vector<WorkUnit>& units,
-           std::vector<std::int64_t> owned, const runtime::StopSignals& signals)
-      : config_(config),
-        rt_(rt),
-        plan_(plan),
-        output_(output),
-        restart_(restart),
-        initial_(initial),
-        model_(model),
-        units_(units),
-        owned_(std::move(owned)),
-        signals_(signals),
-        fields_(config.output_fields()),
-        dt_(lead_step(config)),
-        progress_(rt.rank() == 0 && !config.quiet) {
-    if (!config_.diagnostics.empty()) diagnostics_.emplace(config_.grid, rt_.backend());
-  }
-
-  /// Collective: every round, every step. kExitOk, or kExitStoppedEarly after a stop.
-  int run() {
-    const std::vector<std::vector<Batch>> rounds = make_rounds();
-    const std::int64_t nrounds = rt_.max(static_cast<std::int64_t>(rounds.size()));
-    if (nrounds == 0)
-      rt_.info("stormrun: all " + std::to_string(units_.size()) +
-               " work units are complete; nothing to do");
-    progress_.restart();
-    static const std::vector<Batch> none;
-    for (std::int64_t k = 0; k < nrounds; ++k) {
-      const auto& mine = k < std::int64_t(rounds.size()) ? rounds[std::size_t(k)] : none;
-      if (run_round(mine, k, nrounds)) return kExitStoppedEarly;
-    }
-    output_.flush();
-    restart_.flush();
-    return kExitOk;
-  }
-
-  const std::string& stop_reason() const { return stop_reason_; }
-  std::int64_t steps_this_run() const { return steps_this_run_; }
-
- private:
-  // Local. Rounds of batches run in lockstep across ranks. With statistics every member of a
-  // start time must be resident at the same step, so round s holds all of this rank's units
-  // of start time s (precheck() made sure they fit in a batch); otherwise one batch a round.
-  std::vector<std::vector<Batch>> make_rounds() const {
-    std::vector<std::vector<Batch>> rounds;
-    if (config_.statistics.empty()) {
-      for (const Batch& batch : make_batches(owned_, plan_, config_.batch_size))
-        rounds.push_back({batch});
-      return rounds;
-    }
-    for (std::size_t s = 0; s < config_.start_times.size(); ++s) {
-      std::vector<std::int64_t> of_start;
-      for (std::int64_t index : owned_)
-        if (units_.at(std::size_t(index)).start_index == std::int64_t(s)) of_start.push_back(index);
-      rounds.push_back(make_batches(of_start, plan_, config_.batch_size));
-    }
-    return rounds;
-  }
-
-  // Collective. Returns true when the run stopped early.
-  bool run_round(const std::vector<Batch>& mine, std::int64_t round, std::int64_t nrounds) {
-    std::vector<RunningBatch> batches;
-    std::int64_t first = INT64_MAX;
-    for (const Batch& batch : mine) {
-      RunningBatch running;
-      running.batch = batch;
-      for (std::int64_t index : batch.units)
-        running.names.push_back(units_.at(std::size_t(index)).name);
-      first = std::min(first, batch.first_step);
-      batches.push_back(std::move(running));
-    }
-    const std::int64_t t0 = rt_.min(first);
-    if (t0 == INT64_MAX) return false;
-    for (std::int64_t t = t0; t <= config_.nsteps; ++t) {
-      for (RunningBatch& b : batches)
-        advance(b, t);  // model step, diagnostics
-      write_fields(batches, t);
-      if (!config_.statistics.empty()) write_round_statistics(batches, round, t);
-      const bool stop = end_step(batches, t, round == nrounds - 1 && t == config_.nsteps);
-      const std::int64_t done = rt_.sum(restart_.completed_count());  // collective
-      progress_.print(
-          {.step = t,
-           .nsteps = config_.nsteps,
-           .lead_hours = std::chrono::duration<double, std::ratio<3600>>(dt_ * t).count(),
-           .round = round,
-           .nrounds = nrounds,
-           .units_done = done,
-           .units_total = std::int64_t(units_.size()),
-           .steps_this_run = steps_this_run_});
-      if (stop) return true;
-    }
-    return false;
-  }
-
-  // Local: batch b at step t (its first step: from the initial condition, or from the
-  // fields the restart state parked for it).
-  void advance(RunningBatch& b, std::int64_t t) {
-    b.active = t >= b.batch.first_step;
-    b.state = nullptr;
-    if (!b.active) return;
-    if (t == b.batch.first_step) {
-      const sm::FieldBatch initial = initial_.of(units_, b.batch.units);
-      if (b.batch.first_step > 0)
-        model_.resume_with(b.names, b.batch.first_step - 1, restart_.take_parked(b.batch));
-      b.rollout = model_.rollout(initial, b.names);
-    } else {
-      b.rollout->advance();
-    }
-    if (b.rollout->step() != t)
-      throw std::logic_error("rollout of units [" + b.names.front() + ", ...] is at step " +
-                             std::to_string(b.rollout->step()) + ", expected " + std::to_string(t));
-    b.state = &b.rollout->state();
-    if (diagnostics_) b.diagnostics = diagnostics_->compute(*b.state, config_.diagnostics);
-  }
-
-  std::span<const double> field_of(const RunningBatch& b, std::size_t member,
-                                   const std::string& field) const {
-    const auto m = static_cast<std::int64_t>(member);
-    if (std::find(config_.diagnostics.begin(), config_.diagnostics.end(), field) !=
-        config_.diagnostics.end())
-      return b.diagnostics.field(m, b.diagnostics.variable_index(field));
-    return b.state->field(m, b.state->variable_index(field));
-  }
-
-  // Collective: every rank writes its active members of every field, per start time.
-  void write_fields(const std::vector<RunningBatch>& batches, std::int64_t t) {
-    const auto ntime = static_cast<std::int64_t>(config_.start_times.size());
-    std::vector<std::int64_t> members;
-    std::vector<double> data;
-    for (const std::string& field : fields_) {
-      for (std::int64_t s = 0; s < ntime; ++s) {
-        members.clear();
-        data.clear();
-        for (const RunningBatch& b : batches) {
-          if (!b.active) continue;
-          for (std::size_t i = 0; i < b.batch.units.size(); ++i) {
-            const WorkUnit& unit = units_.at(std::size_t(b.batch.units[i]));
-            if (unit.start_index != s) continue;
-            members.push_back(unit.member);
-            const auto values = field_of(b, i, field);
-            data.insert(data.end(), values.begin(), values.end());
-          }
-        }
-        output_.write_members(field, s, t, members, data);
-      }
-    }
-  }
-
-  // Collective: the statistics of every field at step t of the round's start time. Members
-  // not computed at this step in this run (finished, or resuming later) are read back from
-  // the output file, where a commit's durability order guarantees them.
-  void write_round_statistics(const std::vector<RunningBatch>& batches, std::int64_t start,
-                              std::int64_t t) {
-    const std::size_t points = std::size_t(config_.grid.points());
-    for (const std::string& field : fields_) {
-      std::vector<double> mine;
-      mine.reserve(owned_.size() * points);
-      for (std::int64_t index : owned_) {
-        const WorkUnit& unit = units_.at(std::size_t(index));
-        if (unit.start_index != start) continue;
-        bool found = false;
-        for (const RunningBatch& b : batches) {
-          if (!b.active) continue;
-          const auto it = std::find(b.batch.units.begin(), b.batch.units.end(), index);
-          if (it == b.batch.units.end()) continue;
-          const auto values = field_of(b, std::size_t(it - b.batch.units.begin()), field);
-          mine.insert(mine.end(), values.begin(), values.end());
-          found = true;
-          break;
-        }
-        if (!found) {
-          const std::int64_t member = unit.member;
-          const std::vector<double> values =
-              output_.read_members(field, unit.start_index, t, std::span(&member, 1));
-          mine.insert(mine.end(), values.begin(), values.end());
-        }
-      }
-      write_statistics(rt_, output_, field, config_.statistics, start, t, mine,
-                       std::size_t(config_.nensemble), points);
-    }
-  }
-
-  // Collective: the restart boundary of step t. The ranks agree whether anyone commits or
-  // stops; the output is flushed (collectively) before any rank commits a row that claims
-  // step t, so every step a catalog claims is in the file. Returns true when the run stops.
-  bool end_step(const std::vector<RunningBatch>& batches, std::int64_t t, bool last) {
-    std::vector<LiveUnit> running;
-    const std::size_t block = model_.variables().size() * std::size_t(config_.grid.points());
-    for (const RunningBatch& b : batches)
-      if (b.active)
-        for (std::size_t i = 0; i < b.batch.units.size(); ++i)
-          running.push_back(
-              {b.batch.units[i], t, std::span(b.state->data).subspan(i * block, block)});
-    const bool active_here = !running.empty();
-    // --stop-after-steps counts lead-time steps computed in this run; writing a batch's lead
-    // time 0 (its initial state) computes none.
-    if (t > 0) ++steps_this_run_;
-    const bool step_limit =
-        config_.stop_after_steps && steps_this_run_ >= *config_.stop_after_steps && !last;
-    const int signal = signals_.received();
-    const bool any_commit = rt_.any(active_here && restart_.will_flush());
-    const bool stop = rt_.any(step_limit || signal != 0);
-    if (any_commit || stop) output_.flush();
-    if (active_here) restart_.write(t, dt_ * t, running);
-    if (!stop) return false;
-    restart_.flush();
-    rt_.barrier();  // every rank's row is durable before anyone reports the stop
-    stop_reason_ = signal != 0  ? "signal " + std::to_string(signal)
-                   : step_limit ? "--stop-after-steps " + std::to_string(*config_.stop_after_steps)
-                                : "a stop signal on another rank";
-    return true;
-  }
-
-  const RunConfig& config_;
-  runtime::Runtime& rt_;
-  const RestartPlan& plan_;
-  io::OutputFile& output_;
-  RestartState& restart_;
-  const InitialStates& initial_;
-  sm::PrognosticModel& model_;
-  const std::vector<WorkUnit>& units_;
-  std::vector<std::int64_t> owned_;
-  const runtime::StopSignals& signals_;
-  std::vector<std::string> fields_;
-  Duration dt_;
-  std::optional<sm::Diagnostics> diagnostics_;
-  runtime::Progress progress_;
-  std::int64_t steps_this_run_ = 0;
-  std::string stop_reason_;
-};
 
 // Collective (phase "output"): the output created atomically, or reopened and checked
 // against this run (a mismatch or an unreadable file refuses the run with nothing changed).
@@ -378,49 +75,6 @@ void open_output(const RunConfig& config, const StartContext& context, const Dec
   throw runtime::AgreedFailure(code);
 }
 
-// Collective: everything after the output is open — this rank's checkpoint, the model, the
-// migration of restart state, the rounds. kExitOk or kExitStoppedEarly.
-int forecast(const RunConfig& config, runtime::Runtime& rt, const StartContext& context,
-             const Decision& decision, io::OutputFile& output, std::string& stop_reason,
-             std::int64_t& steps) {
-  runtime::StopSignals signals;
-  const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
-  std::optional<Checkpoint> checkpoint;
-  on_every_rank_agreed(rt, "checkpoint", kExitMismatch, [&] {
-    checkpoint.emplace(config.checkpoint ? Checkpoint(CheckpointOptions{
-                                               .name = config.checkpoint_name,
-                                               .path = context.root,
-                                               .mode = config.mode,
-                                               .flush_interval = config.flush_interval,
-                                               .history_size = config.history_size,
-                                               .level = config.level,
-                                               .rank = rt.rank(),
-                                               .world_size = rt.size(),
-                                               .warn = warn,
-                                           })
-                                         : Checkpoint::disabled());
-  });
-  std::unique_ptr<sm::PrognosticModel> model;
-  std::optional<InitialStates> initial;
-  on_every_rank_agreed(rt, "model", kExitFailure, [&] {
-    model = make_model(config, rt.device_choice());
-    initial.emplace(config, model->variables(), rt.backend(), *checkpoint);
-  });
-
-  const std::vector<WorkUnit> units = work_units(config);
-  std::vector<std::int64_t> owned = owned_units(config.unit_count(), rt.rank(), rt.size());
-  RestartState restart(*checkpoint, units, owned, decision.plan,
-                       {model->name(), model->variables(), config.grid}, config.nsteps,
-                       context.fingerprint_hash);
-  restart.migrate(rt, context.root);
-  Forecast run(config, rt, decision.plan, output, restart, *initial, *model, units,
-               std::move(owned), signals);
-  const int code = run.run();
-  stop_reason = run.stop_reason();
-  steps = run.steps_this_run();
-  return code;
-}
-
 }  // namespace
 
 int run(const RunConfig& config, runtime::Runtime& rt) {
@@ -433,7 +87,7 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
   // global catalog's "creating" mark, so that a crash while the file is built leaves a store
   // that says the partial file is ours to build again.
   std::optional<DirLock> lock;
-  on_rank0_agreed(rt, "store", kExitMismatch, [&] {
+  agreed_step(rt, "store", kExitMismatch, rt.rank() == 0, [&] {
     if (!context.root.empty() && fs::is_directory(context.root))
       lock.emplace(DirLock::acquire(context.root, warn));
   });
@@ -449,7 +103,7 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
       {"batch_size", config.batch_size},  {"device", rt.device_text()},
       {"resumed", decision.plan.resumed}, {"units_done_at_start", units_done_at_start}};
   const bool recorded = !context.root.empty();
-  on_rank0_agreed(rt, "store", kExitMismatch, [&] {
+  agreed_step(rt, "store", kExitMismatch, rt.rank() == 0, [&] {
     if (!recorded || decision.output_action == OutputAction::Reopen) return;
     fs::create_directories(context.root);
     if (!lock) lock.emplace(DirLock::acquire(context.root, warn));
@@ -464,7 +118,7 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
   try {
     open_output(config, context, decision, rt, output);
     // The global catalog records this start only once the output is known to be this run's.
-    on_rank0_agreed(rt, "output", kExitFailure, [&] {
+    agreed_step(rt, "output", kExitFailure, rt.rank() == 0, [&] {
       if (!recorded) return;
       update_global_catalog(context.root, [&](GlobalCatalog& c) {
         mark_running(c, context, "ready");
@@ -482,25 +136,24 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
                  : std::string("new run")) +
             "; output " + context.output.string());
 
-    std::string stop_reason;
-    std::int64_t steps = 0;
-    const int code = forecast(config, rt, context, decision, *output, stop_reason, steps);
+    const ForecastResult result = forecast(config, rt, context, decision, *output);
+    const int code = result.code;
     output->close();  // collective
 
     // Phase "finish": the global catalog says how this start ended.
-    on_rank0_agreed(rt, "finish", kExitFailure, [&] {
+    agreed_step(rt, "finish", kExitFailure, rt.rank() == 0, [&] {
       if (!recorded) return;
       run_entry["ended_at"] = utc_now();
       run_entry["exit"] = code;
-      run_entry["steps"] = steps;
+      run_entry["steps"] = result.steps;
       update_global_catalog(context.root, [&](GlobalCatalog& c) {
         c.status = code == kExitStoppedEarly ? "stopped" : "complete";
         if (!c.runs.empty()) c.runs.back() = run_entry;
       });
     });
     if (code == kExitStoppedEarly)
-      rt.info("stormrun: stopped after " + std::to_string(steps) + " steps (" + stop_reason +
-              "); the checkpoint in " + context.root.string() +
+      rt.info("stormrun: stopped after " + std::to_string(result.steps) + " steps (" +
+              result.stop_reason + "); the checkpoint in " + context.root.string() +
               " is durable: run the same command again to resume");
     else
       rt.info("stormrun: run complete; output " + context.output.string());

@@ -164,8 +164,7 @@ io::OutputLayout output_layout(const RunConfig& config, const StartContext& cont
   layout.nensemble = config.nensemble;
   layout.times = config.start_times;
   layout.nlead = config.nsteps + 1;
-  layout.lead_step = std::chrono::duration_cast<Duration>(
-      std::chrono::seconds(static_cast<std::int64_t>(config.dt_seconds)));
+  layout.lead_step = lead_step(config);
   layout.grid = config.grid;
   layout.fingerprint_hash = context.fingerprint_hash;
   layout.fingerprint_json = nlohmann::json(context.fingerprint).dump();

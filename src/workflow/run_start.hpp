@@ -3,6 +3,7 @@
 // (runtime/agreement.hpp).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -42,6 +43,12 @@ struct Decision {
   static Decision from_json(const nlohmann::json& json);
 };
 
+/// The lead-time step between outputs (--dt). Local.
+inline Duration lead_step(const RunConfig& config) {
+  return std::chrono::duration_cast<Duration>(
+      std::chrono::seconds(static_cast<std::int64_t>(config.dt_seconds)));
+}
+
 /// The datasets, coordinates and fingerprint attributes of this run's output file. Local.
 io::OutputLayout output_layout(const RunConfig& config, const StartContext& context);
 
@@ -56,5 +63,24 @@ runtime::Outcome precheck(const RunConfig& config, int world_size);
 /// runtime::AgreedFailure; so is a failure of any rank to read the store.
 Decision coordinate(const RunConfig& config, const StartContext& context,
                     const runtime::Runtime& rt);
+
+// Collective over rt: `work` runs on the ranks where `here` holds (rank 0 alone for the
+// coordinator's own writes: LOCK, global catalog; every rank for its own store, model and
+// initial states); an exception there is that rank's failure with `code`. Then every rank
+// agrees on how it went (with the test fault point of `phase`) before anyone goes on.
+template <class Work>
+void agreed_step(const runtime::Runtime& rt, const std::string& phase, int code, bool here,
+                 Work&& work) {
+  runtime::Outcome outcome;
+  if (here) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      outcome = {code, e.what()};
+    }
+  }
+  if (!outcome.failed()) outcome = runtime::injected_fault(phase, rt.rank(), code);
+  runtime::agree_or_throw(rt.comm(), phase, outcome);
+}
 
 }  // namespace stormrun::workflow::run_detail

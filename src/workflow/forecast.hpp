@@ -1,0 +1,28 @@
+// The forecast of one start of `stormrun run`, after its output is open (run.cpp calls it).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "run_start.hpp"
+#include "stormrun/io/output.hpp"
+#include "stormrun/runtime/runtime.hpp"
+#include "stormrun/workflow/config.hpp"
+
+namespace stormrun::workflow::run_detail {
+
+/// How the forecast of this start ended.
+struct ForecastResult {
+  int code = 0;             ///< kExitOk, or kExitStoppedEarly after a stop
+  std::string stop_reason;  ///< "signal 15", "--stop-after-steps 3", ...
+  std::int64_t steps = 0;   ///< lead-time steps computed in this start
+};
+
+/// Collective over rt and `output`: this rank's checkpoint (phase "checkpoint"), the model
+/// and initial states (phase "model"), the migration of restart state (phase "migration"),
+/// then every round of batches, in lockstep with every other rank. A stop (signal or
+/// --stop-after-steps) is agreed at a step boundary, after every rank's row is durable.
+ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const StartContext& context,
+                        const Decision& decision, io::OutputFile& output);
+
+}  // namespace stormrun::workflow::run_detail
