@@ -20,6 +20,9 @@ script exits 1 when any expectation broke. The cases (see CASES at the bottom):
                         bytes; `stormrun verify` on the store exits 0
   levels_rerun          level 0 and 1 stores: unfinished units rerun from step 0 with the
                         warning, finished units are not named; same bytes
+  mixed_steps_resume    one rank's row holds units at different steps (rank 1's newest commits
+                        removed, a 1-rank resume stopped mid-way); resumed on 1, 2 and 3
+                        ranks: same bytes, verify 0
   diagnostic_resume     diagnostic workflow stopped and resumed: same bytes; the store's
                         lead_time metadata is the prognostic lead time
   filtered_output       --output-variables h stopped and resumed: same bytes, only h in the
@@ -595,6 +598,56 @@ def case_levels_rerun(ctx):
         verify(ctx, out + ".ckpt", f"level {level}")
 
 
+def case_mixed_steps_resume(ctx):
+    """The stuck-store class (shared/fixtures/stuck-store-after-kills): one rank's row holds
+    units at different steps, and the next start must load all of them in one migration.
+    Made without kills: rank 1's two newest commits are removed (as if it had been killed
+    before their renames), so its units are behind rank 0's; a 1-rank resume parks all four
+    units (steps 4,4,2,2) in its migration row and runs one batch while the other waits;
+    then it is stopped again and resumed on 1, 2 and 3 ranks."""
+    config = ["--workflow", "ensemble", "--model", "swe", "--initial-condition", "galewsky",
+              "--grid", "16x32", "--nsteps", "8", "--dt", "3600", "--nensemble", "4",
+              "--perturbation", "gaussian", "--seed", "11", "--batch-size", "2"]
+    ref = prepare(ctx, "ref")
+    ctx.run(config + ["--output", ref], 1, EXIT_OK, what="reference, uninterrupted")
+    base = prepare(ctx, "base")
+    ctx.run(config + ["--output", base, "--stop-after-steps", "4"], 2, EXIT_STOPPED,
+            what="2 ranks, stop after 4")
+    rank1 = os.path.join(base + ".ckpt", "rank_000001", "commits")
+    commits = sorted(os.listdir(rank1))
+    ctx.require(len(commits) >= 3, f"rank_000001 holds {commits}, expected 3 or more commits")
+    for name in commits[-2:]:
+        shutil.rmtree(os.path.join(rank1, name))
+    ctx.run(config + ["--output", base, "--stop-after-steps", "2"], 1, EXIT_STOPPED,
+            what="1 rank from mixed progress, stop after 2")
+    rows = catalog_json(ctx, base + ".ckpt")["ranks"].get("rank_000000", [])
+    ctx.require(rows, "no rows in rank_000000 after the 1-rank stop")
+    steps = sorted(set(rows[-1]["units"].values()))
+    ctx.check(len(steps) > 1 and max(steps) < 8,
+              f"the 1-rank row holds units at steps {rows[-1]['units']}; the case needs "
+              f"unfinished units at different steps in one row")
+    for ranks in (1, 2, 3):
+        out = prepare(ctx, f"np{ranks}")
+        shutil.copytree(base + ".ckpt", out + ".ckpt")
+        shutil.copy(base, out)
+        fix_output_path(out + ".ckpt", out)
+        ctx.run(config + ["--output", out], ranks, EXIT_OK,
+                what=f"resume of a row with units at different steps on {ranks} rank(s)")
+        compare_outputs(ctx, ref, out, f"mixed steps resumed on {ranks} rank(s)")
+        verify(ctx, out + ".ckpt", f"mixed steps, {ranks} rank(s)")
+
+
+def fix_output_path(store, output):
+    """Points a copied store's global catalog at its copied output (it names the output by
+    its absolute path)."""
+    path = os.path.join(store, "catalog.json")
+    with open(path) as f:
+        doc = json.load(f)
+    doc["output"] = os.path.abspath(output)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+
+
 def case_diagnostic_resume(ctx):
     config = ["--workflow", "diagnostic", "--model", "swe", "--initial-condition", "galewsky",
               "--grid", "16x32", "--start-time", T0, "--nsteps", "5", "--dt", "3600",
@@ -941,6 +994,7 @@ CASES = {
     "deterministic_matrix": case_deterministic_matrix,
     "sigkill_resume": case_sigkill_resume,
     "levels_rerun": case_levels_rerun,
+    "mixed_steps_resume": case_mixed_steps_resume,
     "diagnostic_resume": case_diagnostic_resume,
     "filtered_output": case_filtered_output,
     "bad_inputs": case_bad_inputs,
