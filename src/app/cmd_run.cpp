@@ -27,10 +27,15 @@ namespace {
 // Returns the configuration, or the exit code every rank agreed on.
 std::variant<workflow::RunConfig, int> options_phase(const Args& args, MPI_Comm comm, int rank) {
   std::ostringstream silent;
-  ParsedRun parsed = parse_run_options(args, current_environment(), rank == 0 ? std::cout : silent,
-                                       silent, PathChecks::Skip);
+  ParsedRun parsed;
   runtime::Outcome outcome;
-  if (!parsed.config && parsed.exit_code != 0) outcome = {parsed.exit_code, parsed.error};
+  try {
+    parsed = parse_run_options(args, current_environment(), rank == 0 ? std::cout : silent, silent,
+                               PathChecks::Skip);
+    if (!parsed.config && parsed.exit_code != 0) outcome = {parsed.exit_code, parsed.error};
+  } catch (const std::exception& e) {  // e.g. out of memory: still this rank's own failure
+    outcome = {kExitUsage, std::string("stormrun run: ") + e.what()};
+  }
   if (!outcome.failed()) outcome = runtime::injected_fault("options", rank, kExitUsage);
   if (const int code = runtime::agree(comm, "options", outcome)) return code;
   int help_here = parsed.config ? 0 : 1, help_anywhere = 0;
@@ -42,6 +47,8 @@ std::variant<workflow::RunConfig, int> options_phase(const Args& args, MPI_Comm 
     parsed.config->check_paths();
   } catch (const workflow::ConfigError& e) {
     outcome = {kExitUsage, e.what() + parsed.source_of(e.option())};
+  } catch (const std::exception& e) {  // a file-system error the checks did not expect
+    outcome = {kExitUsage, std::string("checking the paths: ") + e.what()};
   }
   if (!outcome.failed()) outcome = runtime::injected_fault("paths", rank, kExitUsage);
   if (const int code = runtime::agree(comm, "paths", outcome)) return code;

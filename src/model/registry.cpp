@@ -8,15 +8,27 @@
 #include <stdexcept>
 #include <utility>
 
+#include <deque>
+
 #include "stormrun/bits/text.hpp"
 #include "stormrun/model/diagnostics.hpp"
-#include "stormrun/model/persistence.hpp"
-#include "stormrun/model/shallow_water.hpp"
+
+// The product's models, in --help order: the one registration line. Each name is a function
+// `ModelSpec NAME()` of namespace stormrun::model, defined in the model's own file.
+#define STORMRUN_PRODUCT_MODELS(X) X(persistence_model_spec) X(shallow_water_model_spec)
 
 namespace stormrun::model {
+
+#define STORMRUN_DECLARE_MODEL_SPEC(spec) ModelSpec spec();
+STORMRUN_PRODUCT_MODELS(STORMRUN_DECLARE_MODEL_SPEC)
+#undef STORMRUN_DECLARE_MODEL_SPEC
+
 namespace {
 
-std::vector<std::string> names_of(const std::vector<ModelSpec>& models) {
+// A deque: registering a model keeps the references find_model() handed out valid.
+using ModelList = std::deque<ModelSpec>;
+
+std::vector<std::string> names_of(const ModelList& models) {
   std::vector<std::string> names;
   for (const auto& spec : models)
     names.push_back(spec.name);
@@ -24,7 +36,7 @@ std::vector<std::string> names_of(const std::vector<ModelSpec>& models) {
 }
 
 // std::invalid_argument when `spec` cannot join `models`.
-void check_spec(const ModelSpec& spec, const std::vector<ModelSpec>& models) {
+void check_spec(const ModelSpec& spec, const ModelList& models) {
   const auto is_name_char = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
   };
@@ -45,16 +57,16 @@ void check_spec(const ModelSpec& spec, const std::vector<ModelSpec>& models) {
   if (!spec.make) throw std::invalid_argument(what + " has no factory (make)");
 }
 
-std::vector<ModelSpec>& models() {
-  static std::vector<ModelSpec> list = [] {
-    std::vector<ModelSpec> product;
+ModelList& models() {
+  static ModelList list = [] {
+    ModelList product;
     const auto add = [&product](ModelSpec spec) {
       check_spec(spec, product);
       product.push_back(std::move(spec));
     };
-    // The product's models, in --help order: one line per model.
-    add(persistence_model_spec());
-    add(shallow_water_model_spec());
+#define STORMRUN_ADD_MODEL_SPEC(spec) add(spec());
+    STORMRUN_PRODUCT_MODELS(STORMRUN_ADD_MODEL_SPEC)
+#undef STORMRUN_ADD_MODEL_SPEC
     return product;
   }();
   return list;
@@ -69,7 +81,7 @@ std::vector<std::string> ModelSpec::variable_names() const {
   return names;
 }
 
-const std::vector<ModelSpec>& registered_models() {
+const ModelList& registered_models() {
   return models();
 }
 

@@ -132,18 +132,18 @@ void agree_or_throw(MPI_Comm comm, const std::string& phase, const Outcome& mine
   if (const int code = agree(comm, phase, mine)) throw AgreedFailure(code);
 }
 
-Outcome injected_fault(const std::string& phase, int rank, int code) {
+Outcome injected_fault(const std::string& point, int rank, int code) {
   const char* spec = std::getenv("STORMRUN_TEST_STARTUP_FAULT");
   if (!spec) return {};
   const std::string text = spec;
   const auto colon = text.find(':');
-  if (colon == std::string::npos || text.substr(0, colon) != phase) return {};
+  if (colon == std::string::npos || text.substr(0, colon) != point) return {};
   std::stringstream ranks(text.substr(colon + 1));
   std::string item;
   while (std::getline(ranks, item, ','))
     if (item == std::to_string(rank))
-      return {code, "test fault injected in phase '" + phase +
-                        "' (STORMRUN_TEST_STARTUP_FAULT=" + text + ")"};
+      return {code,
+              "test fault injected at '" + point + "' (STORMRUN_TEST_STARTUP_FAULT=" + text + ")"};
   return {};
 }
 

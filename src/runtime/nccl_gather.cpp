@@ -27,11 +27,22 @@ void check_nccl(ncclResult_t result, const char* what) {
 class NcclGatherImpl final : public NcclGather {
  public:
   NcclGatherImpl(MPI_Comm comm, int rank, int size) : rank_(rank), size_(size) {
-    ncclUniqueId id;
-    if (rank == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
-    MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
-    check_nccl(ncclCommInitRank(&comm_, size, id, rank), "ncclCommInitRank");
-    cuda_check(cudaStreamCreate(&stream_), "cudaStreamCreate");
+    // Rank 0's unique id travels with whether it could make one, so that a failure there
+    // is every rank's (each throws) instead of rank 0 leaving the others in the broadcast.
+    struct {
+      ncclUniqueId id;
+      int result;
+    } shared{};
+    if (rank == 0) shared.result = static_cast<int>(ncclGetUniqueId(&shared.id));
+    MPI_Bcast(&shared, sizeof(shared), MPI_BYTE, 0, comm);
+    check_nccl(static_cast<ncclResult_t>(shared.result), "ncclGetUniqueId (rank 0)");
+    check_nccl(ncclCommInitRank(&comm_, size, shared.id, rank), "ncclCommInitRank");
+    try {
+      cuda_check(cudaStreamCreate(&stream_), "cudaStreamCreate");
+    } catch (...) {
+      ncclCommDestroy(comm_);
+      throw;
+    }
   }
   ~NcclGatherImpl() override {
     ncclCommDestroy(comm_);

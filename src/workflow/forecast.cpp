@@ -51,8 +51,9 @@ class Forecast {
  public:
   Forecast(const RunConfig& config, runtime::Runtime& rt, const RestartPlan& plan,
            io::OutputFile& output, RestartState& restart, const InitialStates& initial,
-           sm::PrognosticModel& model, const std::vector<WorkUnit>& units,
-           std::vector<std::int64_t> owned, const runtime::StopSignals& signals)
+           sm::PrognosticModel& model, sm::Diagnostics* diagnostics,
+           const std::vector<WorkUnit>& units, std::vector<std::int64_t> owned,
+           const runtime::StopSignals& signals)
       : config_(config),
         rt_(rt),
         plan_(plan),
@@ -60,14 +61,13 @@ class Forecast {
         restart_(restart),
         initial_(initial),
         model_(model),
+        diagnostics_(diagnostics),
         units_(units),
         owned_(std::move(owned)),
         signals_(signals),
         fields_(config.output_fields()),
         dt_(lead_step(config)),
-        progress_(rt.rank() == 0 && !config.quiet) {
-    if (!config_.diagnostics.empty()) diagnostics_.emplace(config_.grid, rt_.backend());
-  }
+        progress_(rt.rank() == 0 && !config.quiet) {}
 
   /// Collective: every round, every step. kExitOk, or kExitStoppedEarly after a stop.
   int run() {
@@ -271,12 +271,12 @@ class Forecast {
   RestartState& restart_;
   const InitialStates& initial_;
   sm::PrognosticModel& model_;
+  sm::Diagnostics* diagnostics_;  // null when the run computes none
   const std::vector<WorkUnit>& units_;
   std::vector<std::int64_t> owned_;
   const runtime::StopSignals& signals_;
   std::vector<std::string> fields_;
   Duration dt_;
-  std::optional<sm::Diagnostics> diagnostics_;
   runtime::Progress progress_;
   std::int64_t steps_this_run_ = 0;
   std::string stop_reason_;
@@ -303,21 +303,25 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
                                            })
                                          : Checkpoint::disabled());
   });
+  // This rank's model, initial states, diagnostics and restart state (which binds its record
+  // and opens the session, after the perturbation has bound its own).
+  const std::vector<WorkUnit> units = work_units(config);
+  std::vector<std::int64_t> owned = owned_units(config.unit_count(), rt.rank(), rt.size());
   std::unique_ptr<sm::PrognosticModel> model;
   std::optional<InitialStates> initial;
+  std::optional<sm::Diagnostics> diagnostics;
+  std::optional<RestartState> restart;
   agreed_step(rt, "model", kExitFailure, true, [&] {
     model = make_model(config, rt.device_choice());
     initial.emplace(config, model->variables(), rt.backend(), *checkpoint);
+    if (!config.diagnostics.empty()) diagnostics.emplace(config.grid, rt.backend());
+    restart.emplace(*checkpoint, units, owned, decision.plan,
+                    FieldShape{model->name(), model->variables(), config.grid}, config.nsteps,
+                    context.fingerprint_hash);
   });
-
-  const std::vector<WorkUnit> units = work_units(config);
-  std::vector<std::int64_t> owned = owned_units(config.unit_count(), rt.rank(), rt.size());
-  RestartState restart(*checkpoint, units, owned, decision.plan,
-                       {model->name(), model->variables(), config.grid}, config.nsteps,
-                       context.fingerprint_hash);
-  restart.migrate(rt, context.root);
-  Forecast run(config, rt, decision.plan, output, restart, *initial, *model, units,
-               std::move(owned), signals);
+  restart->migrate(rt, context.root);
+  Forecast run(config, rt, decision.plan, output, *restart, *initial, *model,
+               diagnostics ? &*diagnostics : nullptr, units, std::move(owned), signals);
   const int code = run.run();
   return {code, run.stop_reason(), run.steps_this_run()};
 }

@@ -86,14 +86,22 @@ void RestartState::migrate(const runtime::Runtime& rt, const fs::path& root) {
   } catch (const std::exception& e) {
     outcome = {kExitFailure, std::string("migration commit: ") + e.what()};
   }
+  if (!outcome.failed())
+    outcome = runtime::injected_fault("migration-commit", rt.rank(), kExitFailure);
   runtime::agree_or_throw(rt.comm(), "migration", outcome);  // every migration row is durable
   for (std::int64_t index : carried)
     parked_.erase(index);  // the owner's row holds them now; the next record drops them
-  if (rt.rank() == 0)
-    for (const fs::path& dir : prune_rank_dirs(root, rt.size()))
-      rt.info("stormrun: pruned " + dir.string() +
-              " (a larger earlier world's rank dir; its units are now recorded by their new "
-              "owners)");
+  if (rt.rank() == 0) {
+    try {
+      for (const fs::path& dir : prune_rank_dirs(root, rt.size()))
+        rt.info("stormrun: pruned " + dir.string() +
+                " (a larger earlier world's rank dir; its units are now recorded by their "
+                "new owners)");
+    } catch (const std::exception& e) {
+      outcome = {kExitFailure, "pruning old rank dirs of " + root.string() + ": " + e.what()};
+    }
+  }
+  runtime::agree_or_throw(rt.comm(), "migration", outcome);
 }
 
 model::FieldBatch RestartState::take_parked(const Batch& batch) {

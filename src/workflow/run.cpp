@@ -58,6 +58,7 @@ void open_output(const RunConfig& config, const StartContext& context, const Dec
                   : runtime::Outcome{kExitFailure, "output " + context.output.string() +
                                                        " cannot be created: " + e.what()};
   }
+  if (!outcome.failed()) outcome = runtime::injected_fault("output-open", rt.rank(), kExitFailure);
   const int code = runtime::agree(rt.comm(), "output", outcome);
   if (code == 0) return;
   // The ranks that opened the file can close it only together (a collective close).
@@ -78,7 +79,8 @@ void open_output(const RunConfig& config, const StartContext& context, const Dec
 }  // namespace
 
 int run(const RunConfig& config, runtime::Runtime& rt) {
-  const StartContext context = StartContext::of(config);  // the fingerprint, once per rank
+  StartContext context;  // the paths and the fingerprint, once per rank per start
+  agreed_step(rt, "options", kExitUsage, true, [&] { context = StartContext::of(config); });
   const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
   runtime::agree_or_throw(rt.comm(), "options", precheck(config, rt.size()));
 
@@ -103,13 +105,16 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
       {"batch_size", config.batch_size},  {"device", rt.device_text()},
       {"resumed", decision.plan.resumed}, {"units_done_at_start", units_done_at_start}};
   const bool recorded = !context.root.empty();
-  agreed_step(rt, "store", kExitMismatch, rt.rank() == 0, [&] {
-    if (!recorded || decision.output_action == OutputAction::Reopen) return;
-    fs::create_directories(context.root);
-    if (!lock) lock.emplace(DirLock::acquire(context.root, warn));
-    update_global_catalog(context.root,
-                          [&](GlobalCatalog& c) { mark_running(c, context, "creating"); });
-  });
+  agreed_step(
+      rt, "store", kExitMismatch, rt.rank() == 0,
+      [&] {
+        if (!recorded || decision.output_action == OutputAction::Reopen) return;
+        fs::create_directories(context.root);
+        if (!lock) lock.emplace(DirLock::acquire(context.root, warn));
+        update_global_catalog(context.root,
+                              [&](GlobalCatalog& c) { mark_running(c, context, "creating"); });
+      },
+      "store-mark");
 
   // A failure on one rank from here on must not unwind through the collective close of the
   // output (the other ranks would never join it): it aborts the job while the file is open.
@@ -118,13 +123,16 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
   try {
     open_output(config, context, decision, rt, output);
     // The global catalog records this start only once the output is known to be this run's.
-    agreed_step(rt, "output", kExitFailure, rt.rank() == 0, [&] {
-      if (!recorded) return;
-      update_global_catalog(context.root, [&](GlobalCatalog& c) {
-        mark_running(c, context, "ready");
-        c.runs.push_back(run_entry);
-      });
-    });
+    agreed_step(
+        rt, "output", kExitFailure, rt.rank() == 0,
+        [&] {
+          if (!recorded) return;
+          update_global_catalog(context.root, [&](GlobalCatalog& c) {
+            mark_running(c, context, "ready");
+            c.runs.push_back(run_entry);
+          });
+        },
+        "output-ready");
     rt.info("stormrun: " + to_string(config.workflow) + " run of " +
             std::to_string(config.unit_count()) + " work units (" +
             std::to_string(config.start_times.size()) + " start times x " +

@@ -1,6 +1,6 @@
-// The start of a run: the coordinator's decision (DESIGN.md §4) and the output file's
-// creation or reopening (§5). Everything here happens before the first checkpoint write,
-// and a refusal (exit 2 or 3) leaves the disk as it was.
+// The start of a run: the world-size checks, the coordinator's decision (DESIGN.md §4) and
+// the output's layout (§5). Everything here happens before the first checkpoint write, and
+// a refusal (exit 2 or 3) leaves the disk as it was.
 #include "run_start.hpp"
 
 #include <algorithm>
@@ -202,6 +202,7 @@ Decision coordinate(const RunConfig& config, const StartContext& context,
   // travels to rank 0 as an error and refuses the run there; anything else that fails here
   // is this rank's own failure, agreed before the gather.
   nlohmann::json mine = nlohmann::json::array();
+  std::string mine_text;
   runtime::Outcome outcome;
   try {
     if (!context.root.empty()) {
@@ -215,13 +216,16 @@ Decision coordinate(const RunConfig& config, const StartContext& context,
         }
       }
     }
+    // Paths and messages need not be UTF-8: the JSON text replaces what is not.
+    mine_text = mine.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } catch (const std::exception& e) {
     outcome = {kExitMismatch, "checkpoint store " + context.root.string() + ": " + e.what()};
   }
-  if (!outcome.failed()) outcome = runtime::injected_fault("store", rt.rank(), kExitMismatch);
+  if (!outcome.failed())
+    outcome = runtime::injected_fault("store-summary", rt.rank(), kExitMismatch);
   runtime::agree_or_throw(rt.comm(), "store", outcome);
 
-  const std::vector<std::string> gathered = rt.gather(mine.dump());
+  const std::vector<std::string> gathered = rt.gather(mine_text);
   Decision decision;
   if (rt.rank() == 0) {
     try {
@@ -242,9 +246,14 @@ Decision coordinate(const RunConfig& config, const StartContext& context,
     } catch (const StoreError& e) {
       decision.exit_code = kExitMismatch;
       decision.message = e.what();
+    } catch (const std::exception& e) {  // anything else rank 0 meets: still refused by all
+      decision = Decision{};
+      decision.exit_code = kExitMismatch;
+      decision.message = "checkpoint store " + context.root.string() + ": " + e.what();
     }
   }
-  decision = Decision::from_json(nlohmann::json::parse(rt.broadcast(decision.to_json().dump())));
+  decision = Decision::from_json(nlohmann::json::parse(rt.broadcast(
+      decision.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))));
   // Every rank holds the decision; rank 0 reports a refusal (agree() prints it once).
   runtime::agree_or_throw(
       rt.comm(), "store",

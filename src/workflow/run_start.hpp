@@ -68,9 +68,11 @@ Decision coordinate(const RunConfig& config, const StartContext& context,
 // coordinator's own writes: LOCK, global catalog; every rank for its own store, model and
 // initial states); an exception there is that rank's failure with `code`. Then every rank
 // agrees on how it went (with the test fault point of `phase`) before anyone goes on.
+/// `point` names this step for the test fault point (runtime::injected_fault); default the
+/// phase.
 template <class Work>
 void agreed_step(const runtime::Runtime& rt, const std::string& phase, int code, bool here,
-                 Work&& work) {
+                 Work&& work, const std::string& point = "") {
   runtime::Outcome outcome;
   if (here) {
     try {
@@ -79,7 +81,8 @@ void agreed_step(const runtime::Runtime& rt, const std::string& phase, int code,
       outcome = {code, e.what()};
     }
   }
-  if (!outcome.failed()) outcome = runtime::injected_fault(phase, rt.rank(), code);
+  if (!outcome.failed())
+    outcome = runtime::injected_fault(point.empty() ? phase : point, rt.rank(), code);
   runtime::agree_or_throw(rt.comm(), phase, outcome);
 }
 

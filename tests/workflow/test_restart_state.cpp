@@ -108,6 +108,13 @@ TEST_CASE("RestartState rows are read back by the ledger, units of one row at di
     Checkpoint checkpoint = open_checkpoint(dir.path());
     RestartState state(checkpoint, units, {0, 1, 2, 3}, plan, shape(), kSteps, kFingerprint);
     state.migrate(rt, dir.path());
+    // The migration row is committed at once and holds what the rank now owns.
+    const DirSummary migrated = summarise_rank_dir(dir.path() / "rank_000000");
+    REQUIRE(migrated.row.has_value());
+    CHECK(migrated.row->units.at(units[0].name) == 3);
+    CHECK(migrated.row->units.at(units[1].name) == 3);
+    CHECK(migrated.row->states.size() == 2);
+    CHECK(migrated.row->states.at(units[1].name).step == 3);
     for (std::int64_t t = 0; t <= 1; ++t) {
       const Live live(units, {2, 3}, t);
       state.write(t, Duration(t), live.units);

@@ -11,6 +11,7 @@
 // Local (no MPI). Not thread-safe: register models before anything reads the registry.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,7 +52,8 @@ struct ModelSpec {
 };
 
 /// Every model, in registration order: the product's (registry.cpp), then register_model()'s.
-const std::vector<ModelSpec>& registered_models();
+/// References into it stay valid when a model is registered later.
+const std::deque<ModelSpec>& registered_models();
 /// The model named `name`; std::invalid_argument naming it and the registered names otherwise.
 const ModelSpec& find_model(const std::string& name);
 /// Adds a model, for programs that embed stormrun (e.g. a test binary). Call it before the

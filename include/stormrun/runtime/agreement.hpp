@@ -51,8 +51,10 @@ int agree(MPI_Comm comm, const std::string& phase, const Outcome& mine);
 void agree_or_throw(MPI_Comm comm, const std::string& phase, const Outcome& mine);
 
 /// Test-only fault point. When the environment variable STORMRUN_TEST_STARTUP_FAULT is
-/// "<phase>:<rank>[,<rank>...]" and names `phase` and `rank`, an Outcome with `code` and a
-/// message saying the fault was injected; else a fine Outcome. Local.
-Outcome injected_fault(const std::string& phase, int rank, int code);
+/// "<point>:<rank>[,<rank>...]" and names `point` and `rank`, an Outcome with `code` and a
+/// message saying the fault was injected; else a fine Outcome. A point is a phase's name
+/// ("store") for its first agreement, or the phase and a suffix for a later one
+/// ("store-mark"): docs/architecture.md lists them. Local.
+Outcome injected_fault(const std::string& point, int rank, int code);
 
 }  // namespace stormrun::runtime

@@ -1,20 +1,25 @@
 // `stormrun run`: the run driver of DESIGN.md §2. Collective over the runtime's ranks.
 // Each start-up phase is agreed by every rank (runtime/agreement.hpp): a failure that one
 // rank sees ends every rank with the same exit code, the failing rank's message naming its
-// rank and host.
+// rank and host. Before run(), src/app/cmd_run.cpp has agreed on the options, the paths and
+// the device (Runtime). Then:
 //
+//   options:     the fingerprint (once per rank per start) and the world-size rules
 //   store:       LOCK; rank dirs summarised (spread over ranks) → rank 0 checks the
 //                fingerprint and builds the RestartPlan → broadcast (run_start.hpp)
 //   output:      created (atomically, collectively) or reopened and checked
-//   checkpoint:  every rank opens its rank dir; the model and initial states are built
+//   checkpoint:  every rank opens its rank dir
+//   model:       the model (registry), initial states, diagnostics, restart state
 //   migration:   on resume, every rank commits a row holding all it now owns (completed
 //                units, the level-2 fields of its unfinished ones); then old rank dirs of a
 //                larger world are pruned (restart_state.hpp)
 //   rounds:      each rank runs its batches; ranks advance in lockstep per lead-time step:
 //                model step → diagnostics → collective output writes → statistics →
 //                (output flushed FIRST when any rank commits) → checkpoint write
+//                (forecast.hpp)
 //   stop:        --stop-after-steps K or SIGTERM/SIGUSR1 → output flush, checkpoint flush,
 //                exit 75
+//   finish:      the output closed (collectively, explicitly), the global catalog updated
 #pragma once
 
 #include "stormrun/runtime/runtime.hpp"
