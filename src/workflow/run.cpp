@@ -82,6 +82,7 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
   StartContext context;  // the paths and the fingerprint, once per rank per start
   agreed_step(rt, "options", kExitUsage, true, [&] { context = StartContext::of(config); });
   const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
+  agree_on_settings(config, context, rt);
   runtime::agree_or_throw(rt.comm(), "options", precheck(config, rt.size()));
 
   // Phase "store": the LOCK (held by rank 0 from the decision to the end; the ranks'

@@ -7,11 +7,13 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <set>
 #include <system_error>
 
 #include "stormrun/bits/text.hpp"
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/model/registry.hpp"
+#include "stormrun/runtime/log.hpp"
 #include "stormrun/store.hpp"
 
 namespace stormrun::workflow::run_detail {
@@ -172,6 +174,80 @@ io::OutputLayout output_layout(const RunConfig& config, const StartContext& cont
   layout.attributes["workflow"] = to_string(config.workflow);
   layout.attributes["model"] = config.model;
   return layout;
+}
+
+std::map<std::string, std::string> shared_settings(const RunConfig& config,
+                                                   const StartContext& context) {
+  std::map<std::string, std::string> settings(context.fingerprint.begin(),
+                                              context.fingerprint.end());
+  const auto optional_text = [](const auto& value) {
+    return value ? std::to_string(*value) : std::string("none");
+  };
+  const char* devices[] = {"auto", "cpu", "cuda"};
+  settings["output"] = context.output.string();
+  settings["checkpoint-dir"] = context.root.empty() ? "none" : context.root.string();
+  settings["checkpoint-name"] = config.checkpoint_name;
+  settings["mode"] = to_string(config.mode);
+  settings["history-size"] = std::to_string(config.history_size);
+  settings["flush-interval"] = optional_text(config.flush_interval);
+  settings["level"] = std::to_string(config.level);
+  settings["batch-size"] = std::to_string(config.batch_size);
+  settings["device"] = devices[static_cast<int>(config.device)];
+  settings["stop-after-steps"] = optional_text(config.stop_after_steps);
+  settings["resume"] = to_string(config.resume);
+  settings["quiet"] = config.quiet ? "true" : "false";
+  settings["overwrite"] = config.overwrite ? "true" : "false";
+  return settings;
+}
+
+void agree_on_settings(const RunConfig& config, const StartContext& context,
+                       const runtime::Runtime& rt) {
+  const auto mine = shared_settings(config, context);
+  const nlohmann::json sent = {{"host", runtime::host_name()}, {"settings", mine}};
+  const std::vector<std::string> all =
+      rt.gather(sent.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  runtime::Outcome outcome;
+  if (rt.rank() == 0) {
+    // setting → "rank R@HOST VALUE" of each rank whose value differs from rank 0's.
+    std::map<std::string, std::vector<std::string>> differ;
+    for (std::size_t r = 1; r < all.size(); ++r) {
+      const nlohmann::json theirs = nlohmann::json::parse(all[r]);
+      const auto settings = theirs.at("settings").get<std::map<std::string, std::string>>();
+      std::set<std::string> names;
+      for (const auto& [name, value] : mine)
+        names.insert(name);
+      for (const auto& [name, value] : settings)
+        names.insert(name);
+      for (const std::string& name : names) {
+        const auto a = mine.find(name);
+        const auto b = settings.find(name);
+        const std::string ours = a == mine.end() ? "(unset)" : a->second;
+        const std::string other = b == settings.end() ? "(unset)" : b->second;
+        if (ours != other)
+          differ[name].push_back("rank " + std::to_string(r) + "@" +
+                                 theirs.at("host").get<std::string>() + " '" + other + "'");
+      }
+    }
+    if (!differ.empty()) {
+      std::vector<std::string> lines;
+      for (const auto& [name, others] : differ) {
+        constexpr std::size_t kListed = 4;
+        std::vector<std::string> shown(
+            others.begin(), others.begin() + std::ptrdiff_t(std::min(kListed, others.size())));
+        std::string line = name + ": rank 0 '" + mine.at(name) + "', " + text::join(shown, ", ");
+        if (others.size() > kListed)
+          line += " and " + std::to_string(others.size() - kListed) + " more ranks";
+        lines.push_back(line);
+      }
+      outcome = {
+          kExitUsage,
+          "the ranks of this run do not share one configuration:" + text::indented_lines(lines) +
+              "\ngive every rank the same options: export the STORMRUN_* variables to "
+              "every node (srun does; mpirun needs -x), and use a --config file that "
+              "every node reads alike"};
+    }
+  }
+  runtime::agree_or_throw(rt.comm(), "options", outcome);
 }
 
 runtime::Outcome precheck(const RunConfig& config, int world_size) {

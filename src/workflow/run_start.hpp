@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -51,6 +52,19 @@ inline Duration lead_step(const RunConfig& config) {
 
 /// The datasets, coordinates and fingerprint attributes of this run's output file. Local.
 io::OutputLayout output_layout(const RunConfig& config, const StartContext& context);
+
+/// Local. Every setting the ranks of one run must share, as canonical text: the fingerprint's
+/// and those outside it (output and store paths, checkpoint options, batch size, device,
+/// stop and resume settings, quiet, overwrite).
+std::map<std::string, std::string> shared_settings(const RunConfig& config,
+                                                   const StartContext& context);
+
+/// Collective over rt (phase "options"): every rank's shared_settings() compared with rank
+/// 0's in one gather. Any difference (a node-local INI file, STORMRUN_* not exported to
+/// every node, an MPMD launch) ends every rank with exit 2, rank 0 naming each setting that
+/// differs with the ranks, hosts and values.
+void agree_on_settings(const RunConfig& config, const StartContext& context,
+                       const runtime::Runtime& rt);
 
 /// Local. Checks that depend on the world size (exit 2 before anything is written):
 /// statistics need all members resident; --stop-after-steps needs a checkpoint. Every rank

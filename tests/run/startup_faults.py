@@ -10,9 +10,9 @@ rank for us, as srun would not). Each rank's own exit status is recorded by a wr
   - the failing rank's message names it, its host and the phase;
   - nothing was half-written: before the store is touched no file exists; after, the same
     command without the fault runs (or resumes) to exactly the bytes of an uninterrupted run.
-And without any fault point, two real failures that one rank alone sees (an MPMD launch
-gives rank 1 an INI file it cannot read, or an output directory it does not have) end every
-rank with exit 2 and rank 1's own message.
+And without any fault point, real failures that one rank alone sees (an MPMD launch gives
+rank 1 an INI file it cannot read, an output directory it does not have, or another
+--flush-interval in its INI file than the others) end every rank with exit 2 and a message naming rank 1.
 The measured times are printed, not asserted.
 
     startup_faults.py --stormrun PATH --mpiexec PATH
@@ -146,14 +146,20 @@ def check_one_rank_sees_it(ctx, times):
     host = socket.gethostname()
     ini = ctx.path("run.ini")
     with open(ini, "w") as f:
-        f.write("nsteps = 4\n")
-    for name, option in (("unreadable-ini", "--config"), ("missing-output-dir", "--output")):
+        f.write("flush-interval = 1\n")
+    other_ini = ctx.path("other.ini")
+    with open(other_ini, "w") as f:
+        f.write("flush-interval = 2\n")
+    for name, option in (("unreadable-ini", "--config"), ("missing-output-dir", "--output"),
+                         ("other-settings", "flush-interval")):
         os.makedirs(ctx.path(name))
         out = ctx.path(name, "out.h5")
         good = CONFIG + ["--config", ini, "--output", out]
-        bad = CONFIG + (["--config", ctx.path("missing.ini"), "--output", out]
-                        if option == "--config" else
-                        ["--config", ini, "--output", ctx.path("no-such-dir", "out.h5")])
+        bad = CONFIG + {"--config": ["--config", ctx.path("missing.ini"), "--output", out],
+                        "--output": ["--config", ini, "--output",
+                                     ctx.path("no-such-dir", "out.h5")],
+                        # rank 1's node has another INI file: the ranks must refuse to run
+                        "flush-interval": ["--config", other_ini, "--output", out]}[option]
         for ranks in (2, 3):
             per_rank = [good] * ranks
             per_rank[1] = bad
@@ -166,8 +172,14 @@ def check_one_rank_sees_it(ctx, times):
                       all(s == e2e.EXIT_CONFIG for s, _ in statuses.values()),
                       f"{name} on {ranks} ranks: statuses {statuses}, expected all "
                       f"{e2e.EXIT_CONFIG}\n{err}")
-            ctx.check(f"stormrun[rank 1@{host}]: error: {option}" in err,
-                      f"{name} on {ranks} ranks: rank 1 does not name itself and {option}\n{err}")
+            if option == "flush-interval":
+                ctx.check(f"flush-interval: rank 0 '1', rank 1@{host} '2'" in err,
+                          f"{name} on {ranks} ranks: the setting and rank 1@host are not "
+                          f"named\n{err}")
+            else:
+                ctx.check(f"stormrun[rank 1@{host}]: error: {option}" in err,
+                          f"{name} on {ranks} ranks: rank 1 does not name itself and "
+                          f"{option}\n{err}")
             ctx.check(not os.path.exists(out) and not os.path.exists(out + ".ckpt"),
                       f"{name}: files were created")
 
