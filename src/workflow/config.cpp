@@ -14,6 +14,7 @@
 #include <set>
 #include <system_error>
 
+#include "ledger_detail.hpp"
 #include "stormrun/bits/text.hpp"
 #include "stormrun/model/diagnostics.hpp"
 #include "stormrun/model/ic_file.hpp"
@@ -78,6 +79,14 @@ fs::path nearest_existing(const fs::path& path) {
     current = current.parent_path();
   }
   return current;
+}
+
+// What a checkpoint store's root holds (DESIGN.md §3): its catalog and LOCK (and their
+// temporary files), rank dirs, and rank dirs being pruned.
+bool is_store_entry(const std::string& name) {
+  const auto starts = [&](std::string_view prefix) { return name.rfind(prefix, 0) == 0; };
+  return name == "catalog.json" || name == "LOCK" || starts(".LOCK.") || starts(".tmp_") ||
+         starts(".pruned_") || detail::rank_of_dir_name(name).has_value();
 }
 
 bool writable_dir(const fs::path& dir) {
@@ -330,6 +339,26 @@ void RunConfig::check_paths() const {
           "--checkpoint-dir: " + dir.string() + " cannot be " +
               (existing == fs::absolute(dir).lexically_normal() ? "written" : "created") + ": " +
               existing.string() + " is not writable; choose another place");
+    // Only stores are stores: an existing directory must be empty or hold nothing but what a
+    // store holds, so that `--checkpoint-dir /etc` or `.` writes nothing there.
+    if (fs::is_directory(dir, ec)) {
+      std::vector<std::string> foreign;
+      for (const auto& entry : fs::directory_iterator(dir, ec))
+        if (!is_store_entry(entry.path().filename().string()))
+          foreign.push_back(entry.path().filename().string());
+      if (!foreign.empty()) {
+        std::sort(foreign.begin(), foreign.end());
+        const std::size_t shown = std::min<std::size_t>(foreign.size(), 5);
+        std::string listed = join({foreign.begin(), foreign.begin() + std::ptrdiff_t(shown)}, ", ");
+        if (foreign.size() > shown)
+          listed += " and " + std::to_string(foreign.size() - shown) + " more";
+        throw ConfigError("--checkpoint-dir",
+                          "--checkpoint-dir: " + dir.string() +
+                              " is neither empty nor a stormrun checkpoint store (it holds " +
+                              listed + "); give a new or empty directory (the default is " +
+                              default_checkpoint_dir(output).string() + ")");
+      }
+    }
   }
 
   // A file initial condition: read now, so that a wrong file stops the run before anything

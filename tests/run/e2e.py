@@ -28,6 +28,7 @@ script exits 1 when any expectation broke. The cases (see CASES at the bottom):
   filtered_output       --output-variables h stopped and resumed: same bytes, only h in the
                         file, and h equal to h of a run that writes every variable
   bad_inputs            each invalid input: exit 2, message names the option, nothing created
+                        (also a --checkpoint-dir that is neither empty nor a store: /etc, .)
   mismatched_resume     another --seed / --nsteps / --grid on an existing store, the output
                         file missing, --resume never/require: exit 3 (naming the setting),
                         nothing changed; the original command still resumes to the same
@@ -730,6 +731,9 @@ def case_bad_inputs(ctx):
         ("--statistics", ["--statistics", "mean"]),  # statistics need the ensemble workflow
         ("--initial-condition", ["--initial-condition", "file:" + ctx.path("missing.h5")]),
         ("--output-variables", ["--output-variables", "h,q"]),
+        # only stores are stores: a directory holding anything else is refused, untouched
+        ("--checkpoint-dir", ["--checkpoint-dir", "/etc"]),
+        ("--checkpoint-dir", ["--checkpoint-dir", ctx.work]),
     ]
     for i, (option, bad) in enumerate(cases):
         d = ctx.path(f"bad{i}")
@@ -741,6 +745,9 @@ def case_bad_inputs(ctx):
         ctx.check(option in r.err, f"{' '.join(bad)}: the message does not name {option}", r)
         ctx.check(os.listdir(d) == [], f"{' '.join(bad)}: created {os.listdir(d)}")
     ctx.check(not os.path.exists("/nonexistent"), "--output /nonexistent/dir/x.h5 created a path")
+    for name in ("catalog.json", "LOCK", "rank_000000"):
+        ctx.check(not os.path.exists(os.path.join("/etc", name)),
+                  f"--checkpoint-dir /etc created /etc/{name}")
     r = ctx.run(good, None, what="no --output")
     ctx.check(r.rc == EXIT_CONFIG and "--output" in r.err,
               "a run without --output: expected exit 2 naming --output", r)
