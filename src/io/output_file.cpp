@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <system_error>
 #include <unordered_map>
@@ -282,6 +283,18 @@ const OutputLayout& OutputFile::layout() const {
   return impl_->layout;
 }
 
+namespace {
+
+// The bytes the early-allocated datasets take (float64): what creating the file writes.
+double allocated_bytes(const OutputLayout& layout) {
+  const double per_step = double(layout.times.size()) * double(layout.nlead) *
+                          double(layout.grid.points()) * double(sizeof(double));
+  return per_step * double(layout.fields.size()) *
+         (double(layout.nensemble) + double(layout.statistics.size()));
+}
+
+}  // namespace
+
 OutputFile OutputFile::create(MPI_Comm comm, const fs::path& path, const OutputLayout& layout,
                               bool replace) {
   QuietHdf5Errors quiet;
@@ -306,6 +319,17 @@ OutputFile OutputFile::create(MPI_Comm comm, const fs::path& path, const OutputL
       outcome = Outcome::Error;
       message = "output file " + path.string() + ": cannot remove the stale " + partial.string() +
                 " (" + ec.message() + ")";
+    } else if (const fs::space_info space = fs::space(dir, ec);
+               !ec && allocated_bytes(layout) > double(space.available)) {
+      // Every dataset is allocated at creation: a file that cannot fit would fail inside
+      // HDF5's collective calls, where a rank that sees the error cannot leave alone.
+      constexpr double kMiB = 1024.0 * 1024.0;
+      outcome = Outcome::Error;
+      message = "output file " + path.string() + " needs " +
+                text::number_text(std::ceil(allocated_bytes(layout) / kMiB * 10) / 10) +
+                " MiB, but " + dir.string() + " has " +
+                text::number_text(std::floor(double(space.available) / kMiB * 10) / 10) +
+                " MiB free; free space or write the output elsewhere";
     }
   }
   share_outcome(comm, outcome, message);
