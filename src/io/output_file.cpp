@@ -320,7 +320,8 @@ OutputFile OutputFile::create(MPI_Comm comm, const fs::path& path, const OutputL
       message = "output file " + path.string() + ": cannot remove the stale " + partial.string() +
                 " (" + ec.message() + ")";
     } else if (const fs::space_info space = fs::space(dir, ec);
-               !ec && allocated_bytes(layout) > double(space.available)) {
+               // A file system that reports no capacity (some FUSE mounts) is not judged.
+               !ec && space.capacity > 0 && allocated_bytes(layout) > double(space.available)) {
       // Every dataset is allocated at creation: a file that cannot fit would fail inside
       // HDF5's collective calls, where a rank that sees the error cannot leave alone.
       constexpr double kMiB = 1024.0 * 1024.0;
