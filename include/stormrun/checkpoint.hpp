@@ -64,6 +64,10 @@ struct CheckpointOptions {
   Labels labels{};
   /// Warning sink; default stderr_warnings(rank).
   WarningSink warn{};
+  /// Whether skipping a damaged newest row is reported on `warn`. A caller that has
+  /// reported every damaged commit already (the run driver's coordinator does, once per
+  /// job, for every rank dir) turns it off so that no warning prints twice.
+  bool report_skipped_rows = true;
 
   /// CheckpointError naming the first invalid option and its value.
   void validate() const;

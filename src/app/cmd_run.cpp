@@ -41,6 +41,9 @@ std::variant<workflow::RunConfig, int> options_phase(const Args& args, MPI_Comm 
   int help_here = parsed.config ? 0 : 1, help_anywhere = 0;
   MPI_Allreduce(&help_here, &help_anywhere, 1, MPI_INT, MPI_MAX, comm);
   if (help_anywhere) return int(kExitOk);
+  if (rank == 0)
+    for (const std::string& warning : parsed.warnings)
+      runtime::log_warning(rank, warning);
   // Phase "paths": on every rank, as that rank's node sees them.
   outcome = {};
   try {

@@ -111,7 +111,15 @@ void verify_ledger(const std::vector<fs::path>& dirs,
                            std::to_string(finished) + " finished; run status '" + catalog->status +
                            "'");
   }
-  if (!output && catalog && !catalog->output.empty()) output = catalog->output;
+  if (!output && catalog && !catalog->output.empty()) {
+    output = catalog->output;
+    // A moved run directory: the output lies where it was relative to the store.
+    if (!catalog->output_from_store.empty() && !dirs.empty() && !fs::exists(*output)) {
+      const fs::path moved = (fs::absolute(dirs.front()).parent_path() / catalog->output_from_store)
+                                 .lexically_normal();
+      if (fs::exists(moved)) output = moved;
+    }
+  }
   if (!output) {
     if (!claims.empty())
       report.notes.push_back("no output file to check (no global catalog; give --output FILE)");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "app/cli.hpp"
+#include "stormrun/runtime/log.hpp"
 
 namespace {
 
@@ -49,7 +50,7 @@ int main_entry(int argc, char** argv) {
     std::cerr << "stormrun: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
   } catch (const std::exception& e) {
-    std::cerr << "stormrun " << command << ": error: " << e.what() << "\n";
+    runtime::write_stderr("stormrun " + command + ": error: " + e.what() + "\n");
     return kExitFailure;
   }
 }

@@ -216,12 +216,62 @@ std::map<std::string, Given> from_environment(const std::map<std::string, std::s
   return given;
 }
 
+// Levenshtein distance of two short names.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// STORMRUN_* variables that are not a setting but are within two edits of one: a misspelt
+// setting would otherwise be ignored without a word. Other STORMRUN_* names (the test
+// hooks, STORMRUN_CHECKPOINT_ROOT of a job script) are left alone.
+std::vector<std::string> misspelt_variables(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> warnings;
+  for (const auto& [name, value] : env) {
+    if (name.rfind("STORMRUN_", 0) != 0) continue;
+    std::string nearest;
+    std::size_t best = 3;
+    bool known = false;
+    for (const auto& spec : option_specs()) {
+      const std::string option = env_name(spec.name);
+      if (option == name) known = true;
+      if (const std::size_t d = edit_distance(name, option); d < best) {
+        best = d;
+        nearest = option;
+      }
+    }
+    if (!known && !nearest.empty())
+      warnings.push_back("environment variable " + name + " is not a setting of stormrun run " +
+                         "and is ignored; did you mean " + nearest + "?");
+  }
+  return warnings;
+}
+
 std::map<std::string, Given> from_config_file(const std::string& path) {
   auto fail = [&](const std::string& why) {
     return ConfigError("--config", "--config: " + path + ": " + why);
   };
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw fail("is a directory; give an INI file");
+  // An INI file is a small regular file: /dev/zero, a FIFO or a data file given by mistake
+  // would be read for ever or parsed into nonsense.
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec))
+    throw fail("is not a regular file; give an INI file");
+  constexpr std::uintmax_t kMostBytes = 1 << 20;
+  if (const auto size = fs::file_size(path, ec); !ec && size > kMostBytes)
+    throw fail("is " + std::to_string(size) + " bytes; an INI file of settings is at most " +
+               std::to_string(kMostBytes) + " bytes (is it the right file?)");
   std::ifstream in(path);
   if (!in)
     throw fail("cannot be read (" + std::error_code(errno, std::generic_category()).message() +
@@ -516,7 +566,8 @@ ParsedRun parse_run_options(const std::vector<std::string>& args,
   constexpr const char* kPrefix = "stormrun run: error: ";
   const auto fail = [&](const std::string& message) {
     err << kPrefix << message << "\n";
-    return ParsedRun{.config = std::nullopt, .exit_code = 2, .error = message, .sources = {}};
+    return ParsedRun{
+        .config = std::nullopt, .exit_code = 2, .error = message, .sources = {}, .warnings = {}};
   };
   std::map<std::string, Given> cli;
   try {
@@ -533,7 +584,7 @@ ParsedRun parse_run_options(const std::vector<std::string>& args,
     po::store(parsed, vm);
     if (vm.count("help")) {
       print_help(out);
-      return {.config = std::nullopt, .exit_code = 0, .error = {}, .sources = {}};
+      return {.config = std::nullopt, .exit_code = 0, .error = {}, .sources = {}, .warnings = {}};
     }
     collect(vm, Source::CommandLine, "", cli);
   } catch (const po::error& e) {
@@ -565,8 +616,11 @@ ParsedRun parse_run_options(const std::vector<std::string>& args,
     RunConfig config = build_config(*settings);
     config.validate();
     if (paths == PathChecks::Run) config.check_paths();
-    return {
-        .config = std::move(config), .exit_code = 0, .error = {}, .sources = std::move(sources)};
+    return {.config = std::move(config),
+            .exit_code = 0,
+            .error = {},
+            .sources = std::move(sources),
+            .warnings = misspelt_variables(environment)};
   } catch (const ConfigError& e) {
     return fail(e.what() + settings->source_of(e.option()));
   } catch (const std::exception& e) {

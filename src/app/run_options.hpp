@@ -36,6 +36,9 @@ struct ParsedRun {
   std::map<std::string, std::string> sources;
   /// sources' entry for `option_flag` ("--nsteps"), "" when it came from the command line.
   std::string source_of(const std::string& option_flag) const;
+  /// STORMRUN_* variables that look like a misspelt setting ("STORMRUN_NSTEP: not a
+  /// setting, ignored; did you mean STORMRUN_NSTEPS?"), for rank 0 to print as warnings.
+  std::vector<std::string> warnings;
 };
 
 /// Whether parse_run_options runs RunConfig::check_paths. A parallel run checks the paths

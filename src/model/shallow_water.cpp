@@ -1,6 +1,7 @@
 // ShallowWater: the PrognosticModel around the step kernels (swe_step.cpp / swe_step.cu).
 #include "stormrun/model/shallow_water.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -116,6 +117,16 @@ SubstepPlan ShallowWater::plan_substeps(const FieldBatch& initial) const {
             std::to_string(static_cast<long long>(needed)));
       }
     } else {
+      // A state whose waves need more sub-steps than this is not a forecast: refused before
+      // the count overflows or the run takes years (e.g. noise scaled far beyond the flow).
+      constexpr double kMostSubsteps = 1e5;
+      if (!(dt / stable <= kMostSubsteps))
+        throw std::invalid_argument(
+            "member " + std::to_string(m) + " of this initial state on grid " +
+            grid_text(config_.grid) + " has a stable sub-step of " + seconds_text(stable) +
+            " (CFL, RK4): over " + std::to_string(static_cast<long long>(kMostSubsteps)) +
+            " sub-steps per --dt " + seconds_text(dt) +
+            "; its waves are far too fast (check --noise-amplitude and the initial condition)");
       n = static_cast<int>(std::ceil(dt / stable));
       while (dt / n > stable)
         ++n;  // guard against rounding in the division
@@ -126,6 +137,20 @@ SubstepPlan ShallowWater::plan_substeps(const FieldBatch& initial) const {
     plan.stable_dt.push_back(stable);
   }
   return plan;
+}
+
+void ShallowWater::check_initial(const FieldBatch& initial) const {
+  for (std::int64_t m = 0; m < initial.members; ++m) {
+    const auto h = initial.field(m, 0);
+    const auto bad = std::find_if(h.begin(), h.end(), [](double v) { return !(v > 0.0); });
+    if (bad != h.end())
+      throw std::invalid_argument(
+          "member " + std::to_string(m) + " starts with layer depth h = " + std::to_string(*bad) +
+          " m at grid point " + std::to_string(bad - h.begin()) +
+          "; the shallow-water layer must be deeper than 0 everywhere (a smaller "
+          "--noise-amplitude or another initial condition)");
+  }
+  (void)plan_substeps(initial);
 }
 
 std::unique_ptr<Rollout> ShallowWater::rollout(const FieldBatch& initial,

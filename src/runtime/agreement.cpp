@@ -101,7 +101,7 @@ void report(int my_rank, int size, const std::string& phase, const std::vector<R
     out << rank_tag(my_rank) << ": error: stopped in phase '" << phase << "' after the error"
         << (groups.size() > 1 ? "s" : "") << " above (rank" << (ranks.size() > 1 ? "s " : " ")
         << rank_list(ranks) << "); all " << size << " ranks exit " << code << "\n";
-  std::cerr << out.str() << std::flush;
+  write_stderr(out.str());
 }
 
 }  // namespace

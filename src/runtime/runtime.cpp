@@ -53,6 +53,7 @@ Runtime::Runtime(MPI_Comm comm, model::DeviceChoice device, bool quiet)
   check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
             "MPI_Comm_split_type");
   MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_size(node, &local_size_);
   MPI_Comm_free(&node);
 
   // Every rank resolves its own device; a rank that cannot honour --device cuda (or its

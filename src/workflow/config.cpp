@@ -82,11 +82,12 @@ fs::path nearest_existing(const fs::path& path) {
 }
 
 // What a checkpoint store's root holds (DESIGN.md §3): its catalog and LOCK (and their
-// temporary files), rank dirs, and rank dirs being pruned.
+// temporary files, a damaged catalog set aside), rank dirs, and rank dirs being pruned.
 bool is_store_entry(const std::string& name) {
   const auto starts = [&](std::string_view prefix) { return name.rfind(prefix, 0) == 0; };
-  return name == "catalog.json" || name == "LOCK" || starts(".LOCK.") || starts(".tmp_") ||
-         starts(".pruned_") || detail::rank_of_dir_name(name).has_value();
+  return name == "catalog.json" || starts("catalog.json.damaged-") || name == "LOCK" ||
+         starts(".LOCK.") || starts(".tmp_") || starts(".pruned_") ||
+         detail::rank_of_dir_name(name).has_value();
 }
 
 bool writable_dir(const fs::path& dir) {

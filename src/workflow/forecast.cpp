@@ -300,6 +300,8 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
                                                .rank = rt.rank(),
                                                .world_size = rt.size(),
                                                .warn = warn,
+                                               // reported once by the coordinator
+                                               .report_skipped_rows = false,
                                            })
                                          : Checkpoint::disabled());
   });

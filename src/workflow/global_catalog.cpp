@@ -2,13 +2,16 @@
 // (docs/checkpoint-format.md, "Global catalog").
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <set>
 
 #include "checkpoint/store/json_fields.hpp"
+#include "stormrun/store.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::workflow {
@@ -31,9 +34,22 @@ fs::path catalog_path(const fs::path& root) {
 }  // namespace
 
 json GlobalCatalog::to_json() const {
-  return {{"format", format}, {"fingerprint_hash", fingerprint_hash}, {"fingerprint", fingerprint},
-          {"output", output}, {"output_state", output_state},         {"status", status},
-          {"runs", runs}};
+  json j = {
+      {"format", format}, {"fingerprint_hash", fingerprint_hash}, {"fingerprint", fingerprint},
+      {"output", output}, {"output_state", output_state},         {"status", status},
+      {"runs", runs}};
+  if (!output_from_store.empty()) j["output_from_store"] = output_from_store;
+  return j;
+}
+
+std::string output_from_store(const fs::path& root, const fs::path& output) {
+  return output.lexically_relative(root).generic_string();
+}
+
+bool is_store_output(const GlobalCatalog& catalog, const fs::path& root, const fs::path& output) {
+  return catalog.output == output.string() ||
+         (!catalog.output_from_store.empty() &&
+          catalog.output_from_store == output_from_store(root, output));
 }
 
 GlobalCatalog GlobalCatalog::from_json(const json& j, const fs::path& where) {
@@ -50,6 +66,7 @@ GlobalCatalog GlobalCatalog::from_json(const json& j, const fs::path& where) {
     c.fingerprint_hash = f.string("fingerprint_hash");
     c.fingerprint = f.string_map("fingerprint");
     c.output = f.string("output");
+    if (j.contains("output_from_store")) c.output_from_store = f.string("output_from_store");
     c.output_state = f.string("output_state");
     if (!kOutputStates.contains(c.output_state))
       f.fail("output_state", "must be \"creating\" or \"ready\", found \"" + c.output_state + "\"");
@@ -84,10 +101,21 @@ std::optional<GlobalCatalog> read_global_catalog(const fs::path& root) {
   try {
     doc = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw RestartMismatch("global checkpoint catalog " + path.string() + " is not valid JSON (" +
-                          e.what() + "); move the checkpoint dir aside to start anew");
+    throw GlobalCatalogDamaged("global checkpoint catalog " + path.string() +
+                               " is not valid JSON (" + e.what() +
+                               "); move the checkpoint dir aside to start anew");
   }
   return GlobalCatalog::from_json(doc, path);
+}
+
+fs::path set_aside_global_catalog(const fs::path& root) {
+  const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  std::string stamp = format_utc(now);
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  const fs::path aside = root / ("catalog.json.damaged-" + stamp);
+  fs::rename(catalog_path(root), aside);
+  fsync_dir(root);
+  return aside;
 }
 
 void write_global_catalog(const fs::path& root, const GlobalCatalog& catalog) {

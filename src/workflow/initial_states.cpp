@@ -11,7 +11,13 @@ namespace stormrun::workflow {
 namespace sm = stormrun::model;
 
 InitialStates::InitialStates(const RunConfig& config, const std::vector<std::string>& variables,
-                             sm::Backend backend, Checkpoint& checkpoint) {
+                             sm::Backend backend, Checkpoint& checkpoint)
+    : InitialStates(config, variables, backend) {
+  if (noise_) noise_->bind_checkpoint(checkpoint);
+}
+
+InitialStates::InitialStates(const RunConfig& config, const std::vector<std::string>& variables,
+                             sm::Backend backend) {
   if (auto path = sm::initial_condition_file_path(config.initial_condition))
     base_ = sm::read_initial_condition_file(*path, config.grid, variables);
   else
@@ -21,7 +27,6 @@ InitialStates::InitialStates(const RunConfig& config, const std::vector<std::str
         .seed = config.seed,
         .amplitudes = sm::default_noise_amplitudes(config.noise_amplitude),
         .backend = backend});
-    noise_->bind_checkpoint(checkpoint);
   }
 }
 

@@ -22,6 +22,9 @@ class InitialStates {
   /// binds the perturbation's state to `checkpoint` (call before its session opens). Local.
   InitialStates(const RunConfig& config, const std::vector<std::string>& variables,
                 model::Backend backend, Checkpoint& checkpoint);
+  /// The same fields, not bound to a checkpoint (the start-up checks of input_checks.hpp).
+  InitialStates(const RunConfig& config, const std::vector<std::string>& variables,
+                model::Backend backend);
 
   /// The lead-time-0 fields of `indices` (into `units`), in that order. Local.
   model::FieldBatch of(const std::vector<WorkUnit>& units,

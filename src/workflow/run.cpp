@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "forecast.hpp"
+#include "input_checks.hpp"
 #include "run_start.hpp"
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/io/output.hpp"
@@ -31,6 +32,7 @@ void mark_running(GlobalCatalog& c, const StartContext& context, const std::stri
   c.fingerprint = context.fingerprint;
   c.fingerprint_hash = context.fingerprint_hash;
   c.output = context.output.string();
+  c.output_from_store = output_from_store(context.root, context.output);
   c.output_state = output_state;
   c.status = "running";
 }
@@ -83,6 +85,7 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
   agreed_step(rt, "options", kExitUsage, true, [&] { context = StartContext::of(config); });
   const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
   agree_on_settings(config, context, rt);
+  check_inputs(config, context, rt);  // sizes and initial states: exit 2, nothing created
   runtime::agree_or_throw(rt.comm(), "options", precheck(config, rt.size()));
 
   // Phase "store": the LOCK (held by rank 0 from the decision to the end; the ranks'

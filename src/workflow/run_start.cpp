@@ -13,6 +13,7 @@
 #include "stormrun/bits/text.hpp"
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/model/registry.hpp"
+#include "stormrun/runtime/build_id.hpp"
 #include "stormrun/runtime/log.hpp"
 #include "stormrun/store.hpp"
 
@@ -40,9 +41,21 @@ Decision decide(const RunConfig& config, const StartContext& context,
   for (const DirSummary& dir : dirs)
     for (const std::string& warning : dir.warnings)
       decision.plan.warnings.push_back(warning);
+  const std::size_t dir_warning_count = decision.plan.warnings.size();
 
   std::optional<GlobalCatalog> catalog;
-  if (!context.root.empty()) catalog = read_global_catalog(context.root);
+  try {
+    if (!context.root.empty()) catalog = read_global_catalog(context.root);
+  } catch (const GlobalCatalogDamaged& e) {
+    // Truncated (a full disk) or garbled: the commits in the rank dirs and the output's
+    // own fingerprint say all a resume needs, as when the catalog was removed; the damaged
+    // file is kept beside it. Without commits there is nothing to go by: refused.
+    if (!has_rows) throw;
+    const fs::path aside = set_aside_global_catalog(context.root);
+    decision.plan.warnings.push_back(
+        std::string(e.what()).substr(0, std::string(e.what()).find("; move the checkpoint")) +
+        "; set aside as " + aside.string() + ", resuming from the rank dirs' commits");
+  }
 
   auto refuse = [&](int code, std::string message) {
     decision.exit_code = code;
@@ -71,25 +84,35 @@ Decision decide(const RunConfig& config, const StartContext& context,
 
   const std::vector<WorkUnit> units = work_units(config);
   if (has_rows) {
-    auto warnings = decision.plan.warnings;
+    // The plan reports the rank dirs' own warnings (skipped commits) itself: keep only what
+    // was found here besides them (a damaged global catalog), so that none prints twice.
+    std::vector<std::string> warnings(
+        decision.plan.warnings.begin() +
+            std::ptrdiff_t(std::min(decision.plan.warnings.size(), dir_warning_count)),
+        decision.plan.warnings.end());
     decision.plan = make_restart_plan(units, dirs, config.level, config.nsteps, hash);
-    warnings.insert(warnings.end(), decision.plan.warnings.begin(), decision.plan.warnings.end());
-    decision.plan.warnings = std::move(warnings);
+    decision.plan.warnings.insert(decision.plan.warnings.end(), warnings.begin(), warnings.end());
   } else {
     for (const WorkUnit& unit : units)
       decision.plan.units.push_back({unit.index, 0, std::nullopt});
   }
 
-  const bool ours_ready =
-      catalog && catalog->output == output.string() && catalog->output_state == "ready";
-  const bool ours_creating =
-      catalog && catalog->output == output.string() && catalog->output_state == "creating";
-  if (catalog && catalog->output != output.string())
+  // The output is the store's when it is where the store recorded it, or at the same place
+  // relative to the store: a run directory that was moved, or is reached through another
+  // mount point or a symlink, resumes (the file's fingerprint is checked when it is opened).
+  const bool ours = catalog && is_store_output(*catalog, context.root, output);
+  const bool ours_ready = ours && catalog->output_state == "ready";
+  const bool ours_creating = ours && catalog->output_state == "creating";
+  if (catalog && !ours)
     return refuse(kExitMismatch, "checkpoint store " + context.root.string() +
                                      " belongs to the output " + catalog->output +
                                      ", this run writes " + output.string() +
                                      "; give the same --output to resume, or another "
                                      "--checkpoint-dir");
+  if (ours && catalog->output != output.string())
+    decision.plan.warnings.push_back(
+        "checkpoint store " + context.root.string() + " recorded its output at " + catalog->output +
+        "; it is now " + output.string() + " (the run directory moved): resuming there");
   if (ours_ready) {
     if (output_exists) {
       decision.output_action = OutputAction::Reopen;
@@ -184,6 +207,7 @@ std::map<std::string, std::string> shared_settings(const RunConfig& config,
     return value ? std::to_string(*value) : std::string("none");
   };
   const char* devices[] = {"auto", "cpu", "cuda"};
+  settings["build-id"] = runtime::build_id();
   settings["output"] = context.output.string();
   settings["checkpoint-dir"] = context.root.empty() ? "none" : context.root.string();
   settings["checkpoint-name"] = config.checkpoint_name;

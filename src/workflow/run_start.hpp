@@ -55,7 +55,8 @@ io::OutputLayout output_layout(const RunConfig& config, const StartContext& cont
 
 /// Local. Every setting the ranks of one run must share, as canonical text: the fingerprint's
 /// and those outside it (output and store paths, checkpoint options, batch size, device,
-/// stop and resume settings, quiet, overwrite).
+/// stop and resume settings, quiet, overwrite) and the build id of the binary
+/// (runtime/build_id.hpp).
 std::map<std::string, std::string> shared_settings(const RunConfig& config,
                                                    const StartContext& context);
 

@@ -47,6 +47,7 @@ POINTS = {
     "options": ("options", e2e.EXIT_CONFIG, False, False, EVERY),
     "paths": ("paths", e2e.EXIT_CONFIG, False, False, EVERY),
     "device": ("device", e2e.EXIT_CONFIG, False, False, EVERY),
+    "inputs": ("inputs", e2e.EXIT_CONFIG, False, False, ONE),
     "store": ("store", e2e.EXIT_MISMATCH, False, False, EVERY),
     "store-summary": ("store", e2e.EXIT_MISMATCH, False, False, ONE),
     "store-mark": ("store", e2e.EXIT_MISMATCH, False, True, ONE),

@@ -41,6 +41,11 @@ class PrognosticModel {
   virtual Duration step() const = 0;
   /// Binds the model's level-2 state to `checkpoint` (call before the session opens).
   virtual void bind_checkpoint(Checkpoint& checkpoint) = 0;
+  /// Checks, before anything is written, that `initial` (lead-time-0 fields, all finite)
+  /// can be rolled out: std::invalid_argument naming the option or value at fault otherwise
+  /// (e.g. swe: --substeps below the CFL limit, a layer depth that is not positive). The
+  /// run calls it for every unit at start; the default accepts every state.
+  virtual void check_initial(const FieldBatch& initial) const { (void)initial; }
   /// Rolls out `initial` (lead time 0) for the work units named in `units` (one per
   /// member). When the bound state was restored for these units, the rollout starts from
   /// the saved step and its first state() is the *next* one.

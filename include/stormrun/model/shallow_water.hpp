@@ -67,6 +67,9 @@ class ShallowWater final : public PrognosticModel {
   /// (never on the batch it is in). With --substeps N, std::invalid_argument naming N, the
   /// sub-step and the stable limit when dt/N exceeds that limit for any member.
   SubstepPlan plan_substeps(const FieldBatch& initial) const;
+  /// plan_substeps(initial), and every depth h > 0 (std::invalid_argument naming the
+  /// member and the point otherwise).
+  void check_initial(const FieldBatch& initial) const override;
 
   /// Device memory for the batch is allocated here, once. The rollout refers to this model:
   /// keep the model alive while it is used. std::invalid_argument when `initial` does not

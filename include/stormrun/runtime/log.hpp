@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <iostream>
 #include <string>
@@ -34,20 +35,36 @@ inline std::string rank_tag(int rank) {
   return rank_tag(rank, host_name());
 }
 
-/// stderr line "stormrun[rank R@HOST]: warning: <message>", flushed.
-inline void log_warning(int rank, const std::string& message) {
-  std::cerr << rank_tag(rank) + ": warning: " + message + "\n" << std::flush;
+/// Writes `text` to stderr in as few write(2) calls as the kernel allows — one for up to
+/// PIPE_BUF bytes on a pipe — so that the lines of ranks sharing one stderr (mpirun, srun)
+/// never interleave mid-line. Whatever C++ stream output is pending goes first.
+inline void write_stderr(const std::string& text) {
+  std::cerr.flush();
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stderr is gone: nothing else to tell
+    p += n;
+    left -= std::size_t(n);
+  }
 }
 
-/// stderr line "stormrun[rank R@HOST]: note: <message>", flushed: a fact the user should
+/// stderr line "stormrun[rank R@HOST]: warning: <message>", one write.
+inline void log_warning(int rank, const std::string& message) {
+  write_stderr(rank_tag(rank) + ": warning: " + message + "\n");
+}
+
+/// stderr line "stormrun[rank R@HOST]: note: <message>", one write: a fact the user should
 /// know that is not a problem (e.g. the model runs on the CPU).
 inline void log_note(int rank, const std::string& message) {
-  std::cerr << rank_tag(rank) + ": note: " + message + "\n" << std::flush;
+  write_stderr(rank_tag(rank) + ": note: " + message + "\n");
 }
 
-/// stderr line "stormrun[rank R@HOST]: error: <message>", flushed.
+/// stderr line "stormrun[rank R@HOST]: error: <message>", one write.
 inline void log_error(int rank, const std::string& message) {
-  std::cerr << rank_tag(rank) + ": error: " + message + "\n" << std::flush;
+  write_stderr(rank_tag(rank) + ": error: " + message + "\n");
 }
 
 }  // namespace stormrun::runtime

@@ -47,6 +47,8 @@ class Runtime {
   int rank() const { return rank_; }
   int size() const { return size_; }
   int local_rank() const { return local_rank_; }
+  /// The ranks of this job on this node (MPI_COMM_TYPE_SHARED).
+  int local_size() const { return local_size_; }
   model::Backend backend() const { return backend_; }
   /// The device choice to hand to models: Cpu or Cuda (never Auto).
   model::DeviceChoice device_choice() const;
@@ -79,6 +81,7 @@ class Runtime {
   int rank_ = 0;
   int size_ = 1;
   int local_rank_ = 0;
+  int local_size_ = 1;
   int device_id_ = -1;
   model::Backend backend_ = model::Backend::Cpu;
   bool quiet_ = false;

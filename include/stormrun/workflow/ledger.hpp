@@ -56,6 +56,12 @@ class RestartMismatch : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+/// The global catalog is not JSON at all (truncated by a full disk, garbled): the rank dirs'
+/// commits still say everything a resume needs, so the caller may set it aside.
+class GlobalCatalogDamaged : public RestartMismatch {
+ public:
+  using RestartMismatch::RestartMismatch;
+};
 
 /// One (start time, member). index = start_index * nensemble + member.
 struct WorkUnit {
@@ -169,7 +175,11 @@ struct GlobalCatalog {
   int format = 1;
   std::string fingerprint_hash;
   Fingerprint fingerprint;
-  std::string output;        ///< absolute output path
+  std::string output;  ///< absolute output path
+  /// The output's path relative to the store's root (lexically, e.g. "../out.h5"): a run
+  /// directory moved as a whole, or reached through another mount point or a symlink, is
+  /// still this store's. Empty in catalogs written before it existed.
+  std::string output_from_store;
   std::string output_state;  ///< "creating" (file may be partial: recreate) or "ready"
   std::string status;        ///< "running", "stopped" (exit 75) or "complete"
   /// One entry per start of `stormrun run` on this store: {"started_at", "world_size",
@@ -178,12 +188,23 @@ struct GlobalCatalog {
   nlohmann::json to_json() const;
   static GlobalCatalog from_json(const nlohmann::json& json, const std::filesystem::path& where);
 };
-/// nullopt when ROOT/catalog.json does not exist; RestartMismatch naming it when unreadable.
+/// nullopt when ROOT/catalog.json does not exist; RestartMismatch naming it when unreadable
+/// (GlobalCatalogDamaged when it is not JSON).
 std::optional<GlobalCatalog> read_global_catalog(const std::filesystem::path& root);
 void write_global_catalog(const std::filesystem::path& root, const GlobalCatalog& catalog);
+/// Renames a damaged ROOT/catalog.json to ROOT/catalog.json.damaged-<UTC> (fsync ROOT), so
+/// that nothing is deleted and the next write starts a new one; returns the new name.
+std::filesystem::path set_aside_global_catalog(const std::filesystem::path& root);
 /// read_global_catalog (a default GlobalCatalog when absent), `edit`, write_global_catalog.
 void update_global_catalog(const std::filesystem::path& root,
                            const std::function<void(GlobalCatalog&)>& edit);
+/// `output` relative to the store `root` (both absolute), as GlobalCatalog::output_from_store.
+std::string output_from_store(const std::filesystem::path& root,
+                              const std::filesystem::path& output);
+/// Whether `output` (absolute) is the output of the store `root` whose catalog is `catalog`:
+/// the path it recorded, or the same place relative to the store (a moved run directory).
+bool is_store_output(const GlobalCatalog& catalog, const std::filesystem::path& root,
+                     const std::filesystem::path& output);
 
 /// Removes rank dirs >= world_size (left by a run on more ranks) once every rank of this
 /// run has committed its first row: each is renamed to ".pruned_rank_NNNNNN" (fsync ROOT),

@@ -206,8 +206,9 @@ Session& CheckpointCore::select(std::int64_t position) {
       for (const Problem& problem : store_->verify(row.commit_id))
         problems += (problems.empty() ? "" : "; ") + problem.path.string() + ": " + problem.what;
       if (problems.empty()) problems = e.what();
-      warn("skipping damaged checkpoint row " + row.commit_id + " (" + problems + ")" +
-           (i > 0 ? "; trying the next older row" : ""));
+      if (options_.report_skipped_rows)
+        warn("skipping damaged checkpoint row " + row.commit_id + " (" + problems + ")" +
+             (i > 0 ? "; trying the next older row" : ""));
       damaged += (damaged.empty() ? "" : "\n  ") + row.commit_id + ": " + problems;
       continue;
     }
