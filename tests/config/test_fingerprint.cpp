@@ -36,6 +36,7 @@ TEST_CASE("the fingerprint spells every setting canonically") {
       {"format", "1"},
       {"workflow", "ensemble"},
       {"model", "swe"},
+      {"model_dynamics", "2"},  // the ∇⁴ hyperdiffusion (docs/model.md)
       {"initial_condition", "galewsky"},
       {"grid", "64x128"},
       {"start_times", "2026-01-01T00:00:00.000000000Z,2026-01-01T12:00:00.000000000Z"},
