@@ -2,7 +2,7 @@
 // (STYLE.md, llm.c "napkin math"):
 //   throughput  member·grid points·sub-steps per second of ShallowWater rollouts;
 //   effective   bytes/s the step's kernels must move at least (each array read or written
-//               once per kernel: (75 + 24·f)·8 bytes per point and sub-step, f the fraction
+//               once per kernel: (90 + 24·f)·8 bytes per point and sub-step, f the fraction
 //               of polar-filtered rows; see below);
 //   limit       CPU: STREAM triad a = b + s·c (3 arrays counted), single thread like the
 //               CPU path, one sweep after each timed output step; GPU: a device-to-device
@@ -57,9 +57,10 @@ class StreamTriad {
 /// Doubles moved per point and sub-step by one RK4 sub-step (4 stages):
 /// tendency reads h,u,v and writes 3 tendencies (6 per stage); the polar filter reads and
 /// writes 3 values on its rows (6f per stage); the update reads k 12, y 9, acc 9 and writes
-/// acc 9, ys 9, y 3 over the 4 stages (51).
+/// acc 9, ys 9, y 3 over the 4 stages (51); the hyperdiffusion after the stages reads y 3,
+/// writes ∇²y 3, then reads ∇²y 3 and y 3 and writes y 3 (15).
 double doubles_per_point_substep(double filtered_fraction) {
-  return 4 * 6.0 + 4 * 6.0 * filtered_fraction + 51.0;
+  return 4 * 6.0 + 4 * 6.0 * filtered_fraction + 51.0 + 15.0;
 }
 
 }  // namespace

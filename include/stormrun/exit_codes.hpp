@@ -6,9 +6,10 @@ namespace stormrun {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailure = 1,       ///< any other failure (verify: problems found)
-  kExitUsage = 2,         ///< usage or configuration error; nothing written
-  kExitMismatch = 3,      ///< store or output does not match this run, or is unusable
+  kExitFailure = 1,   ///< any other failure (verify: problems found)
+  kExitUsage = 2,     ///< usage or configuration error; nothing written
+  kExitMismatch = 3,  ///< store or output does not match this run, or is unusable
+  kExitDiverged = 4,  ///< the model diverged (a NaN/Inf field); the store keeps the last good step
   kExitStoppedEarly = 75  ///< stopped with a durable checkpoint: submit the same command again
 };
 

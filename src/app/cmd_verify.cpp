@@ -29,6 +29,7 @@ struct VerifyReport {
   std::size_t valid = 0;
   std::vector<Problem> problems;
   std::vector<std::string> notes;
+  std::optional<std::string> diverged;  ///< "diverged at step N: ..." of a run that diverged
 };
 
 void verify_rank(const fs::path& rank_dir, VerifyReport& report) {
@@ -111,6 +112,16 @@ void verify_ledger(const std::vector<fs::path>& dirs,
                            std::to_string(finished) + " finished; run status '" + catalog->status +
                            "'");
   }
+  if (catalog && catalog->status == "diverged") {
+    // Not damage: the run ended on a non-finite state and kept the steps before it.
+    std::string what = "diverged";
+    if (!catalog->runs.empty() && catalog->runs.back().contains("diverged")) {
+      const nlohmann::json& d = catalog->runs.back()["diverged"];
+      what = "diverged at step " + std::to_string(d.value("step", std::int64_t(-1))) + " (" +
+             d.value("message", std::string("the model diverged")) + ")";
+    }
+    report.diverged = what;
+  }
   if (!output && catalog && !catalog->output.empty()) {
     output = catalog->output;
     // A moved run directory: the output lies where it was relative to the store.
@@ -158,7 +169,8 @@ int run_verify(const Args& args) {
       "of `stormrun run`, also the ledger (the newest valid row of every rank dir) against\n"
       "the output file (the global catalog's, or FILE): its fingerprint, and every step a\n"
       "row claims is written. Prints each problem with the file at fault. Exit 0 when\n"
-      "clean, 1 when any problem is found.\n"
+      "clean, 1 when any problem is found, 4 when the store is intact but its run diverged\n"
+      "(\"DIVERGED DIR: diverged at step N (...)\").\n"
       "Read-only: nothing is locked, repaired or written.\n\noptions");
   visible.add_options()("help,h", "print this help")("quiet,q", "print only problems")(
       "output", po::value<std::string>(), "the output file to check (default: the store's)");
@@ -199,7 +211,10 @@ int run_verify(const Args& args) {
               << report.commits << " commit(s), " << report.valid << " valid, "
               << report.problems.size() << " problem(s)\n";
   }
-  return report.problems.empty() ? kExitOk : kExitFailure;
+  if (report.diverged)
+    std::cout << "DIVERGED " << root.string() << ": " << *report.diverged << "\n";
+  if (!report.problems.empty()) return kExitFailure;
+  return report.diverged ? kExitDiverged : kExitOk;
 }
 
 }  // namespace stormrun::app

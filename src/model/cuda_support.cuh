@@ -19,6 +19,8 @@ class SweDeviceTables {
         ew_metric_(g.ew_metric),
         ns_metric_(g.ns_metric),
         coriolis_(g.coriolis),
+        hd_zonal_(g.hd_zonal),
+        hd_merid_(g.hd_merid),
         filter_row_(g.filter_row),
         filter_pair_row_(g.filter_pair_row),
         filter_response_(g.filter_response),
@@ -34,6 +36,8 @@ class SweDeviceTables {
     v.ew_metric = ew_metric_.get();
     v.ns_metric = ns_metric_.get();
     v.coriolis = coriolis_.get();
+    v.hd_zonal = hd_zonal_.get();
+    v.hd_merid = hd_merid_.get();
     v.filter_row = filter_row_.get();
     v.filter_pair_row = filter_pair_row_.get();
     v.filter_response = filter_response_.get();
@@ -45,6 +49,7 @@ class SweDeviceTables {
  private:
   SweView host_;  // scalars only are used from it
   DeviceBuffer<double> inv_acos_, inv_dx_, cos_ext_, cos_face_, ew_metric_, ns_metric_, coriolis_;
+  DeviceBuffer<double> hd_zonal_, hd_merid_;
   DeviceBuffer<int> filter_row_, filter_pair_row_;
   DeviceBuffer<double> filter_response_, fft_tw_re_, fft_tw_im_;
 };

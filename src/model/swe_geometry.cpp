@@ -88,6 +88,30 @@ SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_
     }
   }
 
+  // ∇⁴ hyperdiffusion: K = (aΔλ)⁴ / (16 τ), so that the 2Δλ wave at the equator, for which
+  // the discrete ∇² is -4/(aΔλ)², decays as exp(-t/τ). Poleward of the filter's cut-off the
+  // zonal spacing is held at the cut-off's, as the filter holds the dynamics there (at 60°
+  // at most: a filter set nearer the pole would leave the explicit step a tiny limit).
+  {
+    const double cos_cut = std::cos(std::min(filter_latitude, kHyperdiffusionCapDeg * kPi / 180.0));
+    hd_tau = swe_hyperdiffusion_tau(g);
+    const double dx_eq = a * dlam;
+    hd_k = dx_eq * dx_eq * dx_eq * dx_eq / (16.0 * hd_tau);
+    hd_zonal.resize(nlat);
+    hd_merid.resize(nlat);
+    double bound = 0.0;
+    for (int j = 0; j < nlat; ++j) {
+      const double c_eff = std::max(std::cos(centre(j)), cos_cut);
+      const double dx = a * c_eff * dlam;
+      hd_zonal[j] = 1.0 / (dx * dx);
+      hd_merid[j] = a * dlam / (area[j] * a * dphi);
+      // Gershgorin: |λ(∇²)| <= 2·(2 zonal + north + south).
+      bound = std::max(bound,
+                       2.0 * (2.0 * hd_zonal[j] + (cos_face[j + 1] + cos_face[j]) * hd_merid[j]));
+    }
+    hd_max_rate = hd_k * bound * bound;
+  }
+
   // Polar filter: rows poleward of the cut-off, decided and tabulated per |φ| on the southern
   // row j and used for its mirror NLAT-1-j too, so the two rows of a pair have one response.
   const double cos_cut = std::cos(filter_latitude);
@@ -141,6 +165,9 @@ SweView SweGeometry::host_view() const {
   v.ew_metric = ew_metric.data();
   v.ns_metric = ns_metric.data();
   v.coriolis = coriolis.data();
+  v.hd_k = hd_k;
+  v.hd_zonal = hd_zonal.data();
+  v.hd_merid = hd_merid.data();
   v.filter_row = filter_row.data();
   v.filtered_rows = filtered_rows;
   v.filter_pairs = static_cast<int>(filter_pair_row.size());
@@ -174,7 +201,14 @@ double swe_stable_substep(const SweGeometry& geometry, const double* member_fiel
   }
   const double inv_spacing =
       std::sqrt(1.0 / (geometry.min_dx * geometry.min_dx) + 1.0 / (geometry.dy * geometry.dy));
-  return kCflSafety * 2.0 * std::numbers::sqrt2 / (speed * inv_spacing);
+  const double cfl = kCflSafety * 2.0 * std::numbers::sqrt2 / (speed * inv_spacing);
+  // The hyperdiffusion's forward-Euler step is stable while dt · K·λmax(∇⁴) <= 2.
+  const double diffusion = kCflSafety * 2.0 / geometry.hd_max_rate;
+  return std::min(cfl, diffusion);
+}
+
+double swe_hyperdiffusion_tau(const Grid& grid) {
+  return kHyperdiffusionTau64x128 * (128.0 / grid.nlon);
 }
 
 }  // namespace stormrun::model

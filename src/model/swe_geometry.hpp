@@ -45,8 +45,13 @@ struct SweGeometry {
   std::vector<double> fft_tw_re;        ///< [nlon] cos(2πe/nlon)
   std::vector<double> fft_tw_im;        ///< [nlon] -sin(2πe/nlon)
   std::vector<int> fft_radix;           ///< FFT passes: radices 4, then 2, then odd factors
-  double min_dx = 0.0;                  ///< smallest effective zonal spacing (filtered), metres
-  double dy = 0.0;                      ///< meridional spacing aΔφ, metres
+  double hd_tau = 0.0;                  ///< e-folding time of the equator's 2Δλ wave, seconds
+  double hd_k = 0.0;                    ///< hyperdiffusion coefficient K, m⁴/s
+  std::vector<double> hd_zonal;  ///< [nlat] 1/(a cosφ_eff Δλ)², cosφ_eff = max(cosφ, cosφ_cap)
+  std::vector<double> hd_merid;  ///< [nlat] aΔλ / (A_j aΔφ)
+  double hd_max_rate = 0.0;      ///< K · (Gershgorin bound of -∇²)², 1/s: the fastest decay
+  double min_dx = 0.0;           ///< smallest effective zonal spacing (filtered), metres
+  double dy = 0.0;               ///< meridional spacing aΔφ, metres
 
   /// std::invalid_argument naming the grid when it cannot be used (nlon odd, too small).
   SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg);
@@ -59,7 +64,17 @@ struct SweGeometry {
 /// safety · 2√2 / (max(|V| + sqrt(g h)) · sqrt(1/dx² + 1/dy²)) with the filtered dx.
 double swe_stable_substep(const SweGeometry& geometry, const double* member_fields);
 
+/// The hyperdiffusion's e-folding time τ of the 2Δλ wave at the equator on `grid`, seconds:
+/// kHyperdiffusionTau64x128 at NLON = 128, proportional to Δλ otherwise (docs/model.md).
+double swe_hyperdiffusion_tau(const Grid& grid);
+
 /// The safety factor applied to the RK4 imaginary-axis limit 2√2.
 inline constexpr double kCflSafety = 0.8;
+
+/// τ of the hyperdiffusion at NLON = 128 (Δλ = 2.8125°, 313 km at the equator), seconds.
+inline constexpr double kHyperdiffusionTau64x128 = 6.0 * 3600.0;
+/// Poleward of min(filter cut-off, this latitude, degrees) the hyperdiffusion's zonal spacing
+/// is held at that latitude's.
+inline constexpr double kHyperdiffusionCapDeg = 60.0;
 
 }  // namespace stormrun::model

@@ -37,6 +37,10 @@ struct SweView {
   const double* ew_metric = nullptr;  // [nlat]
   const double* ns_metric = nullptr;  // [nlat]
   const double* coriolis = nullptr;   // [nlat*nlon]
+  // ∇⁴ hyperdiffusion (swe_laplacian_value): K, and per row the zonal and meridional factors.
+  double hd_k = 0.0;                 // K, m⁴/s
+  const double* hd_zonal = nullptr;  // [nlat] 1/(a cosφ_eff Δλ)², cosφ_eff = max(cosφ, cosφ_c)
+  const double* hd_merid = nullptr;  // [nlat] aΔλ / (A_j aΔφ)
   // Polar filter (swe_filter.hpp).
   const int* filter_row = nullptr;          // [nlat] the row's index r among filtered rows, or -1
   int filtered_rows = 0;                    // 2 · filter_pairs
@@ -147,6 +151,38 @@ SWE_HD void swe_rk_point(int stage, double weight, double next, double dt, doubl
   } else {
     *y = *acc + wk;
   }
+}
+
+/// ∇² of a scalar at one point, from its value c and its four neighbours' (finite volume):
+///   zonal:      ((e - c) - (c - w)) · 1/(a cosφ_eff Δλ)²
+///   meridional: ((n - c)·cosφ_{j+½} - (c - s)·cosφ_{j-½}) · aΔλ/(A_j aΔφ)
+/// The difference across a face is computed with the same operations by both cells, so the
+/// area-weighted sum of ∇²h vanishes to rounding (mass is kept). No flux crosses a pole:
+/// there cos_face is exactly 0, and the caller passes the point itself as the neighbour
+/// across the pole ((c - c)·0 = 0), so nothing is read across the pole. u and v are
+/// diffused as scalars (the damping of their gradients, not the vector Laplacian).
+SWE_HD double swe_laplacian_value(double c, double e, double w, double n, double s, double zonal,
+                                  double cos_face_n, double cos_face_s, double merid) {
+  const double flux_n = (n - c) * cos_face_n;
+  const double flux_s = (c - s) * cos_face_s;
+  return ((e - c) - (c - w)) * zonal + (flux_n - flux_s) * merid;
+}
+
+/// ∇² at point (j, i) of a field f (nlat x nlon), as swe_laplacian_value.
+SWE_HD double swe_laplacian_point(const SweView& g, int j, int i, const double* f) {
+  const int nlon = g.nlon;
+  const int c = j * nlon + i;
+  const int e = j * nlon + ((i + 1 == nlon) ? 0 : i + 1);
+  const int w = j * nlon + ((i == 0) ? nlon - 1 : i - 1);
+  const int n = j + 1 < g.nlat ? c + nlon : c;  // a pole face: no flux (cos_face = 0)
+  const int s = j > 0 ? c - nlon : c;
+  return swe_laplacian_value(f[c], f[e], f[w], f[n], f[s], g.hd_zonal[j], g.cos_face[j + 1],
+                             g.cos_face[j], g.hd_merid[j]);
+}
+
+/// One forward-Euler step of the hyperdiffusion, y ← y - (K·dt)·∇²(∇²y), given ∇²(∇²y).
+SWE_HD double swe_hyperdiffuse(double y, double k_dt, double bilaplacian) {
+  return y - k_dt * bilaplacian;
 }
 
 /// Wind speed sqrt(u² + v²).

@@ -6,6 +6,9 @@
 //     tendency:  k  = L(ys)                       (swe_tendency_point, every point)
 //     filter:    kf = P_j k  on polar rows j      (swe_filter_lanes<1>, one row pair at a time)
 //     update:    acc, ys, y from k or kf          (swe_rk_point)
+//   after the 4 stages of a sub-step of dt, per member (hyperdiffusion, Lie splitting):
+//     laplacian: k  = ∇²y                         (swe_laplacian_point, every point)
+//     diffuse:   y  = y - (K·dt)·∇²k              (swe_hyperdiffuse)
 #include <stdexcept>
 
 #include "swe_filter.hpp"
@@ -74,6 +77,39 @@ void rk_update(const SweView& g, std::int64_t members, int substep, const int* s
   }
 }
 
+void laplacian(const SweView& g, std::int64_t members, int substep, const int* substeps,
+               const double* y, double* lap) {
+  const std::size_t n = static_cast<std::size_t>(g.nlat) * g.nlon;
+  for (std::int64_t m = 0; m < members; ++m) {
+    if (substep >= substeps[m]) continue;
+    for (int var = 0; var < 3; ++var) {
+      const double* f = y + (3 * m + var) * n;
+      double* out = lap + (3 * m + var) * n;
+      for (int j = 0; j < g.nlat; ++j)
+        for (int i = 0; i < g.nlon; ++i)
+          out[std::size_t(j) * g.nlon + i] = swe_laplacian_point(g, j, i, f);
+    }
+  }
+}
+
+void hyperdiffuse(const SweView& g, std::int64_t members, int substep, const int* substeps,
+                  const double* substep_dt, const double* lap, double* y) {
+  const std::size_t n = static_cast<std::size_t>(g.nlat) * g.nlon;
+  for (std::int64_t m = 0; m < members; ++m) {
+    if (substep >= substeps[m]) continue;
+    const double k_dt = g.hd_k * substep_dt[m];
+    for (int var = 0; var < 3; ++var) {
+      const double* l = lap + (3 * m + var) * n;
+      double* f = y + (3 * m + var) * n;
+      for (int j = 0; j < g.nlat; ++j)
+        for (int i = 0; i < g.nlon; ++i) {
+          const std::size_t c = std::size_t(j) * g.nlon + i;
+          f[c] = swe_hyperdiffuse(f[c], k_dt, swe_laplacian_point(g, j, i, l));
+        }
+    }
+  }
+}
+
 }  // namespace swe_cpu
 
 namespace {
@@ -101,7 +137,7 @@ class ReferenceStepper final : public SweStepper {
     int most = 0;
     for (int s : substeps)
       most = std::max(most, s);
-    for (int sub = 0; sub < most; ++sub)
+    for (int sub = 0; sub < most; ++sub) {
       for (int stage = 0; stage < kRkStages; ++stage) {
         const double* input = stage == 0 ? y_.data() : ys_.data();
         swe_cpu::tendency(view_, members_, sub, substeps.data(), input, k_.data());
@@ -111,6 +147,11 @@ class ReferenceStepper final : public SweStepper {
                            kRkWeight[stage], stage < kRkStages - 1 ? kRkNext[stage] : 0.0,
                            k_.data(), kf_.data(), y_.data(), ys_.data(), acc_.data());
       }
+      // The tendencies are spent: k holds ∇²y.
+      swe_cpu::laplacian(view_, members_, sub, substeps.data(), y_.data(), k_.data());
+      swe_cpu::hyperdiffuse(view_, members_, sub, substeps.data(), substep_dt.data(), k_.data(),
+                            y_.data());
+    }
   }
 
  private:

@@ -80,6 +80,34 @@ __global__ void rk_update_kernel(SweView g, std::int64_t members, int substep, c
   swe_rk_point(stage, weight, next, substep_dt[m], kval, y + t, ys + t, acc + t);
 }
 
+// The hyperdiffusion after a sub-step: lap = ∇²y, then y = y - (K·dt)·∇²lap (one thread per
+// value, as the reference's laplacian and hyperdiffuse loops).
+__global__ void laplacian_kernel(SweView g, std::int64_t members, int substep, const int* substeps,
+                                 const double* y, double* lap) {
+  const std::size_t n = std::size_t(g.nlat) * g.nlon;
+  const std::size_t t = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= 3 * n * members) return;
+  const std::int64_t m = std::int64_t(t / (3 * n));
+  if (substep >= substeps[m]) return;
+  const std::size_t field = t / n * n;  // (member, variable) block
+  const int p = int(t % n);
+  lap[t] = swe_laplacian_point(g, p / g.nlon, p % g.nlon, y + field);
+}
+
+__global__ void hyperdiffusion_kernel(SweView g, std::int64_t members, int substep,
+                                      const int* substeps, const double* substep_dt,
+                                      const double* lap, double* y) {
+  const std::size_t n = std::size_t(g.nlat) * g.nlon;
+  const std::size_t t = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= 3 * n * members) return;
+  const std::int64_t m = std::int64_t(t / (3 * n));
+  if (substep >= substeps[m]) return;
+  const std::size_t field = t / n * n;
+  const int p = int(t % n);
+  const double k_dt = g.hd_k * substep_dt[m];
+  y[t] = swe_hyperdiffuse(y[t], k_dt, swe_laplacian_point(g, p / g.nlon, p % g.nlon, lap + field));
+}
+
 // Threads of a filter block: one butterfly each per pass (NLON/p of them; 32 for a radix-4
 // pass at NLON = 128), so a block of 64 leaves few idle and several blocks share an SM.
 constexpr int kFilterThreads = 64;
@@ -130,7 +158,7 @@ class CudaStepper final : public SweStepper {
     const int most = *std::max_element(substeps.begin(), substeps.end());
     const std::size_t n = size_ / 3 / std::size_t(members_);
 
-    for (int sub = 0; sub < most; ++sub)
+    for (int sub = 0; sub < most; ++sub) {
       for (int stage = 0; stage < kRkStages; ++stage) {
         const double* input = stage == 0 ? y_.get() : ys_.get();
         tendency_kernel<<<blocks_for(n * members_), kThreadsPerBlock>>>(
@@ -143,6 +171,12 @@ class CudaStepper final : public SweStepper {
             stage < kRkStages - 1 ? kRkNext[stage] : 0.0, k_.get(), kf_.get(), y_.get(), ys_.get(),
             acc_.get());
       }
+      // The tendencies are spent: k holds ∇²y.
+      laplacian_kernel<<<blocks_for(size_), kThreadsPerBlock>>>(
+          view_, members_, sub, substeps_.get(), y_.get(), k_.get());
+      hyperdiffusion_kernel<<<blocks_for(size_), kThreadsPerBlock>>>(
+          view_, members_, sub, substeps_.get(), substep_dt_.get(), k_.get(), y_.get());
+    }
     cuda_check(cudaGetLastError(), "shallow-water step kernels (launch)");
     cuda_check(cudaDeviceSynchronize(), "shallow-water step kernels");
   }

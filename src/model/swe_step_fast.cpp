@@ -288,6 +288,45 @@ void member_stage(const SweView& g, Scratch& sc, int stage, double wdt, double n
   }
 }
 
+/// The hyperdiffusion of one member after a sub-step (the reference's laplacian and
+/// hyperdiffuse loops, row by row): lap = ∇²y, then y = y - (K·dt)·∇²lap. Apply = false: the
+/// first pass (∇² of y into lap); true: the second (∇² of lap applied to y).
+template <bool Apply>
+inline __attribute__((always_inline)) void laplacian_rows(const SweView& g, const double* f,
+                                                          double* out, double k_dt) {
+  const int nlat = g.nlat, nlon = g.nlon;
+  for (int j = 0; j < nlat; ++j) {
+    const double* c = f + std::size_t(j) * nlon;
+    const double* n = j + 1 < nlat ? c + nlon : c;  // no flux through a pole (cos_face = 0)
+    const double* s = j > 0 ? c - nlon : c;
+    const double zonal = g.hd_zonal[j], cfn = g.cos_face[j + 1], cfs = g.cos_face[j],
+                 merid = g.hd_merid[j];
+    double* o = out + std::size_t(j) * nlon;
+    auto at = [&](int i, int ie, int iw) __attribute__((always_inline)) {
+      const double lap =
+          swe_laplacian_value(c[i], c[ie], c[iw], n[i], s[i], zonal, cfn, cfs, merid);
+      if constexpr (Apply)
+        o[i] = swe_hyperdiffuse(o[i], k_dt, lap);
+      else
+        o[i] = lap;
+    };
+    at(0, 1, nlon - 1);
+#pragma GCC ivdep
+    for (int i = 1; i < nlon - 1; ++i)
+      at(i, i + 1, i - 1);
+    at(nlon - 1, 0, nlon - 2);
+  }
+}
+
+STORMRUN_SIMD_CLONES
+void member_hyperdiffusion(const SweView& g, double k_dt, double* y, double* lap) {
+  const std::size_t n = std::size_t(g.nlat) * g.nlon;
+  for (int var = 0; var < 3; ++var)
+    laplacian_rows<false>(g, y + var * n, lap + var * n, 0.0);
+  for (int var = 0; var < 3; ++var)
+    laplacian_rows<true>(g, lap + var * n, y + var * n, k_dt);
+}
+
 class FastCpuStepper final : public SweStepper {
  public:
   FastCpuStepper(const SweGeometry& geometry, std::int64_t members)
@@ -323,7 +362,8 @@ class FastCpuStepper final : public SweStepper {
       double* y = y_ + m * size;
       double* acc = acc_ + m * size;
       double* ys[2] = {ys_[0] + m * size, ys_[1] + m * size};
-      for (int sub = 0; sub < substeps[m]; ++sub)
+      const double k_dt = view_.hd_k * dt;
+      for (int sub = 0; sub < substeps[m]; ++sub) {
         for (int stage = 0; stage < kRkStages; ++stage) {
           // Stage s reads what stage s-1 wrote (y at s = 0) and writes the other buffer.
           const double* in = stage == 0 ? y : ys[(stage - 1) % 2];
@@ -331,6 +371,9 @@ class FastCpuStepper final : public SweStepper {
           member_stage(view_, scratch_, stage, kRkWeight[stage] * dt, next * dt, in, y,
                        ys[stage % 2], acc);
         }
+        // The stage inputs are spent: ys[0] holds ∇²y.
+        member_hyperdiffusion(view_, k_dt, y, ys[0]);
+      }
     }
   }
 

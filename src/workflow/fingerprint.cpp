@@ -10,6 +10,7 @@
 
 #include "stormrun/bits/text.hpp"
 #include "stormrun/model/ic_file.hpp"
+#include "stormrun/model/registry.hpp"
 #include "stormrun/workflow/config.hpp"
 
 namespace stormrun::workflow {
@@ -43,6 +44,9 @@ Fingerprint fingerprint(const RunConfig& config) {
   fp["format"] = kFingerprintFormat;
   fp["workflow"] = to_string(config.workflow);
   fp["model"] = config.model;
+  // The model's dynamics version: other numerics give other bytes under the same settings.
+  for (const model::ModelSpec& spec : model::registered_models())
+    if (spec.name == config.model) fp["model_dynamics"] = spec.dynamics;
   fp["initial_condition"] = config.initial_condition;
   // The file's content decides the bytes, not its name alone.
   if (const auto path = model::initial_condition_file_path(config.initial_condition))

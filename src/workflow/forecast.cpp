@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <memory>
 #include <optional>
 
@@ -17,6 +18,7 @@
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/model/diagnostics.hpp"
 #include "stormrun/model/registry.hpp"
+#include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/progress.hpp"
 #include "stormrun/runtime/signals.hpp"
 
@@ -69,7 +71,8 @@ class Forecast {
         dt_(lead_step(config)),
         progress_(rt.rank() == 0 && !config.quiet) {}
 
-  /// Collective: every round, every step. kExitOk, or kExitStoppedEarly after a stop.
+  /// Collective: every round, every step. kExitOk, kExitStoppedEarly after a stop, or
+  /// kExitDiverged.
   int run() {
     const std::vector<std::vector<Batch>> rounds = make_rounds();
     const std::int64_t nrounds = rt_.max(static_cast<std::int64_t>(rounds.size()));
@@ -80,7 +83,8 @@ class Forecast {
     static const std::vector<Batch> none;
     for (std::int64_t k = 0; k < nrounds; ++k) {
       const auto& mine = k < std::int64_t(rounds.size()) ? rounds[std::size_t(k)] : none;
-      if (run_round(mine, k, nrounds)) return kExitStoppedEarly;
+      if (run_round(mine, k, nrounds))
+        return diverged_step_ >= 0 ? kExitDiverged : kExitStoppedEarly;
     }
     output_.flush();
     restart_.flush();
@@ -88,6 +92,8 @@ class Forecast {
   }
 
   const std::string& stop_reason() const { return stop_reason_; }
+  std::int64_t diverged_step() const { return diverged_step_; }
+  const std::string& divergence() const { return divergence_; }
   std::int64_t steps_this_run() const { return steps_this_run_; }
 
  private:
@@ -127,6 +133,7 @@ class Forecast {
     for (std::int64_t t = t0; t <= config_.nsteps; ++t) {
       for (RunningBatch& b : batches)
         advance(b, t);  // model step, diagnostics
+      if (diverged(batches, t)) return true;
       write_fields(batches, t);
       if (!config_.statistics.empty()) write_round_statistics(batches, round, t);
       const bool stop = end_step(batches, t, round == nrounds - 1 && t == config_.nsteps);
@@ -233,6 +240,57 @@ class Forecast {
     }
   }
 
+  // Local: the first non-finite value of what step t would write or commit (every prognostic
+  // variable and every diagnostic of every active member), as a message; empty if none.
+  std::string find_divergence(const std::vector<RunningBatch>& batches, std::int64_t t) const {
+    auto scan = [&](const sm::FieldBatch& fields, std::size_t member,
+                    const std::string& unit) -> std::string {
+      for (std::size_t v = 0; v < fields.variables.size(); ++v) {
+        const auto values = fields.field(std::int64_t(member), v);
+        for (std::size_t k = 0; k < values.size(); ++k) {
+          if (std::isfinite(values[k])) continue;
+          const int nlon = config_.grid.nlon;
+          return "the model diverged: member " + unit + ", variable " + fields.variables[v] +
+                 ", step " + std::to_string(t) + ": " + (std::isnan(values[k]) ? "NaN" : "Inf") +
+                 " at grid point (" + std::to_string(k / nlon) + ", " + std::to_string(k % nlon) +
+                 "); nothing of step " + std::to_string(t) +
+                 " is written, the output and the store keep the steps before it. A resume "
+                 "would diverge again: change the settings (e.g. --dt, --substeps, the "
+                 "initial condition or the perturbation) and start a new run";
+        }
+      }
+      return {};
+    };
+    for (const RunningBatch& b : batches) {
+      if (!b.active) continue;
+      for (std::size_t i = 0; i < b.batch.units.size(); ++i) {
+        const std::string& unit = b.names[i];
+        std::string found = scan(*b.state, i, unit);
+        if (found.empty() && diagnostics_) found = scan(b.diagnostics, i, unit);
+        if (!found.empty()) return found;
+      }
+    }
+    return {};
+  }
+
+  // Collective: whether any rank's step t diverged. If so, the rank(s) that saw it print it
+  // (with rank and host), the steps before t are made durable (output flushed first, then
+  // the restart rows, as at a stop) and every rank learns the lowest such rank's message.
+  bool diverged(const std::vector<RunningBatch>& batches, std::int64_t t) {
+    const std::string mine = find_divergence(batches, t);
+    if (!rt_.any(!mine.empty())) return false;
+    if (!mine.empty()) runtime::log_error(rt_.rank(), mine);
+    output_.flush();
+    restart_.flush();
+    rt_.barrier();  // every rank's last good row is durable before anyone reports
+    std::string first;
+    for (const std::string& message : rt_.gather(mine))
+      if (first.empty()) first = message;
+    divergence_ = rt_.broadcast(first);
+    diverged_step_ = t;
+    return true;
+  }
+
   // Collective: the restart boundary of step t. The ranks agree whether anyone commits or
   // stops; the output is flushed (collectively) before any rank commits a row that claims
   // step t, so every step a catalog claims is in the file. Returns true when the run stops.
@@ -280,6 +338,8 @@ class Forecast {
   runtime::Progress progress_;
   std::int64_t steps_this_run_ = 0;
   std::string stop_reason_;
+  std::int64_t diverged_step_ = -1;
+  std::string divergence_;
 };
 
 }  // namespace
@@ -325,7 +385,7 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
   Forecast run(config, rt, decision.plan, output, *restart, *initial, *model,
                diagnostics ? &*diagnostics : nullptr, units, std::move(owned), signals);
   const int code = run.run();
-  return {code, run.stop_reason(), run.steps_this_run()};
+  return {code, run.stop_reason(), run.steps_this_run(), run.diverged_step(), run.divergence()};
 }
 
 }  // namespace stormrun::workflow::run_detail

@@ -158,12 +158,19 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
       run_entry["ended_at"] = utc_now();
       run_entry["exit"] = code;
       run_entry["steps"] = result.steps;
+      if (code == kExitDiverged)
+        run_entry["diverged"] = {{"step", result.diverged_step}, {"message", result.divergence}};
       update_global_catalog(context.root, [&](GlobalCatalog& c) {
-        c.status = code == kExitStoppedEarly ? "stopped" : "complete";
+        c.status = code == kExitStoppedEarly ? "stopped"
+                   : code == kExitDiverged   ? "diverged"
+                                             : "complete";
         if (!c.runs.empty()) c.runs.back() = run_entry;
       });
     });
-    if (code == kExitStoppedEarly)
+    if (code == kExitDiverged)
+      rt.info("stormrun: diverged at step " + std::to_string(result.diverged_step) +
+              "; the checkpoint in " + context.root.string() + " keeps the steps before it");
+    else if (code == kExitStoppedEarly)
       rt.info("stormrun: stopped after " + std::to_string(result.steps) + " steps (" +
               result.stop_reason + "); the checkpoint in " + context.root.string() +
               " is durable: run the same command again to resume");

@@ -72,6 +72,16 @@ Decision decide(const RunConfig& config, const StartContext& context,
                         "\nresume with the original settings, or give another --checkpoint-dir "
                         "to start a new run");
   }
+  if (catalog && catalog->status == "diverged") {
+    // The same settings would diverge at the same step again.
+    std::string why = "the model diverged";
+    if (!catalog->runs.empty() && catalog->runs.back().contains("diverged"))
+      why = catalog->runs.back()["diverged"].value("message", why);
+    return refuse(
+        kExitDiverged,
+        "checkpoint store " + context.root.string() +
+            " holds a run that diverged and would diverge again, so it is not resumed: " + why);
+  }
   if (config.resume == ResumeMode::Never && (catalog || has_rows))
     return refuse(kExitMismatch, "--resume never: checkpoint store " + context.root.string() +
                                      " already holds a run; give another --checkpoint-dir, or "

@@ -66,13 +66,14 @@ double max_abs(std::span<const double> x) {
 
 }  // namespace
 
-TEST_CASE("tc2 alpha=0 at 64x128 for 5 days: l2(h) < 1e-3 and mass conserved to 1e-12") {
+TEST_CASE("tc2 alpha=0 at 64x128 for 5 days: l2(h) <= 4.4e-4 and mass conserved to 1e-12") {
   const Tc2Result r = run_tc2(0.0, 5);
   std::printf(
       "tc2 alpha=0 64x128 day 5: l2(h) = %.3e, max relative mass drift = %.3e, "
       "%d sub-steps per 6 h\n",
       r.l2_error, r.mass_drift, r.substeps);
-  CHECK(r.l2_error < 1e-3);
+  // 2.17e-4 without the hyperdiffusion: the dissipation may not buy stability by smearing.
+  CHECK(r.l2_error <= 4.4e-4);
   CHECK(r.mass_drift < 1e-12);
 }
 
@@ -87,7 +88,7 @@ TEST_CASE("tc2 alpha=pi/2-0.05 (flow over the poles) at 64x128 stays stable for 
   CHECK(r.mass_drift < 1e-12);
 }
 
-TEST_CASE("galewsky with bump: the jet breaks into eddies, vorticity extremes grow by day 6") {
+TEST_CASE("galewsky with and without the bump: vorticity by day, the bump departs from the jet") {
   // 64x128 keeps this test short; STORMRUN_GALEWSKY_GRID=128x256 gives docs/model.md's figures.
   const char* env = std::getenv("STORMRUN_GALEWSKY_GRID");
   const Grid grid = env ? Grid::parse(env) : Grid{64, 128};
@@ -109,10 +110,49 @@ TEST_CASE("galewsky with bump: the jet breaks into eddies, vorticity extremes gr
   for (std::size_t d = 0; d < bump.size(); ++d)
     std::printf("galewsky %dx%d day %zu: max|zeta| = %.3e 1/s (no bump: %.3e)\n", grid.nlat,
                 grid.nlon, d, bump[d], jet[d]);
-  // The perturbed jet rolls up: its extremes grow well beyond the initial jet's ...
-  CHECK(bump[6] > 1.3 * bump[0]);
-  // ... while the balanced jet without the bump stays (nearly) as it was.
+  // The bump's disturbance grows on the jet: its extremes leave the balanced jet's ...
+  CHECK(bump[6] > jet[6]);
+  // ... while the hyperdiffusion keeps the balanced jet's peak within a third of where it
+  // started (at 64x128 the jet is a few cells wide, and loses ~35 % by day 6).
+  CHECK(jet[6] > 0.6 * jet[0]);
   CHECK(jet[6] < 1.1 * jet[0]);
+}
+
+namespace {
+
+/// The first output step (1-based) at which a value of the state is not finite, or 0 when
+/// every value is finite through `steps` output steps. *energy_change: relative, at the end.
+int first_non_finite_step(const std::string& name, Grid grid, int steps, double* energy_change) {
+  ShallowWater model(cpu_config(grid));
+  const FieldBatch initial = initial_condition(name, grid);
+  Diagnostics diagnostics(grid, Backend::Cpu);
+  auto rollout = model.rollout(initial, {name});
+  for (int step = 1; step <= steps; ++step) {
+    rollout->advance();
+    for (double x : rollout->state().data)
+      if (!std::isfinite(x)) return step;
+  }
+  const double e0 = diagnostics.integrals(initial)[0].energy;
+  *energy_change = (diagnostics.integrals(rollout->state())[0].energy - e0) / e0;
+  return 0;
+}
+
+}  // namespace
+
+// Without the hyperdiffusion these went NaN: Galewsky at 64x128 at step 32 (day 8), tc6 at
+// 64x128 at step 43 (day 10.75).
+TEST_CASE("galewsky runs 16 days at 64x128 without a non-finite value") {
+  double energy = 0.0;
+  CHECK(first_non_finite_step("galewsky", Grid{64, 128}, 16 * kStepsPerDay, &energy) == 0);
+  std::printf("galewsky 64x128 day 16: finite, energy change %.3e (relative)\n", energy);
+}
+
+TEST_CASE("tc6 runs its standard 14 days at 64x128; energy lost stays below 0.5 %") {
+  double energy = 0.0;
+  CHECK(first_non_finite_step("tc6", Grid{64, 128}, 14 * kStepsPerDay, &energy) == 0);
+  std::printf("tc6 64x128 day 14: finite, energy change %.3e (relative)\n", energy);
+  CHECK(energy < 0.0);  // dissipation: energy only leaves
+  CHECK(energy > -5e-3);
 }
 
 TEST_CASE("sub-steps: auto is the fewest stable; an unstable --substeps N is refused by name") {
@@ -174,7 +214,9 @@ TEST_CASE("tc6 Rossby-Haurwitz wave: stable, mass conserved, wave pattern kept f
   std::printf("tc6 32x64 day 5: mass drift %.3e, energy change %.3e (relative)\n",
               std::abs(i5.mass - i0.mass) / i0.mass, (i5.energy - i0.energy) / i0.energy);
   CHECK(std::abs(i5.mass - i0.mass) / i0.mass < 1e-12);
-  CHECK(std::abs(i5.energy - i0.energy) / i0.energy < 1e-3);
+  // The hyperdiffusion (τ = 12 h at 32x64) takes 0.19 % of the energy in 5 days (1.2e-5
+  // changed without it).
+  CHECK(std::abs(i5.energy - i0.energy) / i0.energy < 5e-3);
   // The wave travels east but keeps its shape: h stays within its initial range, give or
   // take, and nothing blows up at the poles.
   const auto [lo0, hi0] =

@@ -213,6 +213,7 @@ TEST_CASE("the CPU path gives the reference's bytes for every initial condition 
     const SweGeometry geometry(c.grid, PlanetConstants{}, coriolis_tilt(c.name, params),
                                c.filter_latitude);
     if (c.filter_latitude > 80.0) REQUIRE(geometry.filtered_rows == 0);
+    REQUIRE(geometry.hd_k > 0.0);  // the hyperdiffusion is on in both paths
     std::vector<int> substeps;
     std::vector<double> substep_dt;
     for (std::int64_t m = 0; m < 3; ++m) {
@@ -245,5 +246,45 @@ TEST_CASE("the CPU path gives the reference's bytes for every initial condition 
     std::vector<double> single;
     alone->store(single);
     CHECK(bit_identical(single, std::vector<double>(b.begin() + 2 * one.data.size(), b.end())));
+  }
+}
+
+TEST_CASE("hyperdiffusion: the equator's 2-cell wave decays with e-folding time tau; mass kept") {
+  for (const Grid grid : {Grid{32, 64}, Grid{64, 128}, Grid{128, 256}}) {
+    CAPTURE(grid.nlon);
+    const SweGeometry geometry(grid, PlanetConstants{}, 0.0, 60.0);
+    const SweView g = geometry.host_view();
+    CHECK(geometry.hd_tau == doctest::Approx(kHyperdiffusionTau64x128 * 128.0 / grid.nlon));
+    const std::size_t n = std::size_t(grid.points());
+    // The 2Δλ wave, the same on every row: the meridional part of ∇² vanishes.
+    std::vector<double> f(n), lap(n);
+    for (std::size_t k = 0; k < n; ++k)
+      f[k] = (k % grid.nlon) % 2 == 0 ? 1.0 : -1.0;
+    for (int j = 0; j < grid.nlat; ++j)
+      for (int i = 0; i < grid.nlon; ++i)
+        lap[std::size_t(j) * grid.nlon + i] = swe_laplacian_point(g, j, i, f.data());
+    const int j = grid.nlat / 2;  // the row just north of the equator
+    const double bilap = swe_laplacian_point(g, j, 0, lap.data());
+    // decay rate K·∇⁴f / f = 1/τ, up to the row's cos⁴ (1 + O(Δφ²)).
+    CHECK(g.hd_k * bilap * geometry.hd_tau == doctest::Approx(1.0).epsilon(2e-3));
+
+    // A smooth field keeps its area integral under one diffusion step, to rounding.
+    const FieldBatch jet = initial_condition("galewsky", grid);
+    const double* h = jet.data.data();
+    for (int jj = 0; jj < grid.nlat; ++jj)
+      for (int i = 0; i < grid.nlon; ++i)
+        lap[std::size_t(jj) * grid.nlon + i] = swe_laplacian_point(g, jj, i, h);
+    double before = 0.0, after = 0.0, scale = 0.0;
+    for (int jj = 0; jj < grid.nlat; ++jj)
+      for (int i = 0; i < grid.nlon; ++i) {
+        const std::size_t c = std::size_t(jj) * grid.nlon + i;
+        const double y =
+            swe_hyperdiffuse(h[c], g.hd_k * 600.0, swe_laplacian_point(g, jj, i, lap.data()));
+        before += geometry.area[jj] * h[c];
+        after += geometry.area[jj] * y;
+        scale += geometry.area[jj] * std::abs(h[c] - y);
+      }
+    CHECK(scale > 0.0);  // it did something
+    CHECK(std::abs(after - before) / before < 1e-13);
   }
 }

@@ -39,6 +39,10 @@ struct ModelContext {
 struct ModelSpec {
   std::string name;  ///< --model value, PrognosticModel::name() (letters, digits, '-', '_')
   std::string help;  ///< a few words for --help: "shallow water on the sphere"
+  /// Version of the model's dynamics: bumped whenever the same settings give other bytes
+  /// (e.g. swe "2": with the ∇⁴ hyperdiffusion). Part of the run fingerprint, so a store or
+  /// output of other dynamics is refused (exit 3) rather than continued with these.
+  std::string dynamics = "1";
   /// Prognostic variables in the model's order (= PrognosticModel::variables()).
   std::vector<FieldDescription> variables;
   /// Why the model cannot use `grid`, as a sentence naming the grid; nullopt: usable.
