@@ -16,6 +16,7 @@
 #include "stormrun/runtime/agreement.hpp"
 #include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/runtime.hpp"
+#include "stormrun/runtime/signals.hpp"
 #include "stormrun/workflow/run.hpp"
 
 namespace stormrun::app {
@@ -58,6 +59,10 @@ std::variant<workflow::RunConfig, int> options_phase(const Args& args, MPI_Comm 
 }  // namespace
 
 int run_run(const Args& args) {
+  // The stop handlers are installed (main_entry); a signal from here on is agreed at the
+  // first agreement (phase "options") and ends every rank with 75.
+  runtime::StopSignals::install();
+  runtime::test_pause("mpi-init", runtime::rank_from_environment());
   runtime::MpiSession mpi(nullptr, nullptr);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

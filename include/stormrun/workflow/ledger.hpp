@@ -171,7 +171,7 @@ struct GlobalCatalog {
   Fingerprint fingerprint;
   std::string output;        ///< absolute output path
   std::string output_state;  ///< "creating" (file may be partial: recreate) or "ready"
-  std::string status;        ///< "running", "stopped" (exit 75) or "complete"
+  std::string status;  ///< "running", "stopped" (exit 75), "complete" or "failed" (agreed exit)
   /// One entry per start of `stormrun run` on this store: {"started_at", "world_size",
   /// "batch_size", "resumed", "units_done_at_start", "ended_at", "exit"} (free-form JSON).
   nlohmann::json runs = nlohmann::json::array();
