@@ -15,8 +15,10 @@ Cases (all by default, or name some):
             each rank exits 0 or 75 (never 128+N), all alike, matching the catalog's last
             run (complete / stopped), no LOCK left, and the rerun gives the same bytes.
   mpirun    Which signals sent to mpirun (Open MPI 4) reach the ranks: SIGUSR1 and SIGUSR2
-            are forwarded (every rank 75); SIGTERM and SIGINT make mpirun end the job and
-            return non-zero whatever the ranks recorded. The store stays resumable.
+            are forwarded (every rank 75, mpirun 75, no lock left); SIGTERM and SIGINT make
+            mpirun end the job and return 1 whatever the ranks recorded (the catalog says
+            stopped, or failed when mpirun's SIGKILL came first). The same command then
+            completes to the reference bytes.
   catalog   `stormrun catalog --json` gives the last run's outcome: complete, stopped,
             failed (an agreed failure; a killed run), in progress (a paused run); a path
             that is not a store exits 1.
@@ -197,8 +199,20 @@ def case_startup(ctx, ref, points):
 
 
 # ---- random ----------------------------------------------------------------------------
+def catches_stop_signals(pid):
+    """True once `pid` has installed its stop handlers (main's first instruction): a signal
+    before that, while the program is still being loaded, meets the default action, which
+    no program can change."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("SigCgt:"):
+            caught = int(line.split()[1], 16)
+            return all(caught & (1 << (s - 1)) for s in (signal.SIGTERM, signal.SIGINT))
+    return False
+
+
 def rank_pids(ctx, out):
-    """Pids of the stormrun processes (not their wrappers) writing `out`."""
+    """Pids of the stormrun processes (not their wrappers) writing `out` that catch the stop
+    signals."""
     pids = []
     real = os.path.realpath(ctx.stormrun)
     for entry in os.listdir("/proc"):
@@ -207,32 +221,48 @@ def rank_pids(ctx, out):
         try:
             if os.path.realpath(f"/proc/{entry}/exe") != real:
                 continue
-            if out in open(f"/proc/{entry}/cmdline").read().split("\0"):
+            if (out in open(f"/proc/{entry}/cmdline").read().split("\0") and
+                    catches_stop_signals(entry)):
                 pids.append(int(entry))
         except OSError:
             continue
     return pids
 
 
-def case_random(ctx, ref, rounds=6):
+def case_random(ctx, _, rounds=8):
+    """Every rank is signalled once it catches the stop signals (from main's first
+    instruction), at a random instant of a run, mostly in its last second."""
     seed = int(os.environ.get("STORMRUN_TEST_SEED", str(int(time.time()))))
     rng = random.Random(seed)
     print(f"  random: seed {seed} (STORMRUN_TEST_SEED to repeat)", flush=True)
-    os.makedirs(ctx.path("random-timing"))
-    out = ctx.path("random-timing", "out.h5")
-    job = Job(ctx, CONFIG + ["--output", out], 2, ctx.path("random-timing", "status"))
+    config = [a if a != "4" else "12" for a in CONFIG]  # --nsteps 12
+    os.makedirs(ctx.path("random-ref"))
+    ref = ctx.path("random-ref", "out.h5")
+    # The window: from when both ranks catch the signals to when the first rank ends.
+    job = Job(ctx, config + ["--output", ref], 2, ctx.path("random-ref", "status"))
+    while len(rank_pids(ctx, ref)) < 2 and job.p.poll() is None:
+        time.sleep(0.005)
+    first = time.time() - job.start
     job.wait()
-    length = time.time() - job.start
+    ctx.require(job.statuses() == {0: 0, 1: 0}, f"random: the reference\n{job.output}")
+    ends = [float(open(os.path.join(job.status_dir, f"rank.{r}")).read().split()[1])
+            for r in (0, 1)]
+    length = min(ends) - job.start
+    print(f"  random: ranks catch signals from {first:.2f}s, end at {length:.2f}s", flush=True)
     outcomes = {}
     for i in range(rounds):
         name = f"random-{i}"
         os.makedirs(ctx.path(name))
         out = ctx.path(name, "out.h5")
-        args = CONFIG + ["--output", out]
+        args = config + ["--output", out]
         sig = rng.choice([signal.SIGTERM, signal.SIGINT])
-        delay = length * rng.uniform(0.3, 1.1)
+        delay = first + (length - first) * (rng.uniform(0.0, 1.0) if i % 4 == 0 else
+                                            rng.uniform(0.7, 1.02))
         job = Job(ctx, args, 2, ctx.path(name, "status"))
         time.sleep(delay)
+        pids = []
+        while len(pids) < 2 and job.p.poll() is None:  # both ranks catch the signals
+            pids = rank_pids(ctx, out)
         pids = rank_pids(ctx, out)
         for pid in pids:
             try:
@@ -295,12 +325,20 @@ def case_mpirun(ctx, ref):
                       f"{name}: forwarded to every rank: expected every rank 75, got {st}\n"
                       f"{job.output}")
             ctx.check(rc == 75, f"{name}: mpirun exit {rc}, expected the ranks' 75")
+            ctx.check(not locks_left(out), f"{name}: stale locks left: {locks_left(out)}")
         else:
-            ctx.check(rc != 0 and rc != 75,
-                      f"{name}: mpirun exit {rc}: it no longer ends the job itself")
-            ctx.check(all(s == 75 for s in st.values()),
-                      f"{name}: a rank did not stop cleanly: {st}\n{job.output}")
-        ctx.check(not locks_left(out), f"{name}: stale locks left: {locks_left(out)}")
+            # mpirun ends the job itself: SIGTERM to every process of every rank, SIGKILL a
+            # second later. The ranks stop at their next agreement (the catalog records it)
+            # but mpirun kills them before they exit (in MPI_Finalize), so no rank status
+            # comes back and mpirun returns 1. Timing decides how far the ranks got: only
+            # what never depends on it is asserted; the rest is printed.
+            ctx.check(rc == 1, f"{name}: mpirun exit {rc}: expected 1 (it ends the job)")
+            code, doc, _ = catalog(ctx, out + ".ckpt")
+            outcome = doc and doc["last_run"]["outcome"]
+            print(f"  {name}: catalog last run {outcome}, locks left {locks_left(out)}",
+                  flush=True)
+            ctx.check(outcome in ("stopped", "failed"),
+                      f"{name}: the catalog says {outcome}\n{job.output}")
         rerun_matches(ctx, name, args, ref, out, ctx.path(name, "status"))
     print("  facts (signal to mpirun: mpirun exit, rank statuses): " +
           "; ".join(f"{s}: {rc}, {st}" for s, rc, st in facts), flush=True)
