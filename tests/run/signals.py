@@ -117,10 +117,15 @@ def wait_for_files(paths, job, limit=60.0):
 
 
 def catalog(ctx, store):
-    """(exit code, parsed --json or None, stderr) of `stormrun catalog STORE --json`."""
+    """(exit code, parsed --json or None, stderr) of `stormrun catalog STORE --json`; a
+    document without "last_run" gets one of "outcome" null, so that checks fail cleanly."""
     p = subprocess.run([ctx.stormrun, "catalog", store, "--json"], capture_output=True,
                        text=True, env=ctx.env)
     doc = json.loads(p.stdout) if p.returncode == 0 else None
+    if doc is not None:
+        doc.setdefault("last_run", {"outcome": None, "exit": None, "steps": None,
+                                    "ended_at": None})
+        doc.setdefault("lock", None)
     return p.returncode, doc, p.stderr
 
 
