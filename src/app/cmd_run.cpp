@@ -2,7 +2,8 @@
 // options, paths, device — each agreed by every rank (runtime/agreement.hpp), so that a
 // failure on one rank (an INI file or an output directory one node cannot see, a missing
 // GPU) ends every rank with the same exit code and the failing rank's message, instead of
-// leaving the others waiting in a collective.
+// leaving the others waiting in a collective. Each agreement is also a stop point: a stop
+// signal on any rank ends every rank with 75 there (runtime/signals.hpp).
 #include <mpi.h>
 
 #include <iostream>
