@@ -235,6 +235,12 @@ RankInfo detect_rank();
 class DirLock {
  public:
   static DirLock acquire(const std::filesystem::path& root, const WarningSink& warn);
+  /// The same lock as a file `lock` (its directory must exist) guarding the file `guarded`
+  /// (a run's output: `<output>.lock`, so that no other job creates, replaces or appends to
+  /// an output while a run writes it). Refused with LockError naming `guarded`, the holder
+  /// and what to do.
+  static DirLock acquire_file(const std::filesystem::path& lock,
+                              const std::filesystem::path& guarded, const WarningSink& warn);
   DirLock(DirLock&&) noexcept;
   DirLock& operator=(DirLock&&) noexcept;
   ~DirLock();
@@ -242,6 +248,9 @@ class DirLock {
 
  private:
   DirLock() = default;
+  static DirLock acquire_at(const std::filesystem::path& lock,
+                            const std::function<std::string(const std::string&)>& refusal,
+                            const WarningSink& warn);
   std::filesystem::path path_;
   bool owner_ = false;
   std::string token_;  ///< the random token written into the LOCK this process created

@@ -1,5 +1,6 @@
-// `stormrun catalog DIR [--json]`: the rows of a checkpoint store, per rank, as a table
-// (id, labels, metadata columns, write_count, saved_at) or as JSON. Read-only.
+// `stormrun catalog DIR [--json]`: the outcome of the store's last run, and the rows of a
+// checkpoint store, per rank, as a table (id, labels, metadata columns, write_count,
+// saved_at) or as JSON. Exit 1 when DIR is not a store. Read-only.
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -85,20 +86,39 @@ void print_rank(std::ostream& os, const RankListing& listing) {
 int run_catalog(const Args& args) {
   po::options_description visible(
       "usage: stormrun catalog DIR [--json]\n\n"
-      "Prints the rows of the checkpoint store DIR: the global catalog written by the\n"
-      "coordinator (when present) and each rank's rows (id, labels, metadata, write_count,\n"
-      "saved_at), oldest first. Read-only: nothing is locked, repaired or written.\n\noptions");
+      "Prints the checkpoint store DIR: how its last run ended (complete, stopped, failed\n"
+      "or in progress, with its exit code, steps and times), the global catalog written by\n"
+      "the coordinator (when present) and each rank's rows (id, labels, metadata,\n"
+      "write_count, saved_at), oldest first. Exit 0, or 1 when DIR is not a checkpoint store.\n"
+      "Read-only: nothing is locked, repaired or written.\n\noptions");
   visible.add_options()("help,h", "print this help")(
-      "json", "print JSON: {\"global\": ..., \"ranks\": {\"rank_000000\": [rows...]}}");
+      "json",
+      "print JSON: {\"store\": DIR, \"status\": ..., \"last_run\": {\"outcome\": \"complete\"|\n"
+      "\"stopped\"|\"failed\"|\"in progress\"|\"unknown\", \"exit\", \"steps\", \"started_at\",\n"
+      "\"ended_at\", ...}, \"lock\": holder or null, \"global\": ..., \"ranks\":\n"
+      "{\"rank_000000\": [rows...]}}");
   const DirCommand parsed = parse_dir_command("catalog", visible, args);
   if (parsed.exit_code) return *parsed.exit_code;
   const po::variables_map& vm = parsed.vm;
   const std::filesystem::path root = vm["dir"].as<std::string>();
   const auto dirs = rank_dirs(root);
+  if (!is_store(root)) {
+    std::cerr << "stormrun catalog: error: " << root.string()
+              << ": not a stormrun checkpoint store (no catalog.json, no rank_NNNNNN "
+                 "directories); give a store, e.g. <output>.ckpt\n";
+    return kExitFailure;
+  }
   const auto catalog = workflow::read_global_catalog(root);
   const nlohmann::json global = catalog ? catalog->to_json() : nlohmann::json();
+  const nlohmann::json last = last_run(root, catalog);
+  const nlohmann::json lock = lock_holder(root);
   if (vm.count("json")) {
-    nlohmann::json out{{"global", global}, {"ranks", nlohmann::json::object()}};
+    nlohmann::json out{{"store", root.string()},
+                       {"status", catalog ? nlohmann::json(catalog->status) : nlohmann::json()},
+                       {"last_run", last},
+                       {"lock", lock},
+                       {"global", global},
+                       {"ranks", nlohmann::json::object()}};
     for (const auto& dir : dirs) {
       const auto listing = read_rank_listing(dir);
       auto rows = nlohmann::json::array();
@@ -110,6 +130,19 @@ int run_catalog(const Args& args) {
     return kExitOk;
   }
   std::cout << "checkpoint store " << root.string() << ": " << dirs.size() << " rank dir(s)\n";
+  const auto text = [](const nlohmann::json& v) {
+    return v.is_string() ? v.get<std::string>() : v.is_null() ? std::string("-") : v.dump();
+  };
+  std::cout << "last run: " << text(last["outcome"]);
+  if (!last["exit"].is_null()) std::cout << " (exit " << text(last["exit"]) << ")";
+  if (!last["steps"].is_null()) std::cout << ", " << text(last["steps"]) << " step(s)";
+  if (!last["started_at"].is_null()) std::cout << ", started " << text(last["started_at"]);
+  if (!last["ended_at"].is_null()) std::cout << ", ended " << text(last["ended_at"]);
+  if (last.contains("note")) std::cout << "; " << text(last["note"]);
+  std::cout << "\n";
+  if (!lock.is_null())
+    std::cout << "LOCK held by host " << text(lock["host"]) << " pid " << text(lock["pid"]) << " ("
+              << text(lock["job"]) << ") since " << text(lock["started_at"]) << "\n";
   if (catalog) std::cout << "global catalog:\n" << global.dump(2) << "\n";
   for (const auto& dir : dirs)
     print_rank(std::cout, read_rank_listing(dir));

@@ -2,7 +2,8 @@
 // options, paths, device — each agreed by every rank (runtime/agreement.hpp), so that a
 // failure on one rank (an INI file or an output directory one node cannot see, a missing
 // GPU) ends every rank with the same exit code and the failing rank's message, instead of
-// leaving the others waiting in a collective.
+// leaving the others waiting in a collective. Each agreement is also a stop point: a stop
+// signal on any rank ends every rank with 75 there (runtime/signals.hpp).
 #include <mpi.h>
 
 #include <iostream>
@@ -16,6 +17,7 @@
 #include "stormrun/runtime/agreement.hpp"
 #include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/runtime.hpp"
+#include "stormrun/runtime/signals.hpp"
 #include "stormrun/workflow/run.hpp"
 
 namespace stormrun::app {
@@ -61,6 +63,10 @@ std::variant<workflow::RunConfig, int> options_phase(const Args& args, MPI_Comm 
 }  // namespace
 
 int run_run(const Args& args) {
+  // The stop handlers are installed (main_entry); a signal from here on is agreed at the
+  // first agreement (phase "options") and ends every rank with 75.
+  runtime::StopSignals::install();
+  runtime::test_pause("mpi-init", runtime::rank_from_environment());
   runtime::MpiSession mpi(nullptr, nullptr);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

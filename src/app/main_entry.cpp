@@ -2,12 +2,14 @@
 // lives in its own file.
 #include "app/main_entry.hpp"
 
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
 
 #include "app/cli.hpp"
 #include "stormrun/runtime/log.hpp"
+#include "stormrun/runtime/signals.hpp"
 
 namespace {
 
@@ -28,6 +30,10 @@ commands:
 namespace stormrun::app {
 
 int main_entry(int argc, char** argv) {
+  // `stormrun run` handles the stop signals from its first instruction to its last (before
+  // MPI_Init, before anything is read or written): a signal at any instant ends it with 75
+  // (or 0 when it had finished), never by the signal's default action (signals.hpp).
+  if (argc >= 2 && std::strcmp(argv[1], "run") == 0) runtime::StopSignals::install();
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;

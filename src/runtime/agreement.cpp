@@ -8,7 +8,9 @@
 #include <sstream>
 #include <vector>
 
+#include "stormrun/exit_codes.hpp"
 #include "stormrun/runtime/log.hpp"
+#include "stormrun/runtime/signals.hpp"
 
 namespace stormrun::runtime {
 
@@ -106,14 +108,31 @@ void report(int my_rank, int size, const std::string& phase, const std::vector<R
 
 }  // namespace
 
-int agree(MPI_Comm comm, const std::string& phase, const Outcome& mine) {
+int agree(MPI_Comm comm, const std::string& phase, const Outcome& mine, OnStop on_stop) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   // One cheap reduction when every rank is fine (the common case); the gather only then.
-  int failed_here = mine.failed() ? 1 : 0, failed_anywhere = 0;
-  MPI_Allreduce(&failed_here, &failed_anywhere, 1, MPI_INT, MPI_MAX, comm);
-  if (!failed_anywhere) return 0;
+  // [0]: any rank failed; [1]: the lowest rank with a stop signal and that signal, as
+  // (size - rank) * 256 + signal, so that the maximum names it.
+  const int signal = StopSignals::received();
+  long long here[2] = {mine.failed() ? 1 : 0,
+                       signal ? (long long)(size - rank) * 256 + (signal & 255) : 0};
+  long long anywhere[2] = {0, 0};
+  MPI_Allreduce(here, anywhere, 2, MPI_LONG_LONG, MPI_MAX, comm);
+  const bool failed_anywhere = anywhere[0] != 0;
+  if (!failed_anywhere) {
+    if (anywhere[1] == 0 || on_stop == OnStop::Continue) return 0;
+    if (rank == 0) {
+      const int by = size - int(anywhere[1] / 256);
+      log_note(rank, StopSignals::name(int(anywhere[1] % 256)) + " received by rank " +
+                         std::to_string(by) + ": the run stops in phase '" + phase + "'; all " +
+                         std::to_string(size) + " rank" + (size > 1 ? "s" : "") + " exit " +
+                         std::to_string(kExitStoppedEarly) +
+                         "; run the same command again to continue");
+    }
+    return kExitStoppedEarly;
+  }
   const std::vector<std::string> texts =
       gather_text(comm, rank, size, mine.failed() ? encode(mine) : std::string());
   int code = 0;
@@ -128,11 +147,12 @@ int agree(MPI_Comm comm, const std::string& phase, const Outcome& mine) {
   return code;
 }
 
-void agree_or_throw(MPI_Comm comm, const std::string& phase, const Outcome& mine) {
-  if (const int code = agree(comm, phase, mine)) throw AgreedFailure(code);
+void agree_or_throw(MPI_Comm comm, const std::string& phase, const Outcome& mine, OnStop on_stop) {
+  if (const int code = agree(comm, phase, mine, on_stop)) throw AgreedFailure(code);
 }
 
 Outcome injected_fault(const std::string& point, int rank, int code) {
+  test_pause(point, rank);
   const char* spec = std::getenv("STORMRUN_TEST_STARTUP_FAULT");
   if (!spec) return {};
   const std::string text = spec;

@@ -1,33 +1,97 @@
-// Stop signals (signals.hpp): an async-signal-safe flag, read at step boundaries.
+// Stop signals (signals.hpp): an async-signal-safe flag, installed once per process and
+// read at every agreement point and step boundary.
 #include "stormrun/runtime/signals.hpp"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 namespace stormrun::runtime {
 
 namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
+std::atomic<bool> g_installed{false};
 
 extern "C" void on_stop_signal(int signal) {
   g_stop_signal = signal;
 }
 
+constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+
 }  // namespace
 
-StopSignals::StopSignals() {
-  g_stop_signal = 0;
-  previous_term_ = std::signal(SIGTERM, on_stop_signal);
-  previous_usr1_ = std::signal(SIGUSR1, on_stop_signal);
+void StopSignals::install() {
+  if (g_installed.exchange(true)) return;
+  struct sigaction action = {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int signal : kStopSignals)
+    sigaddset(&action.sa_mask, signal);  // one handler at a time
+  action.sa_flags = SA_RESTART;
+  for (int signal : kStopSignals)
+    ::sigaction(signal, &action, nullptr);
 }
 
-StopSignals::~StopSignals() {
-  std::signal(SIGTERM, previous_term_);
-  std::signal(SIGUSR1, previous_usr1_);
-}
-
-int StopSignals::received() const {
+int StopSignals::received() {
   return static_cast<int>(g_stop_signal);
+}
+
+std::string StopSignals::name(int signal) {
+  switch (signal) {
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGUSR1:
+      return "SIGUSR1";
+    case SIGUSR2:
+      return "SIGUSR2";
+    default:
+      return "signal " + std::to_string(signal);
+  }
+}
+
+int rank_from_environment() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"})
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  return 0;
+}
+
+void test_pause(const std::string& point, int rank) {
+  static bool paused = false;  // once per process: a point may be reached twice
+  const char* spec = std::getenv("STORMRUN_TEST_PAUSE_AT");
+  if (paused || !spec) return;
+  const std::string text = spec;
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || text.substr(0, colon) != point) return;
+  std::stringstream ranks(text.substr(colon + 1));
+  std::string item;
+  bool named = false;
+  while (std::getline(ranks, item, ','))
+    named = named || item == std::to_string(rank);
+  if (!named) return;
+  paused = true;
+  const char* dir_env = std::getenv("STORMRUN_TEST_PAUSE_DIR");
+  const std::filesystem::path dir = dir_env ? dir_env : ".";
+  const auto marker = dir / ("paused." + point + "." + std::to_string(rank));
+  {
+    std::ofstream out(marker.string() + ".tmp");
+    out << ::getpid() << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(marker.string() + ".tmp", marker, ec);  // appears complete
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (StopSignals::received() == 0 && !std::filesystem::exists(dir / "go", ec) &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 }  // namespace stormrun::runtime

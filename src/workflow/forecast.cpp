@@ -308,17 +308,21 @@ class Forecast {
     if (t > 0) ++steps_this_run_;
     const bool step_limit =
         config_.stop_after_steps && steps_this_run_ >= *config_.stop_after_steps && !last;
-    const int signal = signals_.received();
+    // A stop signal at the last step of the last round: the run finishes (exit 0).
+    const int signal = last ? 0 : signals_.received();
     const bool any_commit = rt_.any(active_here && restart_.will_flush());
     const bool stop = rt_.any(step_limit || signal != 0);
     if (any_commit || stop) output_.flush();
     if (active_here) restart_.write(t, dt_ * t, running);
     if (!stop) return false;
     restart_.flush();
-    rt_.barrier();  // every rank's row is durable before anyone reports the stop
-    stop_reason_ = signal != 0  ? "signal " + std::to_string(signal)
-                   : step_limit ? "--stop-after-steps " + std::to_string(*config_.stop_after_steps)
-                                : "a stop signal on another rank";
+    // Every rank's row is durable before anyone reports the stop; the reason is agreed: the
+    // lowest rank that received a signal, as (size - rank) * 256 + signal.
+    const std::int64_t by =
+        rt_.max(signal != 0 ? std::int64_t(rt_.size() - rt_.rank()) * 256 + (signal & 255) : 0);
+    stop_reason_ = by != 0 ? runtime::StopSignals::name(int(by % 256)) + " received by rank " +
+                                 std::to_string(rt_.size() - by / 256)
+                           : "--stop-after-steps " + std::to_string(*config_.stop_after_steps);
     return true;
   }
 

@@ -25,7 +25,8 @@ constexpr int kGlobalCatalogFormat = 1;
 const std::set<std::string> kOutputStates = {"creating", "ready"};
 /// What replace_file_durable names its tmp file beside ROOT/catalog.json.
 constexpr const char* kTmpPrefix = ".tmp_catalog.json.";
-const std::set<std::string> kStatuses = {"running", "stopped", "complete", "diverged"};
+const std::set<std::string> kStatuses = {"running", "stopped", "complete", "diverged",
+                                          "failed"};
 
 fs::path catalog_path(const fs::path& root) {
   return root / "catalog.json";
@@ -72,7 +73,7 @@ GlobalCatalog GlobalCatalog::from_json(const json& j, const fs::path& where) {
       f.fail("output_state", "must be \"creating\" or \"ready\", found \"" + c.output_state + "\"");
     c.status = f.string("status");
     if (!kStatuses.contains(c.status)) {
-      f.fail("status", "must be \"running\", \"stopped\", \"complete\" or \"diverged\", found \"" +
+      f.fail("status", "must be \"running\", \"stopped\", \"complete\", \"diverged\" or \"failed\", found \"" +
                            c.status + "\"");
     }
     c.runs = f.required("runs");

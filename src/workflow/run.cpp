@@ -78,36 +78,62 @@ void open_output(const RunConfig& config, const StartContext& context, const Dec
   throw runtime::AgreedFailure(code);
 }
 
-}  // namespace
+fs::path output_lock_path(const fs::path& output) {
+  return output.parent_path() / (output.filename().string() + ".lock");
+}
 
-int run(const RunConfig& config, runtime::Runtime& rt) {
-  StartContext context;  // the paths and the fingerprint, once per rank per start
-  agreed_step(rt, "options", kExitUsage, true, [&] { context = StartContext::of(config); });
+// Rank 0's record of this start in the global catalog, kept while the run holds the store.
+struct StartRecord {
+  nlohmann::json entry;  // this start's entry of GlobalCatalog::runs
+  bool decided = false;  // the coordinator accepted the store: a stop may be recorded in it
+  bool marked = false;   // this start has written the catalog: a failure is recorded too
+  bool pushed = false;   // `entry` is in the catalog's runs
+  bool ended = false;    // the end is recorded (phase "finish")
+};
+
+// Rank 0, local, never throws: how this start ended (0 complete, 75 stopped, else failed),
+// in the global catalog, so that `stormrun catalog --json` tells scripts. A stop is recorded
+// once the store is known to be this run's; a failure only in a catalog this start has
+// already written (a refused store or output is left as it was).
+void record_end(const fs::path& root, StartRecord& record, int code, std::int64_t steps,
+                const runtime::Runtime& rt) {
+  if (rt.rank() != 0 || root.empty() || record.ended) return;
+  if (!(record.marked || (record.decided && code == kExitStoppedEarly))) return;
+  if (!fs::exists(root / "catalog.json")) return;
+  try {
+    record.entry["ended_at"] = utc_now();
+    record.entry["exit"] = code;
+    record.entry["steps"] = steps;
+    update_global_catalog(root, [&](GlobalCatalog& c) {
+      c.status = code == kExitOk ? "complete" : code == kExitStoppedEarly ? "stopped" : "failed";
+      if (record.pushed && !c.runs.empty())
+        c.runs.back() = record.entry;
+      else
+        c.runs.push_back(record.entry);
+    });
+    record.pushed = true;
+  } catch (const std::exception& e) {
+    rt.warn("cannot record the end of this run (exit " + std::to_string(code) + ") in " +
+            (root / "catalog.json").string() + ": " + e.what());
+  }
+}
+
+// Collective: the phases from the store's LOCK to the end, with `lock` and `output_lock`
+// held by rank 0 (the caller releases them on every path).
+int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext& context,
+               std::optional<DirLock>& lock, StartRecord& record) {
   const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
-  agree_on_settings(config, context, rt);
-  check_inputs(config, context, rt);  // sizes and initial states: exit 2, nothing created
-  runtime::agree_or_throw(rt.comm(), "options", precheck(config, rt.size()));
-
-  // Phase "store": the LOCK (held by rank 0 from the decision to the end; the ranks'
-  // checkpoints share it as one job), the coordinator's decision, and for a new output the
-  // global catalog's "creating" mark, so that a crash while the file is built leaves a store
-  // that says the partial file is ours to build again.
-  std::optional<DirLock> lock;
-  agreed_step(rt, "store", kExitMismatch, rt.rank() == 0, [&] {
-    if (!context.root.empty() && fs::is_directory(context.root))
-      lock.emplace(DirLock::acquire(context.root, warn));
-  });
   const Decision decision = coordinate(config, context, rt);
+  record.decided = true;
   if (rt.rank() == 0)
     for (const std::string& warning : decision.plan.warnings)
       rt.warn(warning);
   const std::int64_t units_done_at_start =
       std::count_if(decision.plan.units.begin(), decision.plan.units.end(),
                     [&](const UnitPlan& p) { return p.first_step > config.nsteps; });
-  nlohmann::json run_entry = {
-      {"started_at", utc_now()},          {"world_size", rt.size()},
-      {"batch_size", config.batch_size},  {"device", rt.device_text()},
-      {"resumed", decision.plan.resumed}, {"units_done_at_start", units_done_at_start}};
+  record.entry = {{"started_at", utc_now()},          {"world_size", rt.size()},
+                  {"batch_size", config.batch_size},  {"device", rt.device_text()},
+                  {"resumed", decision.plan.resumed}, {"units_done_at_start", units_done_at_start}};
   const bool recorded = !context.root.empty();
   agreed_step(
       rt, "store", kExitMismatch, rt.rank() == 0,
@@ -115,6 +141,7 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
         if (!recorded || decision.output_action == OutputAction::Reopen) return;
         fs::create_directories(context.root);
         if (!lock) lock.emplace(DirLock::acquire(context.root, warn));
+        record.marked = true;
         update_global_catalog(context.root,
                               [&](GlobalCatalog& c) { mark_running(c, context, "creating"); });
       },
@@ -131,10 +158,12 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
         rt, "output", kExitFailure, rt.rank() == 0,
         [&] {
           if (!recorded) return;
+          record.marked = true;
           update_global_catalog(context.root, [&](GlobalCatalog& c) {
             mark_running(c, context, "ready");
-            c.runs.push_back(run_entry);
+            c.runs.push_back(record.entry);
           });
+          record.pushed = true;
         },
         "output-ready");
     rt.info("stormrun: " + to_string(config.workflow) + " run of " +
@@ -152,21 +181,30 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
     const int code = result.code;
     output->close();  // collective
 
-    // Phase "finish": the global catalog says how this start ended.
-    agreed_step(rt, "finish", kExitFailure, rt.rank() == 0, [&] {
-      if (!recorded) return;
-      run_entry["ended_at"] = utc_now();
-      run_entry["exit"] = code;
-      run_entry["steps"] = result.steps;
-      if (code == kExitDiverged)
-        run_entry["diverged"] = {{"step", result.diverged_step}, {"message", result.divergence}};
-      update_global_catalog(context.root, [&](GlobalCatalog& c) {
-        c.status = code == kExitStoppedEarly ? "stopped"
-                   : code == kExitDiverged   ? "diverged"
-                                             : "complete";
-        if (!c.runs.empty()) c.runs.back() = run_entry;
-      });
-    });
+    // Phase "finish": the global catalog says how this start ended. A stop signal from here
+    // on does not change the outcome (0 finished, 75 stopped): OnStop::Continue.
+    runtime::Outcome outcome;
+    if (rt.rank() == 0 && recorded) {
+      try {
+        record.entry["ended_at"] = utc_now();
+        record.entry["exit"] = code;
+        record.entry["steps"] = result.steps;
+        if (code == kExitDiverged)
+          record.entry["diverged"] = {{"step", result.diverged_step},
+                                      {"message", result.divergence}};
+        update_global_catalog(context.root, [&](GlobalCatalog& c) {
+          c.status = code == kExitStoppedEarly ? "stopped"
+                     : code == kExitDiverged   ? "diverged"
+                                               : "complete";
+          if (!c.runs.empty()) c.runs.back() = record.entry;
+        });
+        record.ended = true;  // recorded: nothing more to say on any path
+      } catch (const std::exception& e) {
+        outcome = {kExitFailure, e.what()};
+      }
+    }
+    if (!outcome.failed()) outcome = runtime::injected_fault("finish", rt.rank(), kExitFailure);
+    runtime::agree_or_throw(rt.comm(), "finish", outcome, runtime::OnStop::Continue);
     if (code == kExitDiverged)
       rt.info("stormrun: diverged at step " + std::to_string(result.diverged_step) +
               "; the checkpoint in " + context.root.string() + " keeps the steps before it");
@@ -184,6 +222,41 @@ int run(const RunConfig& config, runtime::Runtime& rt) {
     MPI_Abort(rt.comm(), kExitFailure);
   }
   return kExitFailure;
+}
+
+}  // namespace
+
+int run(const RunConfig& config, runtime::Runtime& rt) {
+  StartContext context;  // the paths and the fingerprint, once per rank per start
+  agreed_step(rt, "options", kExitUsage, true, [&] { context = StartContext::of(config); });
+  const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
+  agree_on_settings(config, context, rt);
+  check_inputs(config, context, rt);  // sizes and initial states: exit 2, nothing created
+  runtime::agree_or_throw(rt.comm(), "options", precheck(config, rt.size()));
+
+  // Phase "store": the LOCK (held by rank 0 from the decision to the end; the ranks'
+  // checkpoints share it as one job) and the output's lock (<output>.lock: no other run
+  // creates, replaces or appends to the file while this one may write it, whatever its
+  // store), the coordinator's decision, and for a new output the global catalog's "creating"
+  // mark, so that a crash while the file is built leaves a store that says the partial file
+  // is ours to build again. Both locks are released on every path out of here: a return, an
+  // agreed failure or stop (the destructors, on unwinding); a crash leaves them to the
+  // stale-lock recovery of the next run.
+  std::optional<DirLock> lock;
+  std::optional<DirLock> output_lock;
+  agreed_step(rt, "store", kExitMismatch, rt.rank() == 0, [&] {
+    if (!context.root.empty() && fs::is_directory(context.root))
+      lock.emplace(DirLock::acquire(context.root, warn));
+    output_lock.emplace(
+        DirLock::acquire_file(output_lock_path(context.output), context.output, warn));
+  });
+  StartRecord record;
+  try {
+    return run_locked(config, rt, context, lock, record);
+  } catch (const runtime::AgreedFailure& e) {
+    record_end(context.root, record, e.code(), 0, rt);  // rank 0, local
+    throw;
+  }
 }
 
 }  // namespace stormrun::workflow

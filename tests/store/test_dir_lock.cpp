@@ -154,3 +154,34 @@ TEST_CASE("an unreadable LOCK is an error naming it; a replaced LOCK is not rele
   lock.release();
   CHECK(fs::exists(tmp.path() / "LOCK"));
 }
+
+TEST_CASE("an output's lock file: another job is refused naming the output; release removes it") {
+  TempDir tmp;
+  JobEnv env("1001");
+  const fs::path output = tmp.path() / "forecast.h5";
+  const fs::path lock_file = tmp.path() / "forecast.h5.lock";
+  std::optional<DirLock> lock(DirLock::acquire_file(lock_file, output, quiet()));
+  CHECK(fs::exists(lock_file));
+  const fs::path message_file = tmp.path() / "message.txt";
+  const int code = run_in_child([&] {
+    JobEnv other("2002");
+    try {
+      DirLock::acquire_file(lock_file, output, quiet());
+    } catch (const LockError& e) {
+      write_file(message_file, e.what());
+      ::_exit(0);
+    }
+    ::_exit(3);
+  });
+  CHECK(code == 0);
+  const std::string message = read_file(message_file);
+  CHECK(message.find("output " + output.string() + " is in use by another run: host " + hostname() +
+                     " pid " + std::to_string(::getpid()) + " (SLURM job 1001)") !=
+        std::string::npos);
+  CHECK(message.find("give another --output") != std::string::npos);
+  CHECK(message.find("remove " + lock_file.string()) != std::string::npos);
+  lock.reset();
+  CHECK_FALSE(fs::exists(lock_file));
+  fs::remove(message_file);
+  CHECK(fs::is_empty(tmp.path()));  // no tmp litter beside the output
+}

@@ -181,7 +181,7 @@ struct GlobalCatalog {
   /// still this store's. Empty in catalogs written before it existed.
   std::string output_from_store;
   std::string output_state;  ///< "creating" (file may be partial: recreate) or "ready"
-  std::string status;        ///< "running", "stopped" (exit 75) or "complete"
+  std::string status;  ///< "running", "stopped" (exit 75), "complete" or "failed" (agreed exit)
   /// One entry per start of `stormrun run` on this store: {"started_at", "world_size",
   /// "batch_size", "resumed", "units_done_at_start", "ended_at", "exit"} (free-form JSON).
   nlohmann::json runs = nlohmann::json::array();

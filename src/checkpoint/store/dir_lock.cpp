@@ -1,5 +1,6 @@
-// DirLock: ROOT/LOCK, created atomically with its holder's identity (link(2) of a complete
-// tmp file), shared by the ranks of one job, recovered when its holder is provably gone.
+// DirLock: ROOT/LOCK (or an output's lock file), created atomically with its holder's
+// identity (link(2) of a complete tmp file), shared by the ranks of one job, recovered when
+// its holder is provably gone.
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "store/durable_io.hpp"
@@ -155,12 +157,40 @@ std::optional<std::pair<Holder, std::string>> read_holder(const fs::path& lock) 
 DirLock DirLock::acquire(const fs::path& root, const WarningSink& warn) {
   create_directories_durable(root);
   const fs::path lock = root / "LOCK";
+  return acquire_at(
+      lock,
+      [&](const std::string& holder) {
+        return "checkpoint dir " + root.string() + " is locked by " + holder +
+               "; if that job is gone, remove " + lock.string();
+      },
+      warn);
+}
+
+DirLock DirLock::acquire_file(const fs::path& lock, const fs::path& guarded,
+                              const WarningSink& warn) {
+  return acquire_at(
+      lock,
+      [&](const std::string& holder) {
+        return "output " + guarded.string() + " is in use by another run: " + holder + " holds " +
+               lock.string() +
+               "; wait for that run to end, or give another --output; if that job " +
+               "is gone, remove " + lock.string();
+      },
+      warn);
+}
+
+DirLock DirLock::acquire_at(const fs::path& lock,
+                            const std::function<std::string(const std::string&)>& refusal,
+                            const WarningSink& warn) {
+  const fs::path dir = lock.parent_path();
+  const std::string name = lock.filename().string();
   const Holder me = this_process();
   const std::string content = me.to_json().dump(2) + "\n";
 
-  // LOCK appears with its whole content or not at all: write a private file, then link(2)
-  // it to LOCK, which fails with EEXIST when LOCK exists (also on NFS).
-  const fs::path tmp = root / (".LOCK." + me.host + "." + std::to_string(me.pid) + "." + me.token);
+  // The lock appears with its whole content or not at all: write a private file, then
+  // link(2) it to the lock's name, which fails with EEXIST when it exists (also on NFS).
+  const fs::path tmp =
+      dir / ("." + name + "." + me.host + "." + std::to_string(me.pid) + "." + me.token);
   write_file_durable(tmp, std::as_bytes(std::span(content.data(), content.size())));
   struct TmpRemover {
     const fs::path& path;
@@ -169,7 +199,7 @@ DirLock DirLock::acquire(const fs::path& root, const WarningSink& warn) {
 
   for (int attempt = 0; attempt < 16; ++attempt) {
     if (::link(tmp.c_str(), lock.c_str()) == 0) {
-      fsync_dir(root);
+      fsync_dir(dir);
       DirLock held;
       held.path_ = lock;
       held.owner_ = true;
@@ -187,19 +217,17 @@ DirLock DirLock::acquire(const fs::path& root, const WarningSink& warn) {
     }
     const std::string why = stale_reason(holder, me);
     if (why.empty()) {
-      throw LockError("checkpoint dir " + root.string() + " is locked by host " + holder.host +
-                      " pid " + std::to_string(holder.pid) + " (" + holder.describe_job() +
-                      ") since " + holder.started_at + "; if that job is gone, remove " +
-                      lock.string());
+      throw LockError(refusal("host " + holder.host + " pid " + std::to_string(holder.pid) + " (" +
+                              holder.describe_job() + ") since " + holder.started_at));
     }
     if (warn) {
       warn("recovering " + lock.string() + " left by host " + holder.host + " pid " +
            std::to_string(holder.pid) + " (" + holder.describe_job() + ") since " +
            holder.started_at + ": " + why);
     }
-    // Move the stale LOCK aside atomically (only one recoverer wins), then check that what
-    // we moved is the LOCK we judged; if another process had replaced it, put it back.
-    const fs::path aside = root / (".LOCK.stale." + me.token);
+    // Move the stale lock aside atomically (only one recoverer wins), then check that what
+    // we moved is the lock we judged; if another process had replaced it, put it back.
+    const fs::path aside = dir / ("." + name + ".stale." + me.token);
     if (::rename(lock.c_str(), aside.c_str()) != 0) {
       if (errno == ENOENT) continue;
       throw_errno("cannot move away stale lock", lock, errno);
@@ -213,7 +241,7 @@ DirLock DirLock::acquire(const fs::path& root, const WarningSink& warn) {
     ::unlink(aside.c_str());
   }
   throw LockError("could not acquire " + lock.string() +
-                  ": it kept changing hands; retry, or remove it if no job uses " + root.string());
+                  ": it kept changing hands; retry, or remove it if no job uses it");
 }
 
 DirLock::DirLock(DirLock&& other) noexcept
