@@ -133,7 +133,9 @@ def run_chain(ctx, index, seed, refs, chain=None):
     key = name + ("+stats" if "--statistics" in extra else "")
     if key not in refs:
         ref = e2e.prepare(ctx, f"ref-{key}")
-        ctx.run(config + ["--output", ref], None, e2e.EXIT_OK, what=f"reference {key}")
+        batch = STATS[name] if "--statistics" in extra else 1
+        ctx.run(config + ["--output", ref, "--batch-size", str(batch)], None, e2e.EXIT_OK,
+                what=f"reference {key}")
         refs[key] = ref
     out = e2e.prepare(ctx, f"chain{index}")
     store = out + ".ckpt"
