@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <system_error>
 #include <unordered_map>
@@ -89,6 +90,29 @@ std::string free_space_note(const fs::path& path) {
   return "; " + dir.string() + " has " +
          text::number_text(std::floor(double(space.available) / kMiB * 10) / 10) + " MiB free" +
          (space.available < 1024 * 1024 ? " (is the disk full?)" : "");
+}
+
+/// Test-only fault point, as runtime::injected_fault (docs/architecture.md): when
+/// STORMRUN_TEST_STARTUP_FAULT is "<point>:<rank>[,<rank>...]" naming `point` and this
+/// rank, the error text of an injected failure of this rank's part of a collective
+/// operation (its real part done), else empty. Points: output-write (write_members),
+/// output-flush, output-close.
+std::string injected_output_fault(const char* point, MPI_Comm comm, const fs::path& path) {
+  const char* spec = std::getenv("STORMRUN_TEST_STARTUP_FAULT");
+  if (!spec) return {};
+  const std::string text = spec;
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || text.substr(0, colon) != point) return {};
+  const std::string me = std::to_string(rank_of(comm));
+  std::size_t begin = colon + 1;
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    if (text.substr(begin, end - begin) == me)
+      return std::string("test fault injected at '") + point + "' (output file " + path.string() +
+             ")";
+    begin = end + 1;
+  }
+  return {};
 }
 
 /// The dummy buffer a rank with nothing to write hands to H5Dwrite (never dereferenced).
@@ -472,8 +496,9 @@ void OutputFile::write_members(const std::string& field, std::int64_t time_index
       buffer = &kNothing;
     }
   }
-  const std::string failed =
+  std::string failed =
       im.collective_write(ds, writes, memory, buffer, what, time_index, lead_index);
+  if (failed.empty()) failed = injected_output_fault("output-write", im.comm, im.path);
   im.agree(error.empty() ? failed : error, "write_members " + field);
 }
 
@@ -570,6 +595,7 @@ void OutputFile::flush() {
   } catch (const OutputError& e) {
     error = e.what() + free_space_note(impl_->path);
   }
+  if (error.empty()) error = injected_output_fault("output-flush", impl_->comm, impl_->path);
   impl_->agree(error, "flush");
 }
 
@@ -596,6 +622,7 @@ void OutputFile::close() {
       error = e.what();
     }
   }
+  if (error.empty()) error = injected_output_fault("output-close", im.comm, im.path);
   im.agree(error, "close");
 }
 

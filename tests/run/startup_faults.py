@@ -62,6 +62,10 @@ POINTS = {
     "step-model": ("step", e2e.EXIT_FAILURE, False, True, EVERY),
     "step-commit": ("step", e2e.EXIT_FAILURE, True, True, EVERY),
     "step-final-commit": ("step", e2e.EXIT_FAILURE, False, True, ONE),
+    # the output's collective operations (output_file.cpp): agreed inside each one
+    "output-write": ("step", e2e.EXIT_FAILURE, False, True, EVERY),
+    "output-flush": ("step", e2e.EXIT_FAILURE, False, True, EVERY),
+    "output-close": ("close", e2e.EXIT_FAILURE, False, True, ((2, [1]), (3, [0, 2]))),
 }
 
 
