@@ -21,7 +21,10 @@ struct ForecastResult {
 /// Collective over rt and `output`: this rank's checkpoint (phase "checkpoint"), the model
 /// and initial states (phase "model"), the migration of restart state (phase "migration"),
 /// then every round of batches, in lockstep with every other rank. A stop (signal or
-/// --stop-after-steps) is agreed at a step boundary, after every rank's row is durable.
+/// --stop-after-steps) is agreed at a step boundary, after every rank's row is durable. A
+/// failure on some ranks only (phase "step": the model, an output write or flush, a
+/// checkpoint commit) is agreed before the next collective: runtime::AgreedFailure on every
+/// rank, with the output still open (the caller closes it, collectively, on the way out).
 ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const StartContext& context,
                         const Decision& decision, io::OutputFile& output);
 
