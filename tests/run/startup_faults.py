@@ -59,12 +59,12 @@ POINTS = {
     "migration-commit": ("migration", e2e.EXIT_FAILURE, True, True, ONE),
     "finish": ("finish", e2e.EXIT_FAILURE, False, True, EVERY),
     # the step loop (forecast.cpp): local work agreed before the next collective
-    "step-model": ("step", e2e.EXIT_FAILURE, False, True, EVERY),
+    "step-model": ("step", e2e.EXIT_FAILURE, False, True, ((2, [1]),)),
     "step-commit": ("step", e2e.EXIT_FAILURE, True, True, EVERY),
     "step-final-commit": ("step", e2e.EXIT_FAILURE, False, True, ONE),
     # the output's collective operations (output_file.cpp): agreed inside each one
-    "output-write": ("step", e2e.EXIT_FAILURE, False, True, EVERY),
-    "output-flush": ("step", e2e.EXIT_FAILURE, False, True, EVERY),
+    "output-write": ("step", e2e.EXIT_FAILURE, False, True, ((3, [0]), (3, [1, 2]))),
+    "output-flush": ("step", e2e.EXIT_FAILURE, False, True, ((2, [1]),)),
     "output-close": ("close", e2e.EXIT_FAILURE, False, True, ((2, [1]), (3, [0, 2]))),
 }
 
