@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <system_error>
 #include <unordered_map>
@@ -77,6 +78,43 @@ Hid open_serial_read_only(const fs::path& path) {
                  "open read-only");
 }
 
+/// After a failed write or flush: how much room the file's file system has left, since
+/// HDF5's error stack names the failed driver call but not errno (a full disk looks like
+/// any other write error there).
+std::string free_space_note(const fs::path& path) {
+  std::error_code ec;
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const fs::space_info space = fs::space(dir, ec);
+  if (ec || space.capacity == 0) return {};
+  constexpr double kMiB = 1024.0 * 1024.0;
+  return "; " + dir.string() + " has " +
+         text::number_text(std::floor(double(space.available) / kMiB * 10) / 10) + " MiB free" +
+         (space.available < 1024 * 1024 ? " (is the disk full?)" : "");
+}
+
+/// Test-only fault point, as runtime::injected_fault (docs/architecture.md): when
+/// STORMRUN_TEST_STARTUP_FAULT is "<point>:<rank>[,<rank>...]" naming `point` and this
+/// rank, the error text of an injected failure of this rank's part of a collective
+/// operation (its real part done), else empty. Points: output-write (write_members),
+/// output-flush, output-close.
+std::string injected_output_fault(const char* point, MPI_Comm comm, const fs::path& path) {
+  const char* spec = std::getenv("STORMRUN_TEST_STARTUP_FAULT");
+  if (!spec) return {};
+  const std::string text = spec;
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || text.substr(0, colon) != point) return {};
+  const std::string me = std::to_string(rank_of(comm));
+  std::size_t begin = colon + 1;
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    if (text.substr(begin, end - begin) == me)
+      return std::string("test fault injected at '") + point + "' (output file " + path.string() +
+             ")";
+    begin = end + 1;
+  }
+  return {};
+}
+
 /// The dummy buffer a rank with nothing to write hands to H5Dwrite (never dereferenced).
 const double kNothing = 0.0;
 
@@ -89,6 +127,7 @@ struct OutputFile::Impl {
   };
 
   fs::path path;
+  MPI_Comm comm = MPI_COMM_NULL;  ///< the caller's: it outlives the file
   OutputLayout layout;
   std::int64_t points = 0;  ///< nlat * nlon
   // Declared before the datasets: members are destroyed in reverse order, and with the
@@ -154,9 +193,17 @@ struct OutputFile::Impl {
                       std::int64_t lead_index, const std::string& name);
   hid_t memory_space_for(hsize_t count, const std::string& name);
   /// The collective H5Dwrite of one step; a rank that `writes` nothing selects none but
-  /// still takes part, so that no rank is left waiting.
-  void collective_write(Dataset& ds, bool writes, hid_t memory, const void* buffer,
-                        const std::string& what, std::int64_t time_index, std::int64_t lead_index);
+  /// still takes part, so that no rank is left waiting. Returns this rank's error text
+  /// (empty when its part went well); agree() then tells every rank.
+  std::string collective_write(Dataset& ds, bool writes, hid_t memory, const void* buffer,
+                               const std::string& what, std::int64_t time_index,
+                               std::int64_t lead_index);
+  /// Collective: the outcome of one collective operation, known to every rank before any
+  /// leaves it. `error`: this rank's (empty: fine). Throws CollectiveOutputError on every
+  /// rank when any rank failed: the failing ranks with their own text, the others saying
+  /// that another rank failed. The next collective of the run then finds every rank on
+  /// the same path (a rank that threw alone would leave the others inside HDF5).
+  void agree(const std::string& error, const std::string& operation) const;
   std::vector<std::int64_t> sorted_members;
 };
 
@@ -165,6 +212,7 @@ std::unique_ptr<OutputFile::Impl> OutputFile::Impl::open_read_write(MPI_Comm com
                                                                     const OutputLayout& layout) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  impl->comm = comm;
   impl->layout = layout;
   impl->points = layout.grid.points();
   Hid fapl = mpio_fapl(comm, path);
@@ -237,15 +285,29 @@ void OutputFile::Impl::select_members(Dataset& ds, std::span<const std::int64_t>
   }
 }
 
-void OutputFile::Impl::collective_write(Dataset& ds, bool writes, hid_t memory, const void* buffer,
-                                        const std::string& what, std::int64_t time_index,
-                                        std::int64_t lead_index) {
-  if (!writes) checked(H5Sselect_none(ds.file_space.get()), path, what, "H5Sselect_none");
-  checked(H5Dwrite(ds.dset.get(), H5T_NATIVE_DOUBLE, memory, ds.file_space.get(),
-                   collective_dxpl.get(), buffer),
-          path, what,
-          "collective write of time_index " + std::to_string(time_index) + ", lead_index " +
-              std::to_string(lead_index));
+std::string OutputFile::Impl::collective_write(Dataset& ds, bool writes, hid_t memory,
+                                               const void* buffer, const std::string& what,
+                                               std::int64_t time_index, std::int64_t lead_index) {
+  try {
+    if (!writes) checked(H5Sselect_none(ds.file_space.get()), path, what, "H5Sselect_none");
+    checked(H5Dwrite(ds.dset.get(), H5T_NATIVE_DOUBLE, memory, ds.file_space.get(),
+                     collective_dxpl.get(), buffer),
+            path, what,
+            "collective write of time_index " + std::to_string(time_index) + ", lead_index " +
+                std::to_string(lead_index));
+  } catch (const OutputError& e) {
+    return e.what() + free_space_note(path);
+  }
+  return {};
+}
+
+void OutputFile::Impl::agree(const std::string& error, const std::string& operation) const {
+  int failed_here = error.empty() ? 0 : 1, failed_anywhere = 0;
+  MPI_Allreduce(&failed_here, &failed_anywhere, 1, MPI_INT, MPI_MAX, comm);
+  if (failed_here) throw CollectiveOutputError(error, true);
+  if (failed_anywhere)
+    throw CollectiveOutputError(
+        "output file " + path.string() + ": " + operation + " failed on another rank", false);
 }
 
 hid_t OutputFile::Impl::memory_space_for(hsize_t count, const std::string& name) {
@@ -418,17 +480,26 @@ void OutputFile::write_members(const std::string& field, std::int64_t time_index
     if (!error.empty())
       error = "output file " + im.path.string() + ": write_members " + field + ": " + error;
   }
-  const bool writes = error.empty() && !members.empty();
+  bool writes = error.empty() && !members.empty();
   hid_t memory = im.empty_space.get();
   const void* buffer = &kNothing;
   const std::string what = "dataset " + field;
   if (writes) {
-    im.select_members(ds, im.sorted_members, time_index, lead_index, field);
-    memory = im.memory_space_for(hsize_t(rows.size()), field);
-    buffer = rows.data();
+    try {
+      im.select_members(ds, im.sorted_members, time_index, lead_index, field);
+      memory = im.memory_space_for(hsize_t(rows.size()), field);
+      buffer = rows.data();
+    } catch (const OutputError& e) {
+      error = e.what();
+      writes = false;
+      memory = im.empty_space.get();
+      buffer = &kNothing;
+    }
   }
-  im.collective_write(ds, writes, memory, buffer, what, time_index, lead_index);
-  if (!error.empty()) throw OutputError(error);
+  std::string failed =
+      im.collective_write(ds, writes, memory, buffer, what, time_index, lead_index);
+  if (failed.empty()) failed = injected_output_fault("output-write", im.comm, im.path);
+  im.agree(error.empty() ? failed : error, "write_members " + field);
 }
 
 void OutputFile::write_statistic(const std::string& field, const std::string& stat,
@@ -447,21 +518,29 @@ void OutputFile::write_statistic(const std::string& field, const std::string& st
             std::to_string(data.size()) + " values, need " + std::to_string(im.points) + " (" +
             std::to_string(im.layout.grid.nlat) + "x" + std::to_string(im.layout.grid.nlon) +
             ") or none";
-  const bool writes = error.empty() && !data.empty();
+  bool writes = error.empty() && !data.empty();
   const std::string what = "dataset " + name;
   hid_t memory = im.empty_space.get();
   const void* buffer = &kNothing;
   if (writes) {
-    const hsize_t start[4] = {hsize_t(time_index), hsize_t(lead_index), 0, 0};
-    const hsize_t count[4] = {1, 1, hsize_t(im.layout.grid.nlat), hsize_t(im.layout.grid.nlon)};
-    checked(
-        H5Sselect_hyperslab(ds.file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-        im.path, what, "select step");
-    memory = im.memory_space_for(hsize_t(im.points), name);
-    buffer = data.data();
+    try {
+      const hsize_t start[4] = {hsize_t(time_index), hsize_t(lead_index), 0, 0};
+      const hsize_t count[4] = {1, 1, hsize_t(im.layout.grid.nlat), hsize_t(im.layout.grid.nlon)};
+      checked(
+          H5Sselect_hyperslab(ds.file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+          im.path, what, "select step");
+      memory = im.memory_space_for(hsize_t(im.points), name);
+      buffer = data.data();
+    } catch (const OutputError& e) {
+      error = e.what();
+      writes = false;
+      memory = im.empty_space.get();
+      buffer = &kNothing;
+    }
   }
-  im.collective_write(ds, writes, memory, buffer, what, time_index, lead_index);
-  if (!error.empty()) throw OutputError(error);
+  const std::string failed =
+      im.collective_write(ds, writes, memory, buffer, what, time_index, lead_index);
+  im.agree(error.empty() ? failed : error, "write_statistic " + name);
 }
 
 std::vector<double> OutputFile::read_members(const std::string& field, std::int64_t time_index,
@@ -510,7 +589,14 @@ std::vector<double> OutputFile::read_members(const std::string& field, std::int6
 void OutputFile::flush() {
   QuietHdf5Errors quiet;
   impl_->require_open("flush");
-  checked(H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL), impl_->path, "/", "H5Fflush");
+  std::string error;
+  try {
+    checked(H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL), impl_->path, "/", "H5Fflush");
+  } catch (const OutputError& e) {
+    error = e.what() + free_space_note(impl_->path);
+  }
+  if (error.empty()) error = injected_output_fault("output-flush", impl_->comm, impl_->path);
+  impl_->agree(error, "flush");
 }
 
 void OutputFile::close() {
@@ -525,10 +611,19 @@ void OutputFile::close() {
   im.empty_space.reset();
   im.collective_dxpl.reset();
   const herr_t closed = im.file.reset();
-  if (flushed < 0)
-    throw OutputError("output file " + im.path.string() + ": /: H5Fflush before close failed" +
-                      (flush_error.empty() ? "" : " (HDF5: " + flush_error + ")"));
-  checked(closed, im.path, "/", "close");
+  std::string error;
+  if (flushed < 0) {
+    error = "output file " + im.path.string() + ": /: H5Fflush before close failed" +
+            (flush_error.empty() ? "" : " (HDF5: " + flush_error + ")") + free_space_note(im.path);
+  } else {
+    try {
+      checked(closed, im.path, "/", "close");
+    } catch (const OutputError& e) {
+      error = e.what();
+    }
+  }
+  if (error.empty()) error = injected_output_fault("output-close", im.comm, im.path);
+  im.agree(error, "close");
 }
 
 }  // namespace stormrun::io

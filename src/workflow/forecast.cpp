@@ -10,6 +10,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 #include "initial_states.hpp"
 #include "restart_state.hpp"
@@ -19,6 +20,7 @@
 #include "stormrun/model/diagnostics.hpp"
 #include "stormrun/model/registry.hpp"
 #include "stormrun/runtime/log.hpp"
+#include "stormrun/runtime/agreement.hpp"
 #include "stormrun/runtime/progress.hpp"
 #include "stormrun/runtime/signals.hpp"
 
@@ -72,8 +74,52 @@ class Forecast {
         progress_(rt.rank() == 0 && !config.quiet) {}
 
   /// Collective: every round, every step. kExitOk, kExitStoppedEarly after a stop, or
-  /// kExitDiverged.
+  /// kExitDiverged. A failure on some ranks only (the disk full while writing the output or
+  /// committing a checkpoint, a model error) is agreed before the next collective:
+  /// AgreedFailure on every rank, the failing ranks' messages printed (see "Failures in the
+  /// step loop").
   int run() {
+    try {
+      return run_rounds();
+    } catch (const io::CollectiveOutputError& e) {
+      agree_collective_failure(e);
+      throw;
+    }
+  }
+
+  const std::string& stop_reason() const { return stop_reason_; }
+  std::int64_t diverged_step() const { return diverged_step_; }
+  const std::string& divergence() const { return divergence_; }
+  std::int64_t steps_this_run() const { return steps_this_run_; }
+
+ private:
+  // ---- failures in the step loop -------------------------------------------------------
+  // Two kinds, one rule: every rank leaves a failing step on the same path, before the
+  // next collective. (1) Local work (the model step, reading back members, a checkpoint
+  // commit: each rank's own files) is caught here and agreed at once (agreed_step, one
+  // reduction). (2) A collective operation of the output (write, flush) agrees by itself
+  // and throws CollectiveOutputError on every rank at the same call; run() agrees on it
+  // once more so that the failing ranks' messages are printed. Either way every rank
+  // throws AgreedFailure; run.cpp then closes the output collectively and every rank
+  // exits with the same code. The newest durable commit stays the previous one (a commit
+  // that failed left nothing behind: its staging dir is removed), and the output holds
+  // every step that commit claims (it was flushed before the commit).
+
+  // Collective: `work` (local) on this rank, its outcome agreed by every rank.
+  template <class Work>
+  void local_step(const char* point, Work&& work) {
+    agreed_step(rt_, "step", kExitFailure, true, std::forward<Work>(work), point);
+  }
+
+  // Collective (every rank threw `e` at the same output call): prints the failing ranks'
+  // messages and throws AgreedFailure.
+  void agree_collective_failure(const io::CollectiveOutputError& e) {
+    runtime::agree_or_throw(
+        rt_.comm(), "step",
+        e.failed_here() ? runtime::Outcome{kExitFailure, e.what()} : runtime::Outcome{});
+  }
+
+  int run_rounds() {
     const std::vector<std::vector<Batch>> rounds = make_rounds();
     const std::int64_t nrounds = rt_.max(static_cast<std::int64_t>(rounds.size()));
     if (nrounds == 0)
@@ -87,16 +133,10 @@ class Forecast {
         return diverged_step_ >= 0 ? kExitDiverged : kExitStoppedEarly;
     }
     output_.flush();
-    restart_.flush();
+    local_step("step-final-commit", [&] { restart_.flush(); });
     return kExitOk;
   }
 
-  const std::string& stop_reason() const { return stop_reason_; }
-  std::int64_t diverged_step() const { return diverged_step_; }
-  const std::string& divergence() const { return divergence_; }
-  std::int64_t steps_this_run() const { return steps_this_run_; }
-
- private:
   // Local. Rounds of batches run in lockstep across ranks. With statistics every member of a
   // start time must be resident at the same step, so round s holds all of this rank's units
   // of start time s (precheck() made sure they fit in a batch); otherwise one batch a round.
@@ -131,8 +171,10 @@ class Forecast {
     const std::int64_t t0 = rt_.min(first);
     if (t0 == INT64_MAX) return false;
     for (std::int64_t t = t0; t <= config_.nsteps; ++t) {
-      for (RunningBatch& b : batches)
-        advance(b, t);  // model step, diagnostics
+      local_step("step-model", [&] {
+        for (RunningBatch& b : batches)
+          advance(b, t);  // model step, diagnostics
+      });
       if (diverged(batches, t)) return true;
       write_fields(batches, t);
       if (!config_.statistics.empty()) write_round_statistics(batches, round, t);
@@ -214,27 +256,8 @@ class Forecast {
     const std::size_t points = std::size_t(config_.grid.points());
     for (const std::string& field : fields_) {
       std::vector<double> mine;
-      mine.reserve(owned_.size() * points);
-      for (std::int64_t index : owned_) {
-        const WorkUnit& unit = units_.at(std::size_t(index));
-        if (unit.start_index != start) continue;
-        bool found = false;
-        for (const RunningBatch& b : batches) {
-          if (!b.active) continue;
-          const auto it = std::find(b.batch.units.begin(), b.batch.units.end(), index);
-          if (it == b.batch.units.end()) continue;
-          const auto values = field_of(b, std::size_t(it - b.batch.units.begin()), field);
-          mine.insert(mine.end(), values.begin(), values.end());
-          found = true;
-          break;
-        }
-        if (!found) {
-          const std::int64_t member = unit.member;
-          const std::vector<double> values =
-              output_.read_members(field, unit.start_index, t, std::span(&member, 1));
-          mine.insert(mine.end(), values.begin(), values.end());
-        }
-      }
+      // Local (read_members is independent I/O): agreed before the collective below.
+      local_step("step-statistics", [&] { gather_members(batches, start, t, field, mine); });
       write_statistics(rt_, output_, field, config_.statistics, start, t, mine,
                        std::size_t(config_.nensemble), points);
     }
@@ -281,14 +304,41 @@ class Forecast {
     if (!rt_.any(!mine.empty())) return false;
     if (!mine.empty()) runtime::log_error(rt_.rank(), mine);
     output_.flush();
-    restart_.flush();
-    rt_.barrier();  // every rank's last good row is durable before anyone reports
+    // Agreed: every rank's last good row is durable before anyone reports.
+    local_step("step-stop-commit", [&] { restart_.flush(); });
     std::string first;
     for (const std::string& message : rt_.gather(mine))
       if (first.empty()) first = message;
     divergence_ = rt_.broadcast(first);
     diverged_step_ = t;
     return true;
+  }
+
+  // Local: this rank's members of start time `start` at step t, computed or read back.
+  void gather_members(const std::vector<RunningBatch>& batches, std::int64_t start, std::int64_t t,
+                      const std::string& field, std::vector<double>& mine) {
+    const std::size_t points = std::size_t(config_.grid.points());
+    mine.reserve(owned_.size() * points);
+    for (std::int64_t index : owned_) {
+      const WorkUnit& unit = units_.at(std::size_t(index));
+      if (unit.start_index != start) continue;
+      bool found = false;
+      for (const RunningBatch& b : batches) {
+        if (!b.active) continue;
+        const auto it = std::find(b.batch.units.begin(), b.batch.units.end(), index);
+        if (it == b.batch.units.end()) continue;
+        const auto values = field_of(b, std::size_t(it - b.batch.units.begin()), field);
+        mine.insert(mine.end(), values.begin(), values.end());
+        found = true;
+        break;
+      }
+      if (!found) {
+        const std::int64_t member = unit.member;
+        const std::vector<double> values =
+            output_.read_members(field, unit.start_index, t, std::span(&member, 1));
+        mine.insert(mine.end(), values.begin(), values.end());
+      }
+    }
   }
 
   // Collective: the restart boundary of step t. The ranks agree whether anyone commits or
@@ -313,11 +363,18 @@ class Forecast {
     const bool any_commit = rt_.any(active_here && restart_.will_flush());
     const bool stop = rt_.any(step_limit || signal != 0);
     if (any_commit || stop) output_.flush();
-    if (active_here) restart_.write(t, dt_ * t, running);
+    local_step("step-commit", [&] {
+      try {
+        if (active_here) restart_.write(t, dt_ * t, running);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("checkpoint commit of step " + std::to_string(t) + ": " +
+                                 e.what());
+      }
+    });
     if (!stop) return false;
-    restart_.flush();
-    // Every rank's row is durable before anyone reports the stop; the reason is agreed: the
-    // lowest rank that received a signal, as (size - rank) * 256 + signal.
+    // Agreed: every rank's row is durable before anyone reports the stop. The reason is
+    // agreed too: the lowest rank that received a signal, as (size - rank) * 256 + signal.
+    local_step("step-stop-commit", [&] { restart_.flush(); });
     const std::int64_t by =
         rt_.max(signal != 0 ? std::int64_t(rt_.size() - rt_.rank()) * 256 + (signal & 255) : 0);
     stop_reason_ = by != 0 ? runtime::StopSignals::name(int(by % 256)) + " received by rank " +

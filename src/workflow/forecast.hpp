@@ -27,7 +27,10 @@ struct ForecastResult {
 /// then every round of batches, in lockstep with every other rank. A stop (signal or
 /// --stop-after-steps) is agreed at a step boundary, after every rank's row is durable. A
 /// non-finite value in a state or diagnostic about to be written ends the run on every rank
-/// with kExitDiverged before anything of that step is written or committed.
+/// with kExitDiverged before anything of that step is written or committed. A failure on
+/// some ranks only (phase "step": the model, an output write or flush, a checkpoint commit)
+/// is agreed before the next collective: runtime::AgreedFailure on every rank, with the
+/// output still open (the caller closes it, collectively, on the way out).
 ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const StartContext& context,
                         const Decision& decision, io::OutputFile& output);
 

@@ -179,7 +179,17 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
 
     const ForecastResult result = forecast(config, rt, context, decision, *output);
     const int code = result.code;
-    output->close();  // collective
+    // Collective and agreed: a close that fails on some ranks (the disk full at the last
+    // flush) ends every rank with exit 1, the failing ranks' messages printed.
+    try {
+      output->close();
+    } catch (const io::CollectiveOutputError& e) {
+      output.reset();
+      runtime::agree_or_throw(
+          rt.comm(), "close",
+          e.failed_here() ? runtime::Outcome{kExitFailure, e.what()} : runtime::Outcome{});
+      throw;
+    }
 
     // Phase "finish": the global catalog says how this start ended. A stop signal from here
     // on does not change the outcome (0 finished, 75 stopped): OnStop::Continue.
@@ -216,7 +226,8 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
       rt.info("stormrun: run complete; output " + context.output.string());
     return code;
   } catch (const runtime::AgreedFailure&) {
-    throw;  // every rank unwinds together
+    // Every rank unwinds together: the output's destructor closes it collectively.
+    throw;
   } catch (const std::exception& e) {
     runtime::log_error(rt.rank(), e.what());
     MPI_Abort(rt.comm(), kExitFailure);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Start-up and shut-down never hang: a test-only fault point
+"""Start-up, the step loop and shut-down never hang: a test-only fault point
 (STORMRUN_TEST_STARTUP_FAULT=<point>:<rank>[,<rank>...]) fails chosen ranks at each agreement
 point of `stormrun run` (every phase's first, and the later ones of store, output and
 migration), under `mpirun --mca orte_abort_on_non_zero_status 0` (mpirun then kills no
@@ -59,6 +59,14 @@ POINTS = {
     "migration": ("migration", e2e.EXIT_MISMATCH, True, True, EVERY),
     "migration-commit": ("migration", e2e.EXIT_FAILURE, True, True, ONE),
     "finish": ("finish", e2e.EXIT_FAILURE, False, True, EVERY),
+    # the step loop (forecast.cpp): local work agreed before the next collective
+    "step-model": ("step", e2e.EXIT_FAILURE, False, True, ((2, [1]),)),
+    "step-commit": ("step", e2e.EXIT_FAILURE, True, True, EVERY),
+    "step-final-commit": ("step", e2e.EXIT_FAILURE, False, True, ONE),
+    # the output's collective operations (output_file.cpp): agreed inside each one
+    "output-write": ("step", e2e.EXIT_FAILURE, False, True, ((3, [0]), (3, [1, 2]))),
+    "output-flush": ("step", e2e.EXIT_FAILURE, False, True, ((2, [1]),)),
+    "output-close": ("close", e2e.EXIT_FAILURE, False, True, ((2, [1]), (3, [0, 2]))),
 }
 
 

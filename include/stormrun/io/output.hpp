@@ -46,6 +46,21 @@ class OutputMismatch : public OutputError {
   using OutputError::OutputError;
 };
 
+/// A collective operation of the output (write, flush, close) failed on some ranks: it is
+/// thrown on EVERY rank of the communicator, at the same call, so that all ranks leave the
+/// operation together and can agree before their next collective (runtime/agreement.hpp).
+/// On a rank whose own part failed, failed_here() is true and what() names the file and
+/// the HDF5 error; on the others what() says that another rank failed.
+class CollectiveOutputError : public OutputError {
+ public:
+  CollectiveOutputError(const std::string& message, bool failed_here)
+      : OutputError(message), failed_here_(failed_here) {}
+  bool failed_here() const { return failed_here_; }
+
+ private:
+  bool failed_here_;
+};
+
 struct FieldInfo {
   std::string name;
   std::string units;      ///< e.g. "m", "m s-1", "s-1"
@@ -100,6 +115,9 @@ class OutputFile {
   /// Collective. Writes `data` ([members.size()][nlat][nlon], doubles) into
   /// field[members[i], time_index, lead_index, :, :] for each i. A rank with nothing to
   /// write passes empty spans. members may be in any order and need not be contiguous.
+  /// The ranks agree on the outcome (one reduction): a failure on any rank (a bad request,
+  /// the disk full) throws CollectiveOutputError on every rank. So do write_statistic(),
+  /// flush() and close().
   void write_members(const std::string& field, std::int64_t time_index, std::int64_t lead_index,
                      std::span<const std::int64_t> members, std::span<const double> data);
   /// Collective. Writes `data` ([nlat][nlon]) into <field>_<stat>[time_index, lead_index];

@@ -415,6 +415,25 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
     fsync_together({impl_->commits, catalog_tmp});
   } catch (const StoreError& e) {
     if (!catalog_tmp.empty()) ::unlink(catalog_tmp.c_str());
+    // Nothing is lost yet (no retention has run): the commit is withdrawn, renamed back
+    // into its staging dir (removed with it), so that a failed commit (a disk that fills
+    // just after the rename) leaves the rank dir exactly as before: its catalog lists the
+    // previous commit as the newest, and nothing unlisted lies beside it. A crash in the
+    // middle leaves a complete commit the next open re-adds, as before.
+    std::erase_if(impl_->rows, [&](const CatalogRow& r) { return r.commit_id == row.commit_id; });
+    if (::rename(target.c_str(), s->dir.c_str()) == 0) {
+      s->sealed = false;
+      try {
+        fsync_dir(impl_->commits);
+      } catch (const StoreError&) {
+        // the rename back is done; its durability only matters for a crash right now
+      }
+      throw StoreError("cannot commit " + target.string() + ": " + e.what() +
+                       "; the commit was withdrawn and " + impl_->dir.string() +
+                       " is as before it");
+    }
+    impl_->rows.push_back(row);
+    sort_rows(impl_->rows);
     throw on_disk_but(e);
   }
   fault.after(CommitStep::CommitsDirSynced);
