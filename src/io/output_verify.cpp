@@ -178,6 +178,21 @@ std::vector<std::string> layout_differences(hid_t file, const OutputLayout& layo
       out.push_back(what + ": shape " + shape_text(shape) + " in the file, " +
                     shape_text(var.shape) + " for this run");
   }
+  expected.insert(kBookkeepingGroup);
+  const std::string checksum_what = std::string("dataset ") + kStepChecksumPath;
+  if (H5Lexists(file, kBookkeepingGroup, H5P_DEFAULT) <= 0 ||
+      H5Lexists(file, kStepChecksumPath, H5P_DEFAULT) <= 0) {
+    out.push_back(checksum_what + ": missing in the file");
+  } else {
+    Hid dset = checked(H5Dopen2(file, kStepChecksumPath, H5P_DEFAULT), H5Dclose, path,
+                       checksum_what, "open");
+    if (dataset_class(dset.get(), path, checksum_what) != H5T_INTEGER)
+      out.push_back(checksum_what + ": element type in the file is not an integer");
+    const std::vector<hsize_t> shape = dataset_shape(dset.get(), path, checksum_what);
+    if (shape != step_checksum_shape(layout))
+      out.push_back(checksum_what + ": shape " + shape_text(shape) + " in the file, " +
+                    shape_text(step_checksum_shape(layout)) + " for this run");
+  }
   std::vector<std::string> names;
   checked(H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_link_name, &names), path,
           "/", "list objects");
