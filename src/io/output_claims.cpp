@@ -143,7 +143,7 @@ std::vector<std::string> check_claims_by_checksum(
              evidence.at(claim.member, std::int64_t(t->second), e + 1) == 0)
         ++e;
       problems.push_back(path.string() + ": member " + std::to_string(claim.member) + " start " +
-                         format_utc(claim.start) + " lead step " + step_range(s, e) +
+                         format_utc_seconds(start_s, 0, 0) + " lead step " + step_range(s, e) +
                          " never written (step checksum 0), but " + claim.claimed_by +
                          " claims steps 0.." + std::to_string(claim.last_step));
       s = e + 1;
@@ -179,6 +179,10 @@ std::vector<std::string> check_claims_by_checksum(
   const hsize_t per_step = ny * nx;
   std::vector<double> slab(std::size_t(evidence.nlead * std::int64_t(per_step)));
   std::vector<std::uint64_t> digests(fields.size() * std::size_t(evidence.nlead));
+  std::vector<std::string> start_text(std::size_t(evidence.ntime), "?");
+  for (const auto& [seconds, index] : time_index)
+    if (std::int64_t(index) < evidence.ntime)
+      start_text[std::size_t(index)] = format_utc_seconds(seconds, 0, 0);
   constexpr std::size_t kMaxListed = 20;
   std::size_t mismatched = 0;
   for (std::int64_t m = 0; m < evidence.nensemble; ++m)
@@ -210,8 +214,8 @@ std::vector<std::string> check_claims_by_checksum(
             std::size_t(s) * fields.size(), fields.size()));
         if (got == want) continue;
         if (++mismatched > kMaxListed) continue;
-        problems.push_back(path.string() + ": member " + std::to_string(m) + " time index " +
-                           std::to_string(t) + " lead step " + std::to_string(s) +
+        problems.push_back(path.string() + ": member " + std::to_string(m) + " start " +
+                           start_text[std::size_t(t)] + " lead step " + std::to_string(s) +
                            ": the fields' bytes do not match their step checksum (damaged or "
                            "changed after they were written)");
       }
