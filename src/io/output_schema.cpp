@@ -168,7 +168,8 @@ std::uint64_t step_checksum(std::span<const std::uint64_t> field_digests) {
 }
 
 std::int64_t OutputEvidence::written_prefix(std::int64_t member, std::int64_t time) const {
-  if (!has_checksums || member < 0 || member >= nensemble || time < 0 || time >= ntime) return -1;
+  if (!(has_checksums || scanned) || member < 0 || member >= nensemble || time < 0 || time >= ntime)
+    return -1;
   std::int64_t s = 0;
   while (s < nlead && at(member, time, s) != 0)
     ++s;

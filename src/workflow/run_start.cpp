@@ -28,32 +28,33 @@ io::FieldInfo field_info(const std::string& model_name, const std::string& name)
 }
 
 // The output is evidence (docs/checkpoint-format.md, "Output evidence"): the steps the plan
-// trusts must be in the file. Reads only the file's format and its step checksums. Returns
-// a refusal (exit 3) for a file of another output format; a file that cannot be read or has
-// another layout is left to open_existing, which names every difference.
+// trusts must be in the file. Reads only the file's format and its step checksums (a
+// format-1 file, which has none, is scanned for the NaN fill instead). Returns a refusal
+// (exit 3) for a file of a newer output format; a file that cannot be read or has another
+// layout is left to open_existing, which names every difference.
 std::string check_output_evidence(const RunConfig& config, const StartContext& context,
                                   const std::vector<DirSummary>& dirs, RestartPlan& plan) {
   io::OutputEvidence evidence;
   try {
-    evidence = io::read_output_evidence(context.output);
+    evidence = io::read_output_evidence(context.output, /*scan_fill=*/true);
   } catch (const io::OutputError&) {
     return "";
   }
-  const std::string versions = "output " + context.output.string() + " is in output format " +
-                               std::to_string(evidence.format) + ", this stormrun writes format " +
-                               std::to_string(io::kOutputFormatVersion);
   if (evidence.format > io::kOutputFormatVersion)
-    return versions +
-           " (the file was written by a newer stormrun): resume it with the stormrun "
-           "that wrote it, or write to another --output and --checkpoint-dir";
-  if (evidence.format >= 1 && evidence.format < io::kOutputFormatVersion)
-    return versions +
-           ": format 1 records no step checksums, so a resume cannot tell which "
-           "steps the file holds; finish this run with the stormrun that started it, "
-           "or start again: remove " +
-           context.output.string() + " and " + context.root.string() +
-           " (or give another --output and --checkpoint-dir)";
-  if (!evidence.has_checksums || evidence.nensemble != config.nensemble ||
+    return "output " + context.output.string() + " is in output format " +
+           std::to_string(evidence.format) + ", this stormrun writes format " +
+           std::to_string(io::kOutputFormatVersion) + " and reads formats 1 to " +
+           std::to_string(io::kOutputFormatVersion) +
+           " (the file was written by a newer stormrun): resume it with the stormrun that "
+           "wrote it, or write to another --output and --checkpoint-dir";
+  if (evidence.scanned)
+    plan.warnings.push_back(
+        "output " + context.output.string() +
+        " is in output format 1 (written before outputs "
+        "recorded step checksums): the steps it holds were found by reading every field, and "
+        "the steps this run adds get no checksums; a new run writes format " +
+        std::to_string(io::kOutputFormatVersion));
+  if (!(evidence.has_checksums || evidence.scanned) || evidence.nensemble != config.nensemble ||
       evidence.ntime != std::int64_t(config.start_times.size()) ||
       evidence.nlead != config.nsteps + 1)
     return "";  // not this run's layout: open_existing refuses it, naming the differences

@@ -17,12 +17,13 @@
                     older commit and ends byte-identical; `stormrun verify` names it
   format_versions   a store of format 1 (manifests without their checksum, catalogs of
                     version 1) resumes from its newest commit to the same bytes; an output of
-                    format 1 (no step checksums) is refused with exit 3 naming both versions
-                    and what to do, nothing changed; a store or output claiming a future
-                    version is refused with exit 3 naming both versions
+                    format 1 (no step checksums), older than its store, resumes: the steps it
+                    lacks are found by its NaN fill and recomputed, same field bytes; a store
+                    or output claiming a future version is refused with exit 3 naming both
+                    versions, nothing changed
   main_artifacts    (only with --stormrun-main: the binary of today's main) a store and
-                    output written by main's binary and stopped: the resume with this binary
-                    is refused with exit 3 naming both output formats, nothing changed
+                    output written by main's binary and stopped: this binary resumes them
+                    from their newest commit to the field bytes of main's uninterrupted run
 
 Temporary directories are removed at the end unless STORMRUN_KEEP_TMP=1.
 """
@@ -63,6 +64,17 @@ def no_fill(ctx, path, what):
         for name in FIELDS + tuple(f"{v}_{s}" for v in FIELDS for s in ("mean", "std")):
             bad = np.count_nonzero(np.isnan(f[name][()]))
             ctx.check(bad == 0, f"{what}: /{name} holds {bad} fill values (never-written steps)")
+
+
+def same_fields(ctx, reference, other, what):
+    """Every dataset but stormrun's bookkeeping has the reference's bytes."""
+    a, b = e2e.datasets(reference), e2e.datasets(other)
+    names = sorted(n for n in a if not n.startswith("stormrun"))
+    ctx.check(names == sorted(n for n in b if not n.startswith("stormrun")),
+              f"{what}: datasets differ: {sorted(a)} vs {sorted(b)}")
+    bad = [n for n in names if n in b and a[n] != b[n]]
+    if ctx.check(not bad, f"{what}: {bad} differ from the reference"):
+        print(f"  same field bytes as the reference: {what} ({len(names)} datasets)", flush=True)
 
 
 def checksums(path):
@@ -240,20 +252,33 @@ def case_format_versions(ctx):
     with open(os.path.join(store, "catalog.json")) as f:
         ctx.check(json.load(f)["format"] == 2, "the resumed store's catalog is not of format 2")
 
-    # Outputs of format 1 (today's main) and of a future format: refused, nothing changed.
-    for name, version, drop in (("o1", 1, True), ("o9", 9, False)):
-        out = e2e.prepare(ctx, name)
-        args = CONFIG + ["--output", out]
-        ctx.run(args + ["--stop-after-steps", "3"], 2, EXIT_STOPPED, what=f"{name}: stop")
-        set_output_format(out, version, drop)
-        before = e2e.tree_hash(out, out + ".ckpt")
-        r = ctx.run(args, 2, EXIT_MISMATCH, what=f"{name}: resume an output of format {version}")
-        ctx.check(f"output format {version}, this stormrun writes format 2" in r.err,
-                  f"{name}: the refusal does not name both output formats", r)
-        ctx.check(("remove " + out) in r.err if version == 1 else "newer stormrun" in r.err,
-                  f"{name}: the refusal does not say what to do", r)
-        ctx.check(e2e.tree_hash(out, out + ".ckpt") == before,
-                  f"{name}: the refused resume changed the output or the store")
+    # An output of format 1 (today's main: no step checksums), restored from an older copy
+    # so that the store is ahead of it: resumed, the steps it lacks found by its NaN fill
+    # and recomputed; the fields end as the reference's.
+    out, store, early = stopped_twice(ctx, "o1", 2)
+    set_output_format(early, 1, drop_checksums=True)
+    shutil.copy2(early, out)
+    r = ctx.run(CONFIG + ["--output", out], 2, EXIT_OK, what="resume a format-1 output")
+    ctx.check("is in output format 1" in r.err and "but the output holds only" in r.err,
+              "format-1 output: no warning naming its format and the steps it lacks", r)
+    no_fill(ctx, out, "format-1 output resumed")
+    same_fields(ctx, ref, out, "format-1 output resumed")
+    ctx.check(int(e2e.root_attr(out, "stormrun_format")) == 1,
+              "the resumed format-1 output no longer says format 1")
+    e2e.verify(ctx, store, "format-1 output resumed")
+
+    # An output of a future format: refused, nothing changed.
+    out = e2e.prepare(ctx, "o9")
+    args = CONFIG + ["--output", out]
+    ctx.run(args + ["--stop-after-steps", "3"], 2, EXIT_STOPPED, what="o9: stop")
+    set_output_format(out, 9, False)
+    before = e2e.tree_hash(out, out + ".ckpt")
+    r = ctx.run(args, 2, EXIT_MISMATCH, what="o9: resume an output of format 9")
+    ctx.check("output format 9, this stormrun writes format 2 and reads formats 1 to 2" in r.err
+              and "newer stormrun" in r.err,
+              "o9: the refusal does not name both output formats and what to do", r)
+    ctx.check(e2e.tree_hash(out, out + ".ckpt") == before,
+              "o9: the refused resume changed the output or the store")
 
     # A store claiming a future version: the root catalog, a rank catalog.
     for name, edit in (("root", lambda s: set_root_format(s, 7)), ("rank", None)):
@@ -281,16 +306,24 @@ def case_format_versions(ctx):
 
 
 def case_main_artifacts(ctx, main_binary):
+    ref = e2e.prepare(ctx, "ref")
+    ctx.run(CONFIG + ["--output", ref], 2, EXIT_OK, what="main's binary: reference",
+            program=main_binary)
     out = e2e.prepare(ctx, "main")
     args = CONFIG + ["--output", out]
     ctx.run(args + ["--stop-after-steps", "3"], 2, EXIT_STOPPED, what="main's binary: stop",
             program=main_binary)
-    before = e2e.tree_hash(out, out + ".ckpt")
-    r = ctx.run(args, 2, EXIT_MISMATCH, what="resume main's store and output")
-    ctx.check("output format 1, this stormrun writes format 2" in r.err,
-              "main's output: the refusal does not name both output formats", r)
-    ctx.check(e2e.tree_hash(out, out + ".ckpt") == before,
-              "the refused resume changed main's output or store")
+    done = e2e.progress(ctx, out + ".ckpt")
+    r = ctx.run(args, 2, EXIT_OK, what="resume main's store and output with this binary")
+    ctx.check("is in output format 1" in r.err, "main's output: no format-1 warning", r)
+    ctx.check("reruns from step 0" not in r.err and "skipped damaged" not in r.err,
+              "main's store did not resume from its newest commits", r)
+    steps = [int(m.group(1)) for m in re.finditer(r"^step (\d+)/", r.out, re.M)]
+    ctx.check(steps and steps[0] == min(done.values()) + 1,
+              f"main's store: the resume starts at step {steps[:1]}, expected "
+              f"{min(done.values()) + 1}", r)
+    same_fields(ctx, ref, out, "main's store and output resumed by this binary")
+    e2e.verify(ctx, out + ".ckpt", "main's store resumed")
 
 
 CASES = {

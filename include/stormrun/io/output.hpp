@@ -153,6 +153,9 @@ struct OutputEvidence {
   std::int64_t ntime = 0;
   std::int64_t nlead = 0;
   std::vector<std::uint64_t> checksums;  ///< [member][time][lead]; 0 = never written
+  /// A format-1 file (no step checksums) read with `scan_fill`: `checksums` then holds 1
+  /// where no per-member field holds the NaN fill, 0 elsewhere.
+  bool scanned = false;
 
   std::uint64_t at(std::int64_t member, std::int64_t time, std::int64_t lead) const {
     return checksums[std::size_t((member * ntime + time) * nlead + lead)];
@@ -162,8 +165,10 @@ struct OutputEvidence {
   std::int64_t written_prefix(std::int64_t member, std::int64_t time) const;
 };
 /// OutputError naming the file when it is not an HDF5 file; a file without the dataset
-/// (format 1, or not a stormrun output) gives has_checksums false.
-OutputEvidence read_output_evidence(const std::filesystem::path& path);
+/// (format 1, or not a stormrun output) gives has_checksums false. With `scan_fill`, a
+/// format-1 file's per-member fields are read instead (the whole file: the one slow path,
+/// for outputs written before step checksums) and `scanned` is set.
+OutputEvidence read_output_evidence(const std::filesystem::path& path, bool scan_fill = false);
 
 /// Steps of one work unit that a checkpoint row claims are in the output.
 struct ClaimedSteps {
