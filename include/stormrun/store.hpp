@@ -39,8 +39,11 @@ enum class CheckpointMode { Overwrite, Append };
 std::string to_string(CheckpointMode mode);
 CheckpointMode parse_checkpoint_mode(const std::string& text);  // StoreError naming the value
 
-/// Format version written into every manifest and catalog (docs/checkpoint-format.md).
-inline constexpr int kCheckpointFormatVersion = 1;
+/// Format version written into every manifest and catalog (docs/checkpoint-format.md,
+/// "Format versions"): 2 adds each manifest's own checksum. Readers accept
+/// kOldestCheckpointFormatVersion..kCheckpointFormatVersion and refuse anything newer.
+inline constexpr int kCheckpointFormatVersion = 2;
+inline constexpr int kOldestCheckpointFormatVersion = 1;
 
 struct FileRecord {
   std::uint64_t bytes = 0;
@@ -72,6 +75,8 @@ struct Manifest {
   std::map<std::string, std::int64_t> units;  ///< work unit → completed step
   std::map<std::string, FileRecord> files;    ///< every file of the commit but the manifest
 
+  /// The manifest as written, with "checksum": the XXH3-64 (16 hex digits) of the compact
+  /// JSON text (keys sorted, no spaces) of every other field.
   nlohmann::json to_json() const;
   /// Parses and validates (types, version, relative paths that stay inside the commit);
   /// StoreError naming `where` otherwise.

@@ -152,8 +152,13 @@ void verify_ledger(const std::vector<fs::path>& dirs,
       list.push_back(claim);
     for (const std::string& problem : io::check_claimed_steps(*output, list))
       report.problems.push_back({*output, problem});
-    report.notes.push_back("output " + output->string() + ": every claimed step of " +
-                           std::to_string(list.size()) + " unit(s) checked");
+    const io::OutputEvidence evidence = io::read_output_evidence(*output);
+    report.notes.push_back(
+        "output " + output->string() + " (output format " + std::to_string(evidence.format) +
+        "): every claimed step of " + std::to_string(list.size()) + " unit(s) checked" +
+        (evidence.has_checksums ? " against the step checksums, every written step's bytes "
+                                  "against its checksum"
+                                : " for the NaN fill (a format-1 file has no step checksums)"));
   } catch (const std::exception& e) {
     report.problems.push_back({*output, e.what()});
   }
@@ -167,10 +172,11 @@ int run_verify(const Args& args) {
       "Checks the checkpoint store DIR: every commit's manifest and every file's size and\n"
       "xxh3 checksum, and that each rank's catalog.json agrees with its commits. For a store\n"
       "of `stormrun run`, also the ledger (the newest valid row of every rank dir) against\n"
-      "the output file (the global catalog's, or FILE): its fingerprint, and every step a\n"
-      "row claims is written. Prints each problem with the file at fault. Exit 0 when\n"
-      "clean, 1 when any problem is found, 4 when the store is intact but its run diverged\n"
-      "(\"DIVERGED DIR: diverged at step N (...)\").\n"
+      "the output file (the global catalog's, or FILE): its fingerprint, every (member,\n"
+      "step) a row claims is written (its step checksum is not 0), and every written\n"
+      "step's fields still match their checksum. Prints each problem with the file at\n"
+      "fault. Exit 0 when clean, 1 when any problem is found, 4 when the store is intact\n"
+      "but its run diverged (\"DIVERGED DIR: diverged at step N (...)\").\n"
       "Read-only: nothing is locked, repaired or written.\n\noptions");
   visible.add_options()("help,h", "print this help")("quiet,q", "print only problems")(
       "output", po::value<std::string>(), "the output file to check (default: the store's)");

@@ -4,6 +4,7 @@
 
 #include <hdf5_hl.h>
 
+#include <cstdint>
 #include <limits>
 #include <map>
 
@@ -68,6 +69,46 @@ void write_int_attribute(hid_t object, const char* name, int value,
           "write");
 }
 
+// /stormrun/step_checksum: uint64 [ensemble, time, lead_time], 0 written at allocation
+// (never written), the root's dimension scales attached so that netCDF readers see its dims.
+void create_step_checksums(hid_t file, const OutputLayout& layout,
+                           const std::filesystem::path& path,
+                           const std::map<std::string, Hid>& scales) {
+  const std::string what = std::string("dataset ") + kStepChecksumPath;
+  Hid group = checked(H5Gcreate2(file, kBookkeepingGroup, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                      H5Gclose, path, std::string("group /") + kBookkeepingGroup, "create");
+  write_string_attribute(group.get(), "description",
+                         "stormrun's bookkeeping: which steps this file holds "
+                         "(docs/checkpoint-format.md, \"Output evidence\")",
+                         path, std::string("group /") + kBookkeepingGroup);
+  const std::vector<hsize_t> shape = step_checksum_shape(layout);
+  Hid space = checked(H5Screate_simple(int(shape.size()), shape.data(), nullptr), H5Sclose, path,
+                      what, "H5Screate");
+  Hid dcpl = contiguous_early_dcpl(path, what);
+  const std::uint64_t zero = 0;
+  checked(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_UINT64, &zero), path, what, "H5Pset_fill_value");
+  checked(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), path, what, "H5Pset_fill_time");
+  Hid dset = checked(H5Dcreate2(group.get(), kStepChecksumName, H5T_STD_U64LE, space.get(),
+                                H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                     H5Dclose, path, what, "create");
+  const char* dims[3] = {"ensemble", "time", "lead_time"};
+  for (unsigned axis = 0; axis < 3; ++axis)
+    checked(H5DSattach_scale(dset.get(), scales.at(dims[axis]).get(), axis), path, what,
+            std::string("H5DSattach_scale(") + dims[axis] + ")");
+  write_string_attribute(dset.get(), "long_name",
+                         "checksum of the member's fields written at this step (0: never written)",
+                         path, what);
+  write_string_attribute(dset.get(), "checksum",
+                         "XXH3-64 over the XXH3-64 digests of each per-member field's "
+                         "[lat, lon] slab (float64 little-endian), in the order of the "
+                         "attribute 'fields'",
+                         path, what);
+  std::string fields;
+  for (const FieldInfo& field : layout.fields)
+    fields += (fields.empty() ? "" : " ") + field.name;
+  write_string_attribute(dset.get(), "fields", fields, path, what);
+}
+
 }  // namespace
 
 void build_output_objects(hid_t file, const OutputLayout& layout, const std::filesystem::path& path,
@@ -97,6 +138,8 @@ void build_output_objects(hid_t file, const OutputLayout& layout, const std::fil
     // netCDF readers take the missing-value marker from this attribute.
     write_nan_attribute(dset.get(), "_FillValue", path, what);
   }
+
+  create_step_checksums(file, layout, path, scales);
 
   Hid root = checked(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "/", "open root group");
   write_string_attribute(root.get(), kFingerprintAttribute, layout.fingerprint_hash, path, "/");

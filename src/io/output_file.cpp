@@ -7,8 +7,10 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <numeric>
 #include <system_error>
 #include <unordered_map>
@@ -142,6 +144,27 @@ struct OutputFile::Impl {
   std::vector<std::size_t> order;  ///< permutation sorting the caller's members
   bool open = false;
 
+  // The evidence (/stormrun/step_checksum): each (member, time, lead) this rank writes
+  // collects one digest per per-member field; once it has all of them its checksum waits
+  // in `ready` for the next flush, which writes it before the file is flushed.
+  using StepKey = std::array<std::int64_t, 3>;  ///< member, time index, lead index
+  struct PendingStep {
+    std::vector<std::uint64_t> digests;  ///< per field, layout order
+    std::vector<bool> have;
+    std::size_t count = 0;
+  };
+  bool has_checksums = false;  ///< false for a format-1 file, which has no such dataset
+  Dataset checksums;
+  std::unordered_map<std::string, std::size_t> field_index;
+  std::map<StepKey, PendingStep> pending;
+  std::map<StepKey, std::uint64_t> ready;  ///< ascending: the file selection's order
+
+  /// Local. `rows` (ascending `members`) of `field` at (time, lead) are in the file.
+  void record_written(const std::string& field, std::int64_t time_index, std::int64_t lead_index,
+                      std::span<const std::int64_t> members, std::span<const double> rows);
+  /// Collective: the ready checksums into /stormrun/step_checksum (every rank takes part).
+  void write_checksums();
+
   static std::unique_ptr<Impl> open_read_write(MPI_Comm comm, const fs::path& path,
                                                const OutputLayout& layout);
 
@@ -230,6 +253,17 @@ std::unique_ptr<OutputFile::Impl> OutputFile::Impl::open_read_write(MPI_Comm com
     ds.file_space = checked(H5Dget_space(ds.dset.get()), H5Sclose, path, what, "H5Dget_space");
     impl->datasets.emplace(var.name, std::move(ds));
   }
+  if (H5Lexists(impl->file.get(), kBookkeepingGroup, H5P_DEFAULT) > 0 &&
+      H5Lexists(impl->file.get(), kStepChecksumPath, H5P_DEFAULT) > 0) {
+    const std::string what = std::string("dataset ") + kStepChecksumPath;
+    impl->checksums.dset = checked(H5Dopen2(impl->file.get(), kStepChecksumPath, H5P_DEFAULT),
+                                   H5Dclose, path, what, "open");
+    impl->checksums.file_space =
+        checked(H5Dget_space(impl->checksums.dset.get()), H5Sclose, path, what, "H5Dget_space");
+    impl->has_checksums = true;
+  }
+  for (std::size_t i = 0; i < layout.fields.size(); ++i)
+    impl->field_index.emplace(layout.fields[i].name, i);
   const hsize_t one = 1;
   impl->empty_space = checked(H5Screate_simple(1, &one, nullptr), H5Sclose, path, "/", "H5Screate");
   checked(H5Sselect_none(impl->empty_space.get()), path, "/", "H5Sselect_none");
@@ -310,6 +344,74 @@ void OutputFile::Impl::agree(const std::string& error, const std::string& operat
         "output file " + path.string() + ": " + operation + " failed on another rank", false);
 }
 
+void OutputFile::Impl::record_written(const std::string& field, std::int64_t time_index,
+                                      std::int64_t lead_index,
+                                      std::span<const std::int64_t> members,
+                                      std::span<const double> rows) {
+  if (!has_checksums) return;
+  const auto f = field_index.find(field);
+  if (f == field_index.end()) return;
+  const std::size_t nfields = layout.fields.size();
+  const auto row = std::size_t(points);
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const StepKey key{members[i], time_index, lead_index};
+    PendingStep& step = pending[key];
+    if (step.digests.empty()) {
+      step.digests.assign(nfields, 0);
+      step.have.assign(nfields, false);
+    }
+    if (!step.have[f->second]) {
+      step.have[f->second] = true;
+      ++step.count;
+    }
+    step.digests[f->second] = slab_digest(rows.subspan(i * row, row));
+    if (step.count == nfields) {
+      ready[key] = step_checksum(step.digests);
+      pending.erase(key);
+    }
+  }
+}
+
+void OutputFile::Impl::write_checksums() {
+  if (!has_checksums) return;
+  const std::string what = std::string("dataset ") + kStepChecksumPath;
+  std::vector<std::uint64_t> values;
+  values.reserve(ready.size());
+  checked(H5Sselect_none(checksums.file_space.get()), path, what, "H5Sselect_none");
+  // One block per run of consecutive lead times of one (member, time): `ready` is ascending,
+  // so the values pair with the selection in its (row-major) order.
+  for (auto it = ready.begin(); it != ready.end();) {
+    const StepKey first = it->first;
+    hsize_t run = 0;
+    while (it != ready.end() && it->first[0] == first[0] && it->first[1] == first[1] &&
+           it->first[2] == first[2] + std::int64_t(run)) {
+      values.push_back(it->second);
+      ++run;
+      ++it;
+    }
+    const hsize_t start[3] = {hsize_t(first[0]), hsize_t(first[1]), hsize_t(first[2])};
+    const hsize_t count[3] = {1, 1, run};
+    checked(H5Sselect_hyperslab(checksums.file_space.get(), H5S_SELECT_OR, start, nullptr, count,
+                                nullptr),
+            path, what, "select steps");
+  }
+  const bool writes = !values.empty();
+  hid_t memory = empty_space.get();
+  Hid values_space;
+  const void* buffer = &kNothing;
+  if (writes) {
+    const hsize_t n = values.size();
+    values_space =
+        checked(H5Screate_simple(1, &n, nullptr), H5Sclose, path, what, "H5Screate(memory)");
+    memory = values_space.get();
+    buffer = values.data();
+  }
+  checked(H5Dwrite(checksums.dset.get(), H5T_NATIVE_UINT64, memory, checksums.file_space.get(),
+                   collective_dxpl.get(), buffer),
+          path, what, "collective write of " + std::to_string(values.size()) + " step checksums");
+  ready.clear();
+}
+
 hid_t OutputFile::Impl::memory_space_for(hsize_t count, const std::string& name) {
   if (!memory_space.valid() || memory_space_size != count) {
     memory_space = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, path, "dataset " + name,
@@ -351,8 +453,11 @@ namespace {
 double allocated_bytes(const OutputLayout& layout) {
   const double per_step = double(layout.times.size()) * double(layout.nlead) *
                           double(layout.grid.points()) * double(sizeof(double));
+  const double checksums = double(layout.nensemble) * double(layout.times.size()) *
+                           double(layout.nlead) * double(sizeof(std::uint64_t));
   return per_step * double(layout.fields.size()) *
-         (double(layout.nensemble) + double(layout.statistics.size()));
+             (double(layout.nensemble) + double(layout.statistics.size())) +
+         checksums;
 }
 
 }  // namespace
@@ -500,6 +605,7 @@ void OutputFile::write_members(const std::string& field, std::int64_t time_index
       im.collective_write(ds, writes, memory, buffer, what, time_index, lead_index);
   if (failed.empty()) failed = injected_output_fault("output-write", im.comm, im.path);
   im.agree(error.empty() ? failed : error, "write_members " + field);
+  if (writes) im.record_written(field, time_index, lead_index, im.sorted_members, rows);
 }
 
 void OutputFile::write_statistic(const std::string& field, const std::string& stat,
@@ -590,6 +696,13 @@ void OutputFile::flush() {
   QuietHdf5Errors quiet;
   impl_->require_open("flush");
   std::string error;
+  // The step checksums first (a collective write of their own), agreed before the flush.
+  try {
+    impl_->write_checksums();
+  } catch (const OutputError& e) {
+    error = e.what() + free_space_note(impl_->path);
+  }
+  impl_->agree(error, "flush (step checksums)");
   try {
     checked(H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL), impl_->path, "/", "H5Fflush");
   } catch (const OutputError& e) {
@@ -604,9 +717,16 @@ void OutputFile::close() {
   Impl& im = *impl_;
   im.require_open("close");
   im.open = false;  // even if the flush fails, the handles below are released
+  std::string checksum_error;
+  try {
+    im.write_checksums();
+  } catch (const OutputError& e) {
+    checksum_error = e.what();
+  }
   const herr_t flushed = H5Fflush(im.file.get(), H5F_SCOPE_GLOBAL);
   const std::string flush_error = flushed < 0 ? take_hdf5_error_text() : std::string();
   im.datasets.clear();
+  im.checksums = Impl::Dataset{};
   im.memory_space.reset();
   im.empty_space.reset();
   im.collective_dxpl.reset();
@@ -622,6 +742,7 @@ void OutputFile::close() {
       error = e.what();
     }
   }
+  if (error.empty() && !checksum_error.empty()) error = checksum_error + free_space_note(im.path);
   if (error.empty()) error = injected_output_fault("output-close", im.comm, im.path);
   im.agree(error, "close");
 }

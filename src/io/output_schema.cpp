@@ -1,6 +1,9 @@
 // The output layout as HDF5 objects (see output_schema.hpp), string attributes.
 #include "output_schema.hpp"
 
+#include <xxhash.h>
+
+#include <bit>
 #include <chrono>
 #include <cstdlib>
 #include <set>
@@ -58,6 +61,9 @@ void validate_layout(const OutputLayout& layout, const std::filesystem::path& fi
     if (is_coordinate_name(field.name))
       throw OutputError(where + "field name '" + field.name +
                         "' is the name of a coordinate (ensemble, time, lead_time, lat, lon)");
+    if (field.name == kBookkeepingGroup)
+      throw OutputError(where + "field name '" + field.name +
+                        "' is the name of stormrun's bookkeeping group");
     if (!names.insert(field.name).second)
       throw OutputError(where + "field '" + field.name + "' appears twice in the layout");
   }
@@ -68,7 +74,7 @@ void validate_layout(const OutputLayout& layout, const std::filesystem::path& fi
       throw OutputError(where + "statistic '" + stat + "' appears twice in the layout");
     for (const FieldInfo& field : layout.fields) {
       const std::string name = statistic_dataset_name(field.name, stat);
-      if (is_coordinate_name(name) || !names.insert(name).second)
+      if (is_coordinate_name(name) || name == kBookkeepingGroup || !names.insert(name).second)
         throw OutputError(where + "statistic dataset '" + name +
                           "' clashes with another dataset of the same name");
     }
@@ -144,6 +150,30 @@ std::vector<DataVariable> data_variables_of(const OutputLayout& layout) {
                        {"long_name", field.long_name + " (ensemble " + stat + ")"},
                        {"ensemble_statistic", stat}}});
   return vars;
+}
+
+std::vector<hsize_t> step_checksum_shape(const OutputLayout& layout) {
+  return {hsize_t(layout.nensemble), hsize_t(layout.times.size()), hsize_t(layout.nlead)};
+}
+
+std::uint64_t slab_digest(std::span<const double> slab) {
+  static_assert(std::endian::native == std::endian::little,
+                "the step checksums hash the in-memory doubles as the file's little-endian bytes");
+  return XXH3_64bits(slab.data(), slab.size_bytes());
+}
+
+std::uint64_t step_checksum(std::span<const std::uint64_t> field_digests) {
+  const std::uint64_t h = XXH3_64bits(field_digests.data(), field_digests.size_bytes());
+  return h == 0 ? 1 : h;
+}
+
+std::int64_t OutputEvidence::written_prefix(std::int64_t member, std::int64_t time) const {
+  if (!(has_checksums || scanned) || member < 0 || member >= nensemble || time < 0 || time >= ntime)
+    return -1;
+  std::int64_t s = 0;
+  while (s < nlead && at(member, time, s) != 0)
+    ++s;
+  return s - 1;
 }
 
 std::string statistic_dataset_name(const std::string& field, const std::string& stat) {

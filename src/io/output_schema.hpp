@@ -16,8 +16,17 @@
 
 namespace stormrun::io {
 
-/// Version of the layout written here, stored as root attribute "stormrun_format".
-inline constexpr int kOutputFormat = 1;
+/// Version of the layout written here, stored as root attribute "stormrun_format":
+///   1  the fields, statistics and coordinates;
+///   2  also /stormrun/step_checksum (the evidence of which steps were written).
+/// docs/checkpoint-format.md, "Format versions".
+inline constexpr int kOutputFormat = kOutputFormatVersion;
+
+/// The group of stormrun's own bookkeeping datasets (xarray's root dataset does not show
+/// it) and the per-(member, start time, lead time) checksum dataset in it.
+inline constexpr const char* kBookkeepingGroup = "stormrun";
+inline constexpr const char* kStepChecksumName = "step_checksum";
+inline constexpr const char* kStepChecksumPath = "/stormrun/step_checksum";
 
 /// One coordinate variable (and dimension scale): its name, values and string attributes.
 /// Integers for ensemble/time/lead_time, doubles for lat/lon.
@@ -52,6 +61,8 @@ void validate_layout(const OutputLayout& layout, const std::filesystem::path& fi
 std::vector<Coordinate> coordinates_of(const OutputLayout& layout);
 /// Per-member fields first (layout order), then each field's statistics.
 std::vector<DataVariable> data_variables_of(const OutputLayout& layout);
+/// The shape of /stormrun/step_checksum: (ensemble, time, lead_time).
+std::vector<hsize_t> step_checksum_shape(const OutputLayout& layout);
 /// "<field>_<stat>": the dataset of an ensemble statistic.
 std::string statistic_dataset_name(const std::string& field, const std::string& stat);
 

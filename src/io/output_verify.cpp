@@ -146,15 +146,17 @@ std::vector<std::string> layout_differences(hid_t file, const OutputLayout& layo
                             layout.fingerprint_json, out);
     }
   }
+  int format = 0;
   if (H5Aexists(root.get(), kFormatAttribute) <= 0) {
     out.push_back(std::string("format: the file has no ") + kFormatAttribute + " attribute");
   } else {
     Hid attr = checked(H5Aopen(root.get(), kFormatAttribute, H5P_DEFAULT), H5Aclose, path,
                        kFormatAttribute, "open");
-    int format = 0;
     checked(H5Aread(attr.get(), H5T_NATIVE_INT, &format), path, kFormatAttribute, "read");
-    if (format != kOutputFormat)
-      out.push_back("format: file " + std::to_string(format) + ", this run " +
+    // Format 1 (no step checksums) is still resumed: docs/checkpoint-format.md.
+    if (format != kOutputFormat && format != 1)
+      out.push_back("format: file " + std::to_string(format) + ", this stormrun writes " +
+                    std::to_string(kOutputFormat) + " and reads 1 to " +
                     std::to_string(kOutputFormat));
   }
 
@@ -177,6 +179,23 @@ std::vector<std::string> layout_differences(hid_t file, const OutputLayout& layo
     if (shape != var.shape)
       out.push_back(what + ": shape " + shape_text(shape) + " in the file, " +
                     shape_text(var.shape) + " for this run");
+  }
+  expected.insert(kBookkeepingGroup);
+  const std::string checksum_what = std::string("dataset ") + kStepChecksumPath;
+  if (format == 1) {
+    // A format-1 file has no step checksums; its writer records none either.
+  } else if (H5Lexists(file, kBookkeepingGroup, H5P_DEFAULT) <= 0 ||
+             H5Lexists(file, kStepChecksumPath, H5P_DEFAULT) <= 0) {
+    out.push_back(checksum_what + ": missing in the file");
+  } else {
+    Hid dset = checked(H5Dopen2(file, kStepChecksumPath, H5P_DEFAULT), H5Dclose, path,
+                       checksum_what, "open");
+    if (dataset_class(dset.get(), path, checksum_what) != H5T_INTEGER)
+      out.push_back(checksum_what + ": element type in the file is not an integer");
+    const std::vector<hsize_t> shape = dataset_shape(dset.get(), path, checksum_what);
+    if (shape != step_checksum_shape(layout))
+      out.push_back(checksum_what + ": shape " + shape_text(shape) + " in the file, " +
+                    shape_text(step_checksum_shape(layout)) + " for this run");
   }
   std::vector<std::string> names;
   checked(H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_link_name, &names), path,

@@ -21,7 +21,10 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int kGlobalCatalogFormat = 1;
+// 2: the store's manifests carry their own checksum (docs/checkpoint-format.md, "Format
+// versions"); a store of format 1 is read and, once this stormrun writes, becomes 2.
+constexpr int kGlobalCatalogFormat = 2;
+constexpr int kOldestGlobalCatalogFormat = 1;
 const std::set<std::string> kOutputStates = {"creating", "ready"};
 /// What replace_file_durable names its tmp file beside ROOT/catalog.json.
 constexpr const char* kTmpPrefix = ".tmp_catalog.json.";
@@ -35,8 +38,9 @@ fs::path catalog_path(const fs::path& root) {
 }  // namespace
 
 json GlobalCatalog::to_json() const {
+  // Always the writer's format: rows this stormrun adds are of its checkpoint format.
   json j = {
-      {"format", format}, {"fingerprint_hash", fingerprint_hash}, {"fingerprint", fingerprint},
+      {"format", kGlobalCatalogFormat}, {"fingerprint_hash", fingerprint_hash}, {"fingerprint", fingerprint},
       {"output", output}, {"output_state", output_state},         {"status", status},
       {"runs", runs}};
   if (!output_from_store.empty()) j["output_from_store"] = output_from_store;
@@ -59,10 +63,13 @@ GlobalCatalog GlobalCatalog::from_json(const json& j, const fs::path& where) {
     const store_detail::JsonFields f(j, what);
     GlobalCatalog c;
     c.format = static_cast<int>(f.integer("format", 1));
-    if (c.format != kGlobalCatalogFormat) {
-      f.fail("format", "is " + std::to_string(c.format) + "; this stormrun reads format " +
-                           std::to_string(kGlobalCatalogFormat) +
-                           " (written by another stormrun version)");
+    if (c.format < kOldestGlobalCatalogFormat || c.format > kGlobalCatalogFormat) {
+      f.fail("format", "is " + std::to_string(c.format) + "; this stormrun reads store formats " +
+                           std::to_string(kOldestGlobalCatalogFormat) + " to " +
+                           std::to_string(kGlobalCatalogFormat) + " (written by " +
+                           (c.format > kGlobalCatalogFormat ? "a newer" : "another") +
+                           " stormrun version: resume with the stormrun that wrote it, or give "
+                           "another --checkpoint-dir and --output)");
     }
     c.fingerprint_hash = f.string("fingerprint_hash");
     c.fingerprint = f.string_map("fingerprint");

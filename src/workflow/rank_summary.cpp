@@ -143,6 +143,24 @@ RowSummary summarise_commit(const fs::path& commit_dir, Manifest manifest) {
 
 }  // namespace
 
+std::vector<RowSummary> rank_dir_history(const fs::path& rank_dir) {
+  const auto rank = detail::rank_of_dir_name(rank_dir.filename().string());
+  if (!rank) return {};
+  std::vector<std::string> warnings;  // already reported by summarise_rank_dir
+  std::vector<RowSummary> rows;
+  const std::vector<Candidate> all = candidates(rank_dir, *rank, warnings);
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const fs::path commit_dir = rank_dir / "commits" / it->commit_id;
+    std::optional<Manifest> manifest;
+    if (!store_detail::check_commit(commit_dir, *rank, &manifest).empty()) continue;
+    try {
+      rows.push_back(summarise_commit(commit_dir, std::move(*manifest)));
+    } catch (const std::exception&) {  // damaged: summarise_rank_dir names it
+    }
+  }
+  return rows;
+}
+
 DirSummary summarise_rank_dir(const fs::path& rank_dir) {
   const auto rank = detail::rank_of_dir_name(rank_dir.filename().string());
   if (!rank) {

@@ -1,7 +1,9 @@
 // The restart plan: what the union of the rank dirs' newest valid rows says about each
 // unit, checked against this run (DESIGN.md §4).
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
 
 #include "stormrun/workflow/ledger.hpp"
 
@@ -95,6 +97,53 @@ RestartPlan make_restart_plan(const std::vector<WorkUnit>& units,
   std::stable_sort(plan.units.begin(), plan.units.end(),
                    [](const UnitPlan& a, const UnitPlan& b) { return a.index < b.index; });
   return plan;
+}
+
+std::size_t check_plan_against_output(
+    RestartPlan& plan, const std::vector<WorkUnit>& units,
+    const std::function<std::int64_t(const WorkUnit&)>& written_prefix,
+    const std::function<std::vector<RowSummary>()>& older_rows, int level, std::int64_t nsteps,
+    const std::string& fingerprint_hash) {
+  std::optional<std::vector<RowSummary>> history;
+  std::size_t changed = 0;
+  for (UnitPlan& unit_plan : plan.units) {
+    if (unit_plan.first_step == 0) continue;  // nothing trusted: it reruns anyway
+    const WorkUnit& unit = units.at(std::size_t(unit_plan.index));
+    const std::int64_t claimed = std::min(unit_plan.first_step - 1, nsteps);
+    const std::int64_t written = written_prefix(unit);
+    if (claimed <= written) continue;
+    ++changed;
+    // The newest older row holding the unit's fields at a step the output has.
+    std::optional<StateSource> source;
+    if (level >= 2) {
+      if (!history) history = older_rows();
+      for (const RowSummary& row : *history) {
+        if (!row.fingerprint.empty() && row.fingerprint != fingerprint_hash) continue;
+        const auto it = row.states.find(unit.name);
+        if (it == row.states.end() || it->second.step > written || it->second.step >= nsteps)
+          continue;
+        if (!source || it->second.step > source->step) source = it->second;
+      }
+    }
+    const std::string lacks =
+        "the checkpoint claims steps 0.." + std::to_string(claimed) + " of unit " + unit.name +
+        " but the output holds " +
+        (written < 0 ? std::string("none of them") : "only 0.." + std::to_string(written)) +
+        " (an output older than its checkpoint, e.g. restored from a copy)";
+    if (source) {
+      unit_plan.first_step = source->step + 1;
+      unit_plan.source = source;
+      plan.warnings.push_back(lacks + ": it resumes after step " + std::to_string(source->step) +
+                              " from the older commit " + source->commit_dir.string());
+    } else {
+      unit_plan.first_step = 0;
+      unit_plan.source.reset();
+      plan.warnings.push_back(lacks +
+                              ": no older commit holds its state at a step the output has, " +
+                              "so it reruns from step 0");
+    }
+  }
+  return changed;
 }
 
 }  // namespace stormrun::workflow

@@ -28,6 +28,52 @@ io::FieldInfo field_info(const std::string& model_name, const std::string& name)
   return {d.name, d.units, d.long_name};
 }
 
+// The output is evidence (docs/checkpoint-format.md, "Output evidence"): the steps the plan
+// trusts must be in the file. Reads only the file's format and its step checksums (a
+// format-1 file, which has none, is scanned for the NaN fill instead). Returns a refusal
+// (exit 3) for a file of a newer output format; a file that cannot be read or has another
+// layout is left to open_existing, which names every difference.
+std::string check_output_evidence(const RunConfig& config, const StartContext& context,
+                                  const std::vector<DirSummary>& dirs, RestartPlan& plan) {
+  io::OutputEvidence evidence;
+  try {
+    evidence = io::read_output_evidence(context.output, /*scan_fill=*/true);
+  } catch (const io::OutputError&) {
+    return "";
+  }
+  if (evidence.format > io::kOutputFormatVersion)
+    return "output " + context.output.string() + " is in output format " +
+           std::to_string(evidence.format) + ", this stormrun writes format " +
+           std::to_string(io::kOutputFormatVersion) + " and reads formats 1 to " +
+           std::to_string(io::kOutputFormatVersion) +
+           " (the file was written by a newer stormrun): resume it with the stormrun that "
+           "wrote it, or write to another --output and --checkpoint-dir";
+  if (evidence.scanned)
+    plan.warnings.push_back(
+        "output " + context.output.string() +
+        " is in output format 1 (written before outputs "
+        "recorded step checksums): the steps it holds were found by reading every field, and "
+        "the steps this run adds get no checksums; a new run writes format " +
+        std::to_string(io::kOutputFormatVersion));
+  if (!(evidence.has_checksums || evidence.scanned) || evidence.nensemble != config.nensemble ||
+      evidence.ntime != std::int64_t(config.start_times.size()) ||
+      evidence.nlead != config.nsteps + 1)
+    return "";  // not this run's layout: open_existing refuses it, naming the differences
+  const std::vector<WorkUnit> units = work_units(config);
+  check_plan_against_output(
+      plan, units,
+      [&](const WorkUnit& unit) { return evidence.written_prefix(unit.member, unit.start_index); },
+      [&] {
+        std::vector<RowSummary> rows;
+        for (const DirSummary& dir : dirs)
+          for (RowSummary& row : rank_dir_history(dir.dir))
+            rows.push_back(std::move(row));
+        return rows;
+      },
+      config.level, config.nsteps, context.fingerprint_hash);
+  return "";
+}
+
 // Rank 0's decision, from what every rank found in the rank dirs.
 Decision decide(const RunConfig& config, const StartContext& context,
                 const std::vector<DirSummary>& dirs) {
@@ -160,6 +206,10 @@ Decision decide(const RunConfig& config, const StartContext& context,
                                      "remove the checkpoint directory to start again");
   } else {
     decision.output_action = OutputAction::Create;
+  }
+  if (decision.output_action == OutputAction::Reopen && decision.plan.resumed) {
+    std::string refusal = check_output_evidence(config, context, dirs, decision.plan);
+    if (!refusal.empty()) return refuse(kExitMismatch, std::move(refusal));
   }
   return decision;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `stormrun verify DIR [--output FILE]` on a store of `stormrun run`: the ledger agrees with
-# the output file (exit 0); a claimed step made unwritten (NaN), another run's output, or a
-# missing output are each reported with the file at fault (exit 1).
+# the output file (exit 0); a written step changed (NaN), claimed steps whose step checksum
+# says never written, another run's output, or a missing output are each reported with the
+# file at fault (exit 1).
 set -euo pipefail
 stormrun=$1
 python=/usr/bin/python3
@@ -16,7 +17,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 grep -q "ledger: 2 unit(s) recorded, 2 finished" log || { cat log; fail "no ledger line"; }
 grep -q "every claimed step of 2 unit(s) checked" log || { cat log; fail "output not checked"; }
 
-# A claimed step that is not in the file (what a commit before its output flush would leave).
+# A written step changed after it was written: its bytes no longer match its checksum.
 cp out.h5 holed.h5
 "$python" - <<'PY'
 import h5py, numpy as np
@@ -30,7 +31,22 @@ set +e
 "$stormrun" verify out.h5.ckpt --output holed.h5 >log 2>&1; rc=$?
 set -e
 [ "$rc" -eq 1 ] || { cat log; fail "holed output: exit $rc, expected 1"; }
-grep -q "dataset v member 1 .* lead step 2 holds NaN (unwritten" log || { cat log; fail "hole not named"; }
+grep -q "member 1 start 2026-01-01T00:00:00Z lead step 2: the fields' bytes do not match their step checksum" log ||
+  { cat log; fail "changed step not named"; }
+
+# A claimed step the output's step checksums say was never written (an older copy).
+cp out.h5 unwritten.h5
+"$python" - <<'PY'
+import h5py
+with h5py.File("unwritten.h5", "r+") as f:
+    f["stormrun/step_checksum"][0, 0, 2:] = 0
+PY
+set +e
+"$stormrun" verify out.h5.ckpt --output unwritten.h5 >log 2>&1; rc=$?
+set -e
+[ "$rc" -eq 1 ] || { cat log; fail "unwritten steps: exit $rc, expected 1"; }
+grep -q "member 0 start 2026-01-01T00:00:00Z lead step 2..3 never written (step checksum 0)" log ||
+  { cat log; fail "unwritten steps not named"; }
 
 # Another run's output: fingerprint differs.
 "$stormrun" run --workflow ensemble --model persistence --grid 8x16 --nensemble 2 --nsteps 3 \

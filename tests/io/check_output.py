@@ -81,7 +81,7 @@ def check_xarray(path):
 
         check(ds.attrs.get("stormrun_fingerprint") == FINGERPRINT, "root stormrun_fingerprint")
         check('"seed":7' in ds.attrs.get("stormrun_fingerprint_json", ""), "fingerprint json")
-        check(int(ds.attrs.get("stormrun_format")) == 1, "stormrun_format")
+        check(int(ds.attrs.get("stormrun_format")) == 2, "stormrun_format")
         check(ds.attrs.get("Conventions") == "CF-1.8", "Conventions")
         check(ds.attrs.get("title") == "stormrun output test", "caller attribute title")
 
@@ -101,7 +101,48 @@ def check_xarray(path):
                 check(sv.dims == ("time", "lead_time", "lat", "lon"), f"{name}_{stat} dims {sv.dims}")
                 check(sv.attrs.get("units") == units, f"{name}_{stat} units")
                 check(np.array_equal(sv.values, statistic_values(f, s)), f"{name}_{stat} values")
+    check_step_checksums(path)
     print(f"check_output: {path} reads correctly through xarray/h5netcdf")
+
+
+def step_checksum(slabs):
+    """The step checksum (docs/checkpoint-format.md, "Output evidence"): XXH3-64 over the
+    XXH3-64 digests of each field's slab, 0 stored as 1."""
+    import ctypes
+    import ctypes.util
+    lib = ctypes.CDLL(ctypes.util.find_library("xxhash") or "libxxhash.so.0")
+    lib.XXH3_64bits.restype = ctypes.c_uint64
+    lib.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+
+    def xxh3(data):
+        return lib.XXH3_64bits(data, len(data))
+    digests = b"".join(xxh3(np.ascontiguousarray(slab, "<f8").tobytes()).to_bytes(8, "little")
+                       for slab in slabs)
+    return xxh3(digests) or 1
+
+
+def check_step_checksums(path):
+    """/stormrun/step_checksum: hidden from xarray's root dataset, read as a group with dims
+    (ensemble, time, lead_time), and every entry the checksum of the fields' bytes there."""
+    import h5py
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="h5netcdf", group="stormrun") as g:
+        var = g["step_checksum"]
+        check(var.dims == ("ensemble", "time", "lead_time"), f"step_checksum dims {var.dims}")
+        check(var.dtype == np.uint64, f"step_checksum dtype {var.dtype}")
+        values = var.values
+    with h5py.File(path, "r") as f:
+        check(f["stormrun/step_checksum"].attrs["fields"] == " ".join(n for n, _, _ in FIELDS),
+              "step_checksum fields attribute")
+        data = [f[name][()] for name, _, _ in FIELDS]
+    for m in range(NENS):
+        for t in range(len(TIMES)):
+            for lead in range(NLEAD):
+                want = step_checksum([d[m, t, lead] for d in data])
+                check(int(values[m, t, lead]) == want,
+                      f"step_checksum[{m}, {t}, {lead}] = {values[m, t, lead]}, the fields "
+                      f"hash to {want}")
 
 
 def main(argv):

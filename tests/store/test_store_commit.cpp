@@ -205,6 +205,32 @@ TEST_CASE("checkpoint mode and commit step names") {
   CHECK_THROWS_WITH_AS(store.stage(1), doctest::Contains("no_such_step"), StoreError);
 }
 
+TEST_CASE("a manifest carries its own checksum: an edited one is never believed") {
+  Manifest m;
+  m.commit_id = "commit_00000001_0123456789ab";
+  m.units["2026-01-01T00:00:00Z/m0000"] = 4;
+  m.files["a.bin"] = FileRecord{3, "0123456789abcdef"};
+  const nlohmann::json good = m.to_json();
+  REQUIRE(good.contains("checksum"));
+  CHECK(good.at("format_version") == kCheckpointFormatVersion);
+  CHECK(Manifest::from_json(nlohmann::json::parse(good.dump(2)), "m.json").units == m.units);
+
+  auto edited = good;  // still valid JSON, every field well typed: only the checksum tells
+  edited["units"]["2026-01-01T00:00:00Z/m0000"] = 3;
+  CHECK_THROWS_WITH_AS(Manifest::from_json(edited, "m.json"),
+                       doctest::Contains("edited or damaged"), StoreError);
+  auto missing = good;
+  missing.erase("checksum");
+  CHECK_THROWS_WITH_AS(Manifest::from_json(missing, "m.json"), doctest::Contains("checksum"),
+                       StoreError);
+
+  // Format 1 (stores written before manifests had checksums) is still read, without one.
+  auto v1 = good;
+  v1.erase("checksum");
+  v1["format_version"] = 1;
+  CHECK(Manifest::from_json(v1, "m.json").units == m.units);
+}
+
 TEST_CASE("Manifest::from_json validates types and version") {
   Manifest m;
   m.commit_id = "commit_00000001_0123456789ab";
@@ -217,7 +243,7 @@ TEST_CASE("Manifest::from_json validates types and version") {
   CHECK_THROWS_WITH_AS(Manifest::from_json(bad, "m.json"), doctest::Contains("write_count"),
                        StoreError);
   bad = good;
-  bad["format_version"] = 2;
+  bad["format_version"] = 3;
   CHECK_THROWS_WITH_AS(Manifest::from_json(bad, "m.json"), doctest::Contains("format_version"),
                        StoreError);
   bad = good;

@@ -121,10 +121,10 @@ TEST_CASE("a damaged catalog is rebuilt from the manifests with a warning") {
 
 TEST_CASE("a catalog of a newer format is an error, never overwritten") {
   OneCommit c;
-  const std::string newer = R"({"format_version": 2, "rank": 0, "rows": []})";
+  const std::string newer = R"({"format_version": 3, "rank": 0, "rows": []})";
   write_file(c.rank_dir / "catalog.json", newer);
   Warnings w;
-  CHECK_THROWS_WITH_AS(c.open(w), doctest::Contains("format_version 2"), StoreError);
+  CHECK_THROWS_WITH_AS(c.open(w), doctest::Contains("format_version 3"), StoreError);
   CHECK(read_file(c.rank_dir / "catalog.json") == newer);
 }
 

@@ -128,7 +128,7 @@ TEST_CASE("global catalog: JSON round trip, durable write, and refusal of a bad 
   };
   nlohmann::json doc = catalog.to_json();
   refused("{truncated", "not valid JSON");
-  doc["format"] = 2;
+  doc["format"] = 3;
   refused(doc.dump(), "format");
   doc = catalog.to_json();
   doc["status"] = "exploded";

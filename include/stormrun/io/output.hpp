@@ -10,8 +10,13 @@
 //   /lon        float64 [nlon]               "degrees_east"
 //   /<field>    float64 [ensemble, time, lead_time, lat, lon]   per-member fields
 //   /<field>_<stat> float64 [time, lead_time, lat, lon]         ensemble statistics
+//   /stormrun/step_checksum uint64 [ensemble, time, lead_time]  the evidence: per member,
+//                start time and lead time, a checksum of the bytes written for it across
+//                the per-member fields (0: never written); a group, so that xarray's root
+//                dataset shows only the forecast
 //   root attributes: "stormrun_fingerprint" (hash), "stormrun_fingerprint_json" (the
-//   settings as JSON), "stormrun_format" = 1, "Conventions" = "CF-1.8", plus the caller's.
+//   settings as JSON), "stormrun_format" = kOutputFormatVersion, "Conventions" = "CF-1.8",
+//   plus the caller's.
 //
 // Every dataset is contiguous, allocated early with a fill value (NaN) written at
 // allocation; everything is created and then flushed once, so that later writes touch raw
@@ -33,6 +38,11 @@
 #include "stormrun/value.hpp"
 
 namespace stormrun::io {
+
+/// The output layout this stormrun writes (root attribute "stormrun_format"): 1 had no
+/// step checksums; 2 adds /stormrun/step_checksum. docs/checkpoint-format.md, "Format
+/// versions".
+inline constexpr int kOutputFormatVersion = 2;
 
 /// Any HDF5 failure; the message names the file and the object.
 class OutputError : public std::runtime_error {
@@ -128,8 +138,11 @@ class OutputFile {
   /// into [members.size()][nlat][nlon]; used to read back steps a previous run wrote.
   std::vector<double> read_members(const std::string& field, std::int64_t time_index,
                                    std::int64_t lead_index, std::span<const std::int64_t> members);
-  /// Collective. H5Fflush(H5F_SCOPE_GLOBAL): everything written so far is on disk
-  /// (MPI_File_sync → fsync) when it returns.
+  /// Collective. Writes the step checksum of every (member, time, lead) whose per-member
+  /// fields this rank has written in full since the last flush (/stormrun/step_checksum),
+  /// then H5Fflush(H5F_SCOPE_GLOBAL): everything written so far, checksums included, is on
+  /// disk (MPI_File_sync → fsync) when it returns. A step whose checksum is not yet written
+  /// reads as never written: the file claims only what a flush made durable.
   void flush();
   /// Collective. flush() then close. Further calls throw OutputError.
   void close();
@@ -140,6 +153,41 @@ class OutputFile {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The step checksum of one (member, start time, lead time): XXH3-64 over the XXH3-64
+/// digests (8 bytes little-endian each, in layout field order) of the bytes of each
+/// per-member field's [lat, lon] slab as stored (float64 little-endian); 0 is never used
+/// (a checksum of 0 is stored as 1), so 0 means "never written".
+std::uint64_t step_checksum(std::span<const std::uint64_t> field_digests);
+/// XXH3-64 of one field's slab (nlat·nlon doubles, little-endian).
+std::uint64_t slab_digest(std::span<const double> slab);
+
+/// What an output file proves about the steps written into it: read serially and
+/// read-only from its metadata and /stormrun/step_checksum (O(members × times × leads)
+/// numbers, none of the fields).
+struct OutputEvidence {
+  int format = 0;              ///< root attribute "stormrun_format" (0 when absent)
+  bool has_checksums = false;  ///< the file holds /stormrun/step_checksum
+  std::int64_t nensemble = 0;
+  std::int64_t ntime = 0;
+  std::int64_t nlead = 0;
+  std::vector<std::uint64_t> checksums;  ///< [member][time][lead]; 0 = never written
+  /// A format-1 file (no step checksums) read with `scan_fill`: `checksums` then holds 1
+  /// where no per-member field holds the NaN fill, 0 elsewhere.
+  bool scanned = false;
+
+  std::uint64_t at(std::int64_t member, std::int64_t time, std::int64_t lead) const {
+    return checksums[std::size_t((member * ntime + time) * nlead + lead)];
+  }
+  /// The highest s such that lead steps 0..s of (member, time) are all written; -1 when
+  /// step 0 is not (or the indices are outside the file).
+  std::int64_t written_prefix(std::int64_t member, std::int64_t time) const;
+};
+/// OutputError naming the file when it is not an HDF5 file; a file without the dataset
+/// (format 1, or not a stormrun output) gives has_checksums false. With `scan_fill`, a
+/// format-1 file's per-member fields are read instead (the whole file: the one slow path,
+/// for outputs written before step checksums) and `scanned` is set.
+OutputEvidence read_output_evidence(const std::filesystem::path& path, bool scan_fill = false);
+
 /// Steps of one work unit that a checkpoint row claims are in the output.
 struct ClaimedSteps {
   TimePoint start{};           ///< the unit's start time (a value of /time)
@@ -148,9 +196,13 @@ struct ClaimedSteps {
   std::string claimed_by;      ///< e.g. the commit directory, for the message
 };
 
-/// Serial and read-only (`stormrun verify --output`): checks that every per-member dataset
-/// of the file holds written values (no NaN fill) at every claimed step. Returns one line
-/// per problem (empty when the file agrees); OutputError when the file cannot be read.
+/// Serial and read-only (`stormrun verify --output`). In a format-2 file: every claimed
+/// (member, step) has a non-zero step checksum (else it was never written), and every
+/// written step's fields still hash to its checksum (else its bytes were damaged or
+/// edited); this reads every written step of the fields. In a format-1 file (no
+/// checksums): every per-member dataset holds values (no NaN fill) at every claimed step.
+/// Returns one line per problem (empty when the file agrees); OutputError when the file
+/// cannot be read.
 std::vector<std::string> check_claimed_steps(const std::filesystem::path& path,
                                              const std::vector<ClaimedSteps>& claims);
 

@@ -114,6 +114,11 @@ struct DirSummary {
 };
 DirSummary summarise_rank_dir(const std::filesystem::path& rank_dir);
 
+/// Every valid row of one rank directory (as summarise_rank_dir judges them), newest first:
+/// the older commits a unit can resume from when the output lacks steps the newest row
+/// claims. Read-only; damaged commits are left out (summarise_rank_dir warns of them).
+std::vector<RowSummary> rank_dir_history(const std::filesystem::path& rank_dir);
+
 /// ROOT's rank_NNNNNN directories, in rank order (none when ROOT does not exist).
 std::vector<std::filesystem::path> list_rank_dirs(const std::filesystem::path& root);
 
@@ -144,6 +149,20 @@ RestartPlan make_restart_plan(const std::vector<WorkUnit>& units,
                               const std::vector<DirSummary>& dirs, int level, std::int64_t nsteps,
                               const std::string& fingerprint_hash);
 
+/// The output is evidence: no unit resumes past the steps the output file holds. For each
+/// unit whose plan trusts steps 0..c (c = first_step - 1, or nsteps when finished) while
+/// `written_prefix(unit)` says the output holds only 0..e with e < c (an output restored
+/// from an older copy, a store ahead of its file), the unit resumes instead after the
+/// highest step s <= e at which a row of `older_rows()` (called at most once, only when
+/// needed) with this run's fingerprint holds its fields (level 2), or reruns from step 0;
+/// each such unit adds a warning naming the steps the output lacks and where it resumes.
+/// Returns the number of units changed. Local.
+std::size_t check_plan_against_output(
+    RestartPlan& plan, const std::vector<WorkUnit>& units,
+    const std::function<std::int64_t(const WorkUnit&)>& written_prefix,
+    const std::function<std::vector<RowSummary>()>& older_rows, int level, std::int64_t nsteps,
+    const std::string& fingerprint_hash);
+
 /// A batch: units (indices) that start together at `first_step`.
 struct Batch {
   std::vector<std::int64_t> units;
@@ -172,7 +191,7 @@ model::FieldBatch load_states(const std::vector<UnitSource>& wanted, const std::
 
 /// ROOT/catalog.json, written only by rank 0 (tmp + fsync + rename + fsync dir).
 struct GlobalCatalog {
-  int format = 1;
+  int format = 2;  ///< as read; always written as this stormrun's store format
   std::string fingerprint_hash;
   Fingerprint fingerprint;
   std::string output;  ///< absolute output path

@@ -77,9 +77,10 @@ std::vector<CatalogRow> parse_catalog(const std::string& text, const fs::path& w
   }
   const JsonFields f(doc, where.string());
   const auto version = f.integer("format_version", 1);
-  if (version != kCheckpointFormatVersion) {
+  if (version < kOldestCheckpointFormatVersion || version > kCheckpointFormatVersion) {
     throw UnsupportedFormat(where.string() + ": format_version " + std::to_string(version) +
-                            " is not supported (this stormrun reads " +
+                            " is not supported (this stormrun reads checkpoint format versions " +
+                            std::to_string(kOldestCheckpointFormatVersion) + " to " +
                             std::to_string(kCheckpointFormatVersion) +
                             "); use the stormrun version that wrote this checkpoint");
   }

@@ -1,4 +1,5 @@
 // manifest.json of a commit: serialisation and validation (docs/checkpoint-format.md).
+#include <span>
 #include <string>
 
 #include "store/json_fields.hpp"
@@ -20,6 +21,18 @@ CheckpointMode parse_checkpoint_mode(const std::string& text) {
   throw StoreError("checkpoint mode '" + text + "' is not one of: overwrite, append");
 }
 
+namespace {
+
+/// XXH3-64 (hex) of the compact JSON text of `j` without its "checksum" (nlohmann::json
+/// objects keep their keys sorted, so the text is canonical).
+std::string manifest_checksum(json j) {
+  j.erase("checksum");
+  const std::string text = j.dump();
+  return xxh3_hex(std::as_bytes(std::span(text.data(), text.size())));
+}
+
+}  // namespace
+
 json Manifest::to_json() const {
   json states_json = json::object();
   for (const auto& [id, s] : states) {
@@ -28,19 +41,21 @@ json Manifest::to_json() const {
   json files_json = json::object();
   for (const auto& [rel, f] : files)
     files_json[rel] = {{"bytes", f.bytes}, {"xxh3", f.xxh3}};
-  return json{{"format_version", format_version},
-              {"name", name},
-              {"commit_id", commit_id},
-              {"mode", to_string(mode)},
-              {"rank", rank},
-              {"world_size", world_size},
-              {"labels", labels},
-              {"metadata", metadata},
-              {"write_count", write_count},
-              {"saved_at", saved_at},
-              {"states", std::move(states_json)},
-              {"units", units},
-              {"files", std::move(files_json)}};
+  json j{{"format_version", format_version},
+         {"name", name},
+         {"commit_id", commit_id},
+         {"mode", to_string(mode)},
+         {"rank", rank},
+         {"world_size", world_size},
+         {"labels", labels},
+         {"metadata", metadata},
+         {"write_count", write_count},
+         {"saved_at", saved_at},
+         {"states", std::move(states_json)},
+         {"units", units},
+         {"files", std::move(files_json)}};
+  if (format_version >= 2) j["checksum"] = manifest_checksum(j);
+  return j;
 }
 
 namespace {
@@ -59,11 +74,13 @@ Manifest Manifest::from_json(const json& j, const fs::path& where) {
   const store_detail::JsonFields f(j, where.string());
   Manifest m;
   m.format_version = static_cast<int>(f.integer("format_version", 1));
-  if (m.format_version != kCheckpointFormatVersion) {
+  if (m.format_version < kOldestCheckpointFormatVersion ||
+      m.format_version > kCheckpointFormatVersion) {
     f.fail("format_version", "is " + std::to_string(m.format_version) +
-                                 ", but this stormrun reads format version " +
+                                 ", but this stormrun reads checkpoint format versions " +
+                                 std::to_string(kOldestCheckpointFormatVersion) + " to " +
                                  std::to_string(kCheckpointFormatVersion) +
-                                 " only; use a stormrun that matches the checkpoint");
+                                 "; use a stormrun that matches the checkpoint");
   }
   m.name = f.string("name");
   m.commit_id = f.string("commit_id");
@@ -112,6 +129,17 @@ Manifest Manifest::from_json(const json& j, const fs::path& where) {
       sf.fail("path", "'" + s.path + "' is not one of the commit's files");
     }
     m.states.emplace(id, std::move(s));
+  }
+  // From version 2 the manifest carries its own checksum: an edited or damaged manifest
+  // is never believed (its commit is skipped as damaged). Version 1 had none.
+  if (m.format_version >= 2) {
+    const std::string recorded = f.string("checksum");
+    if (!is_xxh3_hex(recorded))
+      f.fail("checksum", "'" + recorded + "' is not 16 lower-case hex digits");
+    const std::string actual = manifest_checksum(j);
+    if (actual != recorded)
+      f.fail("checksum", "is " + recorded + ", but the manifest's content hashes to " + actual +
+                             " (the manifest was edited or damaged)");
   }
   return m;
 }
