@@ -113,21 +113,31 @@ void check_members(OutputFile& out, const std::string& when) {
 /// have no read-back API and are checked by check_output.py.
 void check_bad_requests(OutputFile& out) {
   const OutputLayout& layout = out.layout();
-  // A bad member on rank 0 only: rank 0 throws, the others finish the collective write.
+  // A bad member on rank 0 only: the others still take part in the collective write, and
+  // the outcome is agreed: every rank throws CollectiveOutputError at this call (none is
+  // left inside a later collective), rank 0 naming the member and the field, the others
+  // saying it failed elsewhere.
   {
     std::vector<std::int64_t> members =
         rank == 0 ? std::vector<std::int64_t>{layout.nensemble + 4} : std::vector<std::int64_t>{};
     std::vector<double> rows(members.size() * std::size_t(layout.grid.points()), 1.0);
     bool threw = false;
+    bool here = false;
     try {
       out.write_members("h", 0, 0, members, rows);
-    } catch (const OutputError& e) {
+    } catch (const CollectiveOutputError& e) {
       threw = true;
-      expect(contains(e.what(), "member index " + std::to_string(layout.nensemble + 4)) &&
-                 contains(e.what(), "h"),
-             std::string("bad member message names field and index: ") + e.what());
+      here = e.failed_here();
+      if (rank == 0)
+        expect(contains(e.what(), "member index " + std::to_string(layout.nensemble + 4)) &&
+                   contains(e.what(), "h"),
+               std::string("bad member message names field and index: ") + e.what());
+      else
+        expect(contains(e.what(), "another rank"),
+               std::string("the other ranks hear that another rank failed: ") + e.what());
     }
-    expect(threw == (rank == 0), "only the rank with a bad member index throws");
+    expect(threw, "every rank throws when one rank's member index is bad");
+    expect(here == (rank == 0), "only the rank with the bad member index failed here");
   }
   // Wrong data size and a repeated member, on every rank.
   {

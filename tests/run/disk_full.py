@@ -3,15 +3,18 @@
 
 Under `mpirun --mca orte_abort_on_non_zero_status 0` (mpirun kills no rank for us, as srun
 would not; each rank's own exit status is recorded by rank_status.sh), the disk fills:
-  create   at output creation: the output's directory is a tmpfs too small for the file;
+  create   at output creation: the output's directory is a tmpfs too small for the file
+           (seen coming by the start-up checks: exit 2, nothing created);
   writes   during the output writes of the step loop: a run stopped after 2 steps, then the
            output's unwritten steps (leads 3..) are deallocated (fallocate --punch-hole:
            the output is allocated at creation, so this is how a full disk reaches the
-           writes of a real file system, e.g. a copy-on-write one) and the tmpfs filled;
+           writes of a real file system, e.g. a copy-on-write one) and the tmpfs filled
+           (but a page or two, for the output's lock file);
   commit   during a checkpoint commit on one rank's store dir only: rank_000001 of a run
            stopped after 2 steps moved onto a tmpfs with less room than one commit;
   store    during the checkpoint commits of every rank: the whole store on a full tmpfs.
-For each it asserts: every rank exits (within 60 s), none by a signal, all with exit 1; the
+For each it asserts: every rank exits (within 60 s), none by a signal, all with exit 1 (2
+for create); the
 message names the file (and the failing rank and host); the previous commit is intact (the
 catalog's units and steps as before, `stormrun verify` exit 0); after the space is freed the
 same command resumes to exactly the bytes of an uninterrupted run (every dataset, h5py), and
@@ -75,8 +78,9 @@ def used_kib(path):
     return (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
 
 
-def fill(path):
-    """Fills the file system of `path` with a filler file; returns the filler's path."""
+def fill(path, leave_kib=0):
+    """Fills the file system of `path` with a filler file, then gives `leave_kib` back;
+    returns the filler's path."""
     filler = os.path.join(path, "filler")
     block = b"\1" * 4096
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -87,6 +91,8 @@ def fill(path):
         if e.errno != errno.ENOSPC:
             raise
     finally:
+        if leave_kib:
+            os.ftruncate(fd, max(0, os.fstat(fd).st_size - leave_kib * 1024))
         os.close(fd)
     return filler
 
@@ -129,9 +135,11 @@ def rank_rows(ctx, store):
             for rank, rows in doc["ranks"].items()}
 
 
-def faulted_run(ctx, name, args, status_dir, expect_file, failing_rank=None):
-    """The run that meets the full disk: every rank exits 1 within the bound, the message
-    names `expect_file` (and the failing rank with its host). Returns the slowest time."""
+def faulted_run(ctx, name, args, status_dir, expect_file, failing_rank=None,
+                expect_code=e2e.EXIT_FAILURE):
+    """The run that meets the full disk: every rank exits `expect_code` (1; 2 where the
+    start-up checks see it coming) within the bound, the message names `expect_file` (and
+    the failing rank with its host). Returns the slowest time."""
     statuses, err, seconds = startup_faults.run_ranks(ctx, args, RANKS, None, status_dir)
     slowest = max((t for _, t in statuses.values()), default=float("nan"))
     print(f"  [{seconds:5.1f}s, last rank ended at {slowest:4.1f}s] {name}: "
@@ -143,8 +151,8 @@ def faulted_run(ctx, name, args, status_dir, expect_file, failing_rank=None):
                 f"{name}: only ranks {sorted(statuses)} of {RANKS} exited (a rank hung)\n{err}")
     for r, (status, ended) in sorted(statuses.items()):
         ctx.check(status < 128, f"{name}: rank {r} was killed by signal {status - 128}\n{err}")
-        ctx.check(status == e2e.EXIT_FAILURE,
-                  f"{name}: rank {r} exited {status}, expected {e2e.EXIT_FAILURE}\n{err}")
+        ctx.check(status == expect_code,
+                  f"{name}: rank {r} exited {status}, expected {expect_code}\n{err}")
         ctx.check(ended < HANG_BOUND, f"{name}: rank {r} exited after {ended:.0f}s\n{err}")
     ctx.check(expect_file in err, f"{name}: no message names {expect_file}\n{err}")
     ctx.check(re.search(r"No space left on device|MiB free", err) is not None,
@@ -182,7 +190,11 @@ def case_create(ctx, mounts, ref, times):
     out = os.path.join(disk, "out.h5")
     args = CONFIG + ["--output", out]
     status = ctx.path("create", "status")
-    times.append(("create", faulted_run(ctx, "create", args, status, out)))
+    # Seen coming: the start-up checks compare the file's size with the free space (exit 2,
+    # nothing created), before the store or the output is touched.
+    times.append(("create", faulted_run(ctx, "create", args, status, out,
+                                        expect_code=e2e.EXIT_CONFIG)))
+    ctx.check(not os.path.exists(out + ".ckpt"), "create: the store exists after a refused start")
     ctx.check(not os.path.exists(out), "create: the output exists after a refused creation")
     Mounts.resize(disk, 4096)
     resumed_run(ctx, "create", args, status, ref, out, out + ".ckpt")
@@ -199,7 +211,8 @@ def case_writes(ctx, mounts, ref, times):
     stopped_run(ctx, "writes", args, status)
     before = rank_rows(ctx, store)
     punch_unwritten_steps(out, 3)
-    filler = fill(disk)
+    # Room for the output's lock file (a page), none for the steps still to be written.
+    filler = fill(disk, leave_kib=16)
     times.append(("writes", faulted_run(ctx, "writes", args, status, out)))
     after = rank_rows(ctx, store)
     ctx.check(all(after[r][-1][1] == before[r][-1][1] for r in before),
