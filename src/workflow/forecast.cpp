@@ -19,8 +19,8 @@
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/model/diagnostics.hpp"
 #include "stormrun/model/registry.hpp"
-#include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/agreement.hpp"
+#include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/progress.hpp"
 #include "stormrun/runtime/signals.hpp"
 

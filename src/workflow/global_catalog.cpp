@@ -28,8 +28,7 @@ constexpr int kOldestGlobalCatalogFormat = 1;
 const std::set<std::string> kOutputStates = {"creating", "ready"};
 /// What replace_file_durable names its tmp file beside ROOT/catalog.json.
 constexpr const char* kTmpPrefix = ".tmp_catalog.json.";
-const std::set<std::string> kStatuses = {"running", "stopped", "complete", "diverged",
-                                          "failed"};
+const std::set<std::string> kStatuses = {"running", "stopped", "complete", "diverged", "failed"};
 
 fs::path catalog_path(const fs::path& root) {
   return root / "catalog.json";
@@ -39,10 +38,13 @@ fs::path catalog_path(const fs::path& root) {
 
 json GlobalCatalog::to_json() const {
   // Always the writer's format: rows this stormrun adds are of its checkpoint format.
-  json j = {
-      {"format", kGlobalCatalogFormat}, {"fingerprint_hash", fingerprint_hash}, {"fingerprint", fingerprint},
-      {"output", output}, {"output_state", output_state},         {"status", status},
-      {"runs", runs}};
+  json j = {{"format", kGlobalCatalogFormat},
+            {"fingerprint_hash", fingerprint_hash},
+            {"fingerprint", fingerprint},
+            {"output", output},
+            {"output_state", output_state},
+            {"status", status},
+            {"runs", runs}};
   if (!output_from_store.empty()) j["output_from_store"] = output_from_store;
   return j;
 }
@@ -80,8 +82,10 @@ GlobalCatalog GlobalCatalog::from_json(const json& j, const fs::path& where) {
       f.fail("output_state", "must be \"creating\" or \"ready\", found \"" + c.output_state + "\"");
     c.status = f.string("status");
     if (!kStatuses.contains(c.status)) {
-      f.fail("status", "must be \"running\", \"stopped\", \"complete\", \"diverged\" or \"failed\", found \"" +
-                           c.status + "\"");
+      f.fail(
+          "status",
+          "must be \"running\", \"stopped\", \"complete\", \"diverged\" or \"failed\", found \"" +
+              c.status + "\"");
     }
     c.runs = f.required("runs");
     if (!c.runs.is_array())
