@@ -1023,15 +1023,25 @@ def main():
     parser.add_argument("cases", nargs="+", choices=list(CASES) + ["all"])
     opts = parser.parse_args()
     names = list(CASES) if "all" in opts.cases else opts.cases
+    return run_cases(names, lambda name: Ctx(opts.stormrun, opts.mpiexec, name,
+                                             opts.stormrun_zonal),
+                     lambda name, ctx: CASES[name](ctx))
+
+
+def run_cases(names, make_ctx, run_one):
+    """Runs each case `name` as run_one(name, make_ctx(name)) in its own work dir, prints
+    how each went and a summary; returns the exit status (1 when any case failed). Shared by
+    the e2e scripts (e2e.py, evidence.py, trust_inputs.py)."""
     failed = []
     for name in names:
-        ctx = Ctx(opts.stormrun, opts.mpiexec, name, opts.stormrun_zonal)
+        ctx = make_ctx(name)
         print(f"== {name} (in {ctx.work})", flush=True)
         start = time.monotonic()
         try:
-            CASES[name](ctx)
-        except CaseFailed:
-            pass
+            run_one(name, ctx)
+        except CaseFailed as e:
+            if not ctx.failures:
+                ctx.failures.append(str(e))
         except Exception as e:  # a crash of the test itself is a failure too
             import traceback
             traceback.print_exc()

@@ -344,36 +344,16 @@ def main():
     opts = parser.parse_args()
     names = [n for n in CASES if n != "main_artifacts" or opts.stormrun_main] \
         if "all" in opts.cases else opts.cases
-    failed = []
-    for name in names:
-        ctx = e2e.Ctx(opts.stormrun, opts.mpiexec, name)
-        print(f"== {name} (in {ctx.work})", flush=True)
-        start = time.monotonic()
-        try:
-            if name == "main_artifacts":
-                if not opts.stormrun_main:
-                    raise e2e.CaseFailed("main_artifacts needs --stormrun-main")
-                case_main_artifacts(ctx, os.path.abspath(opts.stormrun_main))
-            else:
-                CASES[name](ctx)
-        except e2e.CaseFailed as e:
-            if not ctx.failures:
-                ctx.failures.append(str(e))
-        except Exception as e:  # a crash of the test itself is a failure too
-            import traceback
-            traceback.print_exc()
-            ctx.failures.append(f"{type(e).__name__}: {e}")
-        took = time.monotonic() - start
-        if ctx.failures:
-            failed.append(name)
-            print(f"== {name}: FAILED ({len(ctx.failures)} problem(s), {took:.1f}s)")
+
+    def run_one(name, ctx):
+        if name == "main_artifacts":
+            if not opts.stormrun_main:
+                raise e2e.CaseFailed("main_artifacts needs --stormrun-main")
+            case_main_artifacts(ctx, os.path.abspath(opts.stormrun_main))
         else:
-            print(f"== {name}: passed ({took:.1f}s)")
-        if os.environ.get("STORMRUN_KEEP_TMP") != "1":
-            shutil.rmtree(ctx.work, ignore_errors=True)
-    print(f"{len(names) - len(failed)} passed, {len(failed)} failed"
-          + (f": {' '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+            CASES[name](ctx)
+
+    return e2e.run_cases(names, lambda name: e2e.Ctx(opts.stormrun, opts.mpiexec, name), run_one)
 
 
 if __name__ == "__main__":

@@ -234,20 +234,9 @@ def main():
     parser.add_argument("--stormrun-zonal")
     parser.add_argument("cases", nargs="*", default=list(CASES))
     opts = parser.parse_args()
-    failed = []
-    for name in opts.cases:
-        ctx = e2e.Ctx(opts.stormrun, opts.mpiexec, name, opts.stormrun_zonal)
-        print(f"== {name} (in {ctx.work})", flush=True)
-        try:
-            CASES[name](ctx)
-        except e2e.CaseFailed:
-            pass
-        if ctx.failures:
-            failed.append(name)
-        print(f"== {name}: {'FAILED' if ctx.failures else 'passed'}", flush=True)
-        if os.environ.get("STORMRUN_KEEP_TMP") != "1":
-            shutil.rmtree(ctx.work, ignore_errors=True)
-    return 1 if failed else 0
+    return e2e.run_cases(
+        opts.cases, lambda name: e2e.Ctx(opts.stormrun, opts.mpiexec, name, opts.stormrun_zonal),
+        lambda name, ctx: CASES[name](ctx))
 
 
 if __name__ == "__main__":
