@@ -25,6 +25,19 @@ std::vector<std::byte> npy_header(const NdArray& array);
 /// Parse a .npy file; CodecError naming `name` on a bad header, object dtype, Fortran
 /// order, big-endian data or a size that does not match the header.
 NdArray npy_decode(std::span<const std::byte> bytes, std::string_view name);
+/// What a .npy file's header declares, checked against the file's size: the same checks as
+/// npy_decode without reading the payload. `head` holds the file's first bytes, at least its
+/// whole header (at most kNpyMaxHeadBytes); CodecError naming `name` otherwise.
+struct NpyLayout {
+  DType dtype{};
+  std::vector<std::int64_t> shape;
+  std::size_t data_offset = 0;  ///< where the payload starts
+};
+NpyLayout npy_layout(std::span<const std::byte> head, std::uint64_t file_size,
+                     std::string_view name);
+/// The longest .npy header there is (version 2/3 lengths aside): magic, version, a 65535-byte
+/// dict — what a verifier reads to call npy_layout on a file of version 1.0.
+inline constexpr std::size_t kNpyMaxHeadBytes = 10 + 65535;
 
 /// Where the encoder puts array payloads: it stores `bytes` under a relative path derived
 /// from `suggested_relpath` and returns the relative path actually used.

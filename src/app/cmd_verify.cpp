@@ -55,6 +55,7 @@ void verify_rank(const fs::path& rank_dir, VerifyReport& report) {
       present.insert(id);
       std::optional<Manifest> manifest;
       auto problems = store_detail::check_commit(entry.path(), listing.rank, &manifest);
+      if (problems.empty()) problems = workflow::check_commit_arrays(entry.path(), *manifest);
       if (problems.empty()) ++report.valid;
       report.problems.insert(report.problems.end(), problems.begin(), problems.end());
       if (problems.empty() && !listing.catalog_problem && !listed.count(id)) {

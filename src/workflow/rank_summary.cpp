@@ -13,6 +13,7 @@
 #include "checkpoint/store/commit_check.hpp"
 #include "checkpoint/store/json_fields.hpp"
 #include "ledger_detail.hpp"
+#include "stormrun/codec.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::workflow {
@@ -110,6 +111,8 @@ std::string fingerprint_of(const Manifest& manifest, const fs::path& commit_dir)
 
 /// What a verified commit says: its units, fingerprint and where each held state lies.
 RowSummary summarise_commit(const fs::path& commit_dir, Manifest manifest) {
+  if (const auto problems = check_commit_arrays(commit_dir, manifest); !problems.empty())
+    throw StoreError(problems.front().path.string() + ": " + problems.front().what);
   RowSummary row;
   row.commit_dir = commit_dir;
   row.rank = manifest.rank;
@@ -142,6 +145,27 @@ RowSummary summarise_commit(const fs::path& commit_dir, Manifest manifest) {
 }
 
 }  // namespace
+
+std::vector<Problem> check_commit_arrays(const fs::path& commit_dir, const Manifest& manifest) {
+  std::vector<Problem> problems;
+  for (const auto& [relpath, record] : manifest.files) {
+    if (fs::path(relpath).extension() != ".npy") continue;
+    const fs::path path = commit_dir / relpath;
+    std::ifstream in(path, std::ios::binary);
+    std::vector<std::byte> head(std::min<std::uint64_t>(record.bytes, kNpyMaxHeadBytes));
+    in.read(reinterpret_cast<char*>(head.data()), std::streamsize(head.size()));
+    if (std::size_t(in.gcount()) != head.size()) {
+      problems.push_back({path, "cannot read its .npy header"});
+      continue;
+    }
+    try {
+      (void)npy_layout(head, record.bytes, relpath);
+    } catch (const CodecError& e) {
+      problems.push_back({path, e.what()});
+    }
+  }
+  return problems;
+}
 
 std::vector<RowSummary> rank_dir_history(const fs::path& rank_dir) {
   const auto rank = detail::rank_of_dir_name(rank_dir.filename().string());

@@ -160,6 +160,47 @@ TEST_CASE("restart plan: below level 2 unfinished units rerun from step 0 with a
   }
 }
 
+// A .npy header made up with every checksum recomputed to match (the file's in the
+// manifest, the manifest's own): the commit's bytes are "as written", yet unreadable. It
+// is damage like any other: skipped for the older row, named by verify.
+static void craft_npy_header(const fs::path& commit_dir, const std::string& shape) {
+  const fs::path file = fields_file(commit_dir);
+  std::string bytes = read_text(file);
+  const std::size_t header_len =
+      std::size_t((unsigned char)bytes[8]) | (std::size_t((unsigned char)bytes[9]) << 8);
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
+  header.resize(header_len - 1, ' ');
+  header += '\n';
+  bytes.replace(10, header_len, header);
+  write_text(file, bytes);
+  const fs::path where = commit_dir / "manifest.json";
+  stormrun::Manifest manifest =
+      stormrun::Manifest::from_json(nlohmann::json::parse(read_text(where)), where);
+  const std::string rel = file.lexically_relative(commit_dir).generic_string();
+  manifest.files.at(rel).xxh3 = stormrun::xxh3_hex(std::as_bytes(std::span(bytes)));
+  write_text(where, manifest.to_json().dump(2));
+}
+
+TEST_CASE("restart plan: a made-up .npy header with matching checksums is damage") {
+  for (const std::string shape : {"(4611686018427387904, 8)", "(-3, 4)", "(2,)"}) {
+    CAPTURE(shape);
+    EarlierRun run;
+    const fs::path rank0 = run.dir.path() / "rank_000000";
+    const fs::path newest = run.commit(0, run.rank0_ids.back());
+    craft_npy_header(newest, shape);
+    stormrun::RankStore store(run.dir.path(), 0, [](const std::string&) {});
+    CHECK(store.verify(run.rank0_ids.back()).empty());  // every checksum matches
+    const DirSummary summary = summarise_rank_dir(rank0);
+    REQUIRE(summary.row.has_value());
+    CHECK(summary.row->commit_id == run.rank0_ids.front());
+    REQUIRE(summary.warnings.size() == 1);
+    CHECK(summary.warnings[0].find(".npy") != std::string::npos);
+    const auto manifest = stormrun::Manifest::from_json(
+        nlohmann::json::parse(read_text(newest / "manifest.json")), newest / "manifest.json");
+    CHECK(check_commit_arrays(newest, manifest).size() == 1);
+  }
+}
+
 TEST_CASE("restart plan: a damaged newest commit falls back to the older valid row") {
   EarlierRun run;
   const fs::path rank0 = run.dir.path() / "rank_000000";

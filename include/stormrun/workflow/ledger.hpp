@@ -114,6 +114,14 @@ struct DirSummary {
 };
 DirSummary summarise_rank_dir(const std::filesystem::path& rank_dir);
 
+/// The .npy files of a commit (its manifest's files) whose header does not describe what
+/// the file holds — a huge or negative shape, a size the file does not have, a header of
+/// nonsense — each as a problem naming the file. Checksums say the bytes are those written,
+/// not that they can be read: a header made up with its checksum recomputed is damage too.
+/// Reads each file's header only. summarise_rank_dir skips such a commit; verify reports it.
+std::vector<Problem> check_commit_arrays(const std::filesystem::path& commit_dir,
+                                         const Manifest& manifest);
+
 /// Every valid row of one rank directory (as summarise_rank_dir judges them), newest first:
 /// the older commits a unit can resume from when the output lacks steps the newest row
 /// claims. Read-only; damaged commits are left out (summarise_rank_dir warns of them).

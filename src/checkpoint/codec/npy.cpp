@@ -209,31 +209,32 @@ std::vector<std::byte> npy_encode(const NdArray& array) {
   return out;
 }
 
-NdArray npy_decode(std::span<const std::byte> bytes, std::string_view name) {
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
+NpyLayout npy_layout(std::span<const std::byte> head, std::uint64_t file_size,
+                     std::string_view name) {
+  if (head.size() < 10 || std::memcmp(head.data(), kMagic.data(), kMagic.size()) != 0) {
     bad_npy(name, "missing the \\x93NUMPY magic");
   }
-  const auto major = std::to_integer<unsigned>(bytes[6]);
-  const auto minor = std::to_integer<unsigned>(bytes[7]);
+  const auto major = std::to_integer<unsigned>(head[6]);
+  const auto minor = std::to_integer<unsigned>(head[7]);
   std::size_t header_len = 0;
   std::size_t header_start = 0;
   if (major == 1 && minor == 0) {
     header_len =
-        std::to_integer<std::size_t>(bytes[8]) | (std::to_integer<std::size_t>(bytes[9]) << 8);
+        std::to_integer<std::size_t>(head[8]) | (std::to_integer<std::size_t>(head[9]) << 8);
     header_start = 10;
   } else if ((major == 2 || major == 3) && minor == 0) {
-    if (bytes.size() < 12) bad_npy(name, "truncated header length");
+    if (head.size() < 12) bad_npy(name, "truncated header length");
     header_len = 0;
     for (int i = 3; i >= 0; --i) {
-      header_len = (header_len << 8) | std::to_integer<std::size_t>(bytes[8 + i]);
+      header_len = (header_len << 8) | std::to_integer<std::size_t>(head[8 + i]);
     }
     header_start = 12;
   } else {
     bad_npy(name,
             "unsupported format version " + std::to_string(major) + "." + std::to_string(minor));
   }
-  if (bytes.size() - header_start < header_len) bad_npy(name, "truncated header");
-  const std::string_view header_text(reinterpret_cast<const char*>(bytes.data() + header_start),
+  if (head.size() - header_start < header_len) bad_npy(name, "truncated header");
+  const std::string_view header_text(reinterpret_cast<const char*>(head.data() + header_start),
                                      header_len);
   const auto header = HeaderParser(header_text, name).parse();
 
@@ -251,18 +252,23 @@ NdArray npy_decode(std::span<const std::byte> bytes, std::string_view name) {
   if (__builtin_mul_overflow(static_cast<std::size_t>(count), dtype_size(dtype), &payload_bytes)) {
     bad_npy(name, "array size overflows");
   }
-  const std::size_t available = bytes.size() - header_start - header_len;
-  if (available != payload_bytes) {
+  const std::uint64_t available = file_size - header_start - header_len;
+  if (file_size < header_start + header_len || available != payload_bytes) {
     bad_npy(name, "header promises " + std::to_string(payload_bytes) + " data bytes (" +
                       header.descr + shape_literal(header.shape) + ") but the file holds " +
                       std::to_string(available) +
                       (available < payload_bytes ? " (truncated)" : " (trailing bytes)"));
   }
+  return {dtype, header.shape, header_start + header_len};
+}
+
+NdArray npy_decode(std::span<const std::byte> bytes, std::string_view name) {
+  const NpyLayout layout = npy_layout(bytes, bytes.size(), name);
   NdArray array;
-  array.dtype = dtype;
-  array.shape = header.shape;
-  const auto* data = bytes.data() + header_start + header_len;
-  array.data.assign(data, data + payload_bytes);
+  array.dtype = layout.dtype;
+  array.shape = layout.shape;
+  const auto* data = bytes.data() + layout.data_offset;
+  array.data.assign(data, bytes.data() + bytes.size());
   return array;
 }
 

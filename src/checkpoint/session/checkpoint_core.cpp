@@ -201,7 +201,10 @@ Session& CheckpointCore::select(std::int64_t position) {
       loaded.emplace(load_row(row));
     } catch (const LockError&) {
       throw;
-    } catch (const StoreError& e) {
+    } catch (const std::runtime_error& e) {
+      // StoreError (a file damaged) or CodecError (bytes as written but unreadable, e.g. a
+      // made-up .npy header whose checksum matches): the row is damaged either way.
+      if (!dynamic_cast<const StoreError*>(&e) && !dynamic_cast<const CodecError*>(&e)) throw;
       std::string problems;
       for (const Problem& problem : store_->verify(row.commit_id))
         problems += (problems.empty() ? "" : "; ") + problem.path.string() + ": " + problem.what;
