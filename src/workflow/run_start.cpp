@@ -111,12 +111,20 @@ Decision decide(const RunConfig& config, const StartContext& context,
 
   if (catalog) {
     const auto diff = fingerprint_diff(catalog->fingerprint, fp);
+    // model_dynamics is no option: it changes with the stormrun that computes the model.
+    const bool dynamics = std::any_of(diff.begin(), diff.end(), [](const std::string& line) {
+      return line.rfind("model_dynamics:", 0) == 0;
+    });
     if (!diff.empty())
       return refuse(kExitMismatch,
                     "checkpoint store " + context.root.string() +
                         " holds a run with other settings:" + text::indented_lines(diff) +
-                        "\nresume with the original settings, or give another --checkpoint-dir "
-                        "to start a new run");
+                        (dynamics ? "\nthe model's dynamics differ from this stormrun's "
+                                    "(model_dynamics): finish that run with the stormrun that "
+                                    "started it, or give another --checkpoint-dir and --output "
+                                    "to start a new run"
+                                  : "\nresume with the original settings, or give another "
+                                    "--checkpoint-dir to start a new run"));
   }
   if (catalog && catalog->status == "diverged") {
     // The same settings would diverge at the same step again.
