@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <utility>
 
@@ -17,6 +18,13 @@ namespace {
 
 std::string grid_text(const Grid& g) {
   return std::to_string(g.nlat) + "x" + std::to_string(g.nlon);
+}
+
+// A value for a message, as %g would print it: "-1.3e+300", "0".
+std::string value_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
 }
 
 std::string seconds_text(double s) {
@@ -145,7 +153,7 @@ void ShallowWater::check_initial(const FieldBatch& initial) const {
     const auto bad = std::find_if(h.begin(), h.end(), [](double v) { return !(v > 0.0); });
     if (bad != h.end())
       throw std::invalid_argument(
-          "member " + std::to_string(m) + " starts with layer depth h = " + std::to_string(*bad) +
+          "member " + std::to_string(m) + " starts with layer depth h = " + value_text(*bad) +
           " m at grid point " + std::to_string(bad - h.begin()) +
           "; the shallow-water layer must be deeper than 0 everywhere (a smaller "
           "--noise-amplitude or another initial condition)");

@@ -29,6 +29,11 @@ constexpr double kStateCopies = 12;
 // way from rank 0 (a few hundred bytes each; rounded up).
 constexpr double kBytesPerUnit = 2048;
 
+// "1 work unit", "3 work units".
+std::string count_text(std::int64_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string mib_text(double bytes) {
   constexpr double kMiB = 1024.0 * 1024.0;
   if (bytes >= 1024.0 * kMiB * 1024.0)
@@ -80,10 +85,11 @@ void check_sizes(const RunConfig& config, const StartContext& context, const run
   if (const auto have = memory_per_rank(rt.local_size()); have && need.rank_bytes > *have)
     throw std::runtime_error(
         "this run needs about " + mib_text(need.rank_bytes) + " of memory per rank (" +
-        std::to_string(std::min<std::int64_t>(config.batch_size, config.unit_count())) +
-        " resident members of grid " + std::to_string(config.grid.nlat) + "x" +
-        std::to_string(config.grid.nlon) + ", " + std::to_string(config.unit_count()) +
-        " work units), but " + std::to_string(rt.local_size()) + " ranks on this node share " +
+        count_text(need.resident_members, "resident member") + " of grid " +
+        std::to_string(config.grid.nlat) + "x" + std::to_string(config.grid.nlon) + ", " +
+        count_text(config.unit_count(), "work unit") + "), but " +
+        (rt.local_size() == 1 ? std::string("this node has ")
+                              : std::to_string(rt.local_size()) + " ranks on this node share ") +
         mib_text(*have * rt.local_size()) +
         "; give a smaller --batch-size, --nensemble or --grid, or more nodes");
   if (rt.rank() != 0) return;
@@ -138,8 +144,13 @@ void check_initial_states(const RunConfig& config, const runtime::Runtime& rt) {
       model->check_initial(batch);
     } catch (const std::invalid_argument& e) {
       std::string what = e.what();
-      // The model numbers members within the batch it was given: here always member 0.
-      if (what.rfind("member 0 ", 0) == 0) what = what.substr(9);
+      // The model numbers members within the batch it was given: here always member 0,
+      // which is the work unit this message names.
+      const std::string member = "member 0 of this initial state";
+      if (const auto at = what.find(member); at != std::string::npos)
+        what.replace(at, member.size(), "this initial state");
+      else if (what.rfind("member 0 ", 0) == 0)
+        what = what.substr(9);
       throw std::runtime_error("work unit " + units[i].name + ": " + what + cause);
     }
   }
@@ -158,6 +169,7 @@ SizeEstimate estimate_sizes(const RunConfig& config, int world_size) {
   estimate.output_bytes *= double(config.nsteps + 1) * fields * points * sizeof(double);
   const double per_rank = std::ceil(units / std::max(world_size, 1));
   const double resident = std::min(double(config.batch_size), per_rank);
+  estimate.resident_members = std::int64_t(resident);
   estimate.rank_bytes = resident * (kStateCopies * variables + fields) * points * sizeof(double) +
                         double(config.statistics.size()) * fields * points * sizeof(double) * 2 +
                         units * kBytesPerUnit;

@@ -13,8 +13,9 @@ namespace stormrun::workflow::run_detail {
 
 /// A size the run needs, against what the machine has (bytes).
 struct SizeEstimate {
-  double output_bytes = 0;  ///< the output file (its datasets are allocated at creation)
-  double rank_bytes = 0;    ///< one rank's resident set, an upper estimate
+  double output_bytes = 0;            ///< the output file (its datasets are allocated at creation)
+  double rank_bytes = 0;              ///< one rank's resident set, an upper estimate
+  std::int64_t resident_members = 0;  ///< the members of one rank's batch
 };
 
 /// Local. What `config` needs on a world of `world_size` ranks: the output file's bytes and
