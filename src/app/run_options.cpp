@@ -578,7 +578,9 @@ void print_help(std::ostream& out) {
          "switches take true/false/1/0/yes/no in the INI file and the environment.\n\n"
       << run_options_help() << "\n"
       << "Exit codes: 0 finished, 2 invalid options (nothing written), 3 store or output of\n"
-         "another run, 75 stopped early with a checkpoint (run again to resume), 1 other.\n";
+         "another run, 4 the model diverged, 5 no progress in the last runs (do not rerun),\n"
+         "75 stopped early with a checkpoint (run again to resume), 76 a rank hung or was\n"
+         "lost (run again to resume), 1 other.\n";
 }
 
 }  // namespace

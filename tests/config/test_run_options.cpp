@@ -140,6 +140,14 @@ TEST_CASE("every option is read from the command line") {
                            "cpu",
                            "--stop-after-steps",
                            "2",
+                           "--end-time",
+                           "2026-12-02T05:00:00Z",
+                           "--walltime-reserve",
+                           "90",
+                           "--hang-timeout",
+                           "30",
+                           "--max-no-progress",
+                           "0",
                            "--resume",
                            "never",
                            "--quiet"});
@@ -171,6 +179,10 @@ TEST_CASE("every option is read from the command line") {
   CHECK(c.level == 1);
   CHECK(c.device == model::DeviceChoice::Cpu);
   CHECK(c.stop_after_steps == 2);
+  CHECK(c.end_time == parse_utc("2026-12-02T05:00:00Z"));
+  CHECK(c.walltime_reserve_s == 90.0);
+  CHECK(c.hang_timeout_s == 30.0);
+  CHECK(c.max_no_progress == 0);
   CHECK(c.resume == ResumeMode::Never);
   CHECK(c.quiet);
 
@@ -180,6 +192,19 @@ TEST_CASE("every option is read from the command line") {
   CHECK(diagnostic.parsed.config->output_variables.empty());
   CHECK(diagnostic.parsed.config->diagnostics == model::Diagnostics::available());
   CHECK_FALSE(diagnostic.parsed.config->checkpoint);
+
+  // --end-time in seconds since 1970, --hang-timeout off and auto; the defaults.
+  const Outcome epoch = parse(
+      {"--output", (dir / "e.h5").string(), "--end-time", "1796180000", "--hang-timeout", "off"});
+  REQUIRE_MESSAGE(epoch.parsed.config, epoch.err);
+  CHECK(epoch.parsed.config->end_time == TimePoint(std::chrono::seconds(1796180000)));
+  CHECK(epoch.parsed.config->hang_timeout_s == 0.0);
+  const Outcome defaults = parse({"--output", (dir / "f.h5").string(), "--hang-timeout", "auto"});
+  REQUIRE_MESSAGE(defaults.parsed.config, defaults.err);
+  CHECK_FALSE(defaults.parsed.config->end_time);
+  CHECK_FALSE(defaults.parsed.config->hang_timeout_s);
+  CHECK(defaults.parsed.config->walltime_reserve_s == 60.0);
+  CHECK(defaults.parsed.config->max_no_progress == 3);
 }
 
 TEST_CASE("--help lists every option with its default and exits 0") {
@@ -214,6 +239,10 @@ TEST_CASE("--help lists every option with its default and exits 0") {
                              "--no-checkpoint",
                              "--device",
                              "--stop-after-steps",
+                             "--end-time",
+                             "--walltime-reserve",
+                             "--hang-timeout",
+                             "--max-no-progress",
                              "--resume",
                              "--quiet",
                              "--help"}) {
@@ -289,6 +318,18 @@ TEST_CASE("every invalid value exits 2 naming the option, and creates nothing") 
       {{"--flush-interval", "never"}, "--flush-interval"},
       {{"--level", "3"}, "--level"},
       {{"--stop-after-steps", "0"}, "--stop-after-steps"},
+      {{"--end-time", "tomorrow"}, "--end-time"},
+      {{"--end-time", "2026-12-02 05:00"}, "--end-time"},
+      {{"--end-time", "99999999999999999999"}, "--end-time"},
+      {{"--walltime-reserve=-1"}, "--walltime-reserve"},
+      {{"--walltime-reserve", "nan"}, "--walltime-reserve"},
+      {{"--walltime-reserve", "1m"}, "--walltime-reserve"},
+      {{"--hang-timeout", "1"}, "--hang-timeout"},
+      {{"--hang-timeout=-5"}, "--hang-timeout"},
+      {{"--hang-timeout", "inf"}, "--hang-timeout"},
+      {{"--hang-timeout", "never"}, "--hang-timeout"},
+      {{"--max-no-progress=-1"}, "--max-no-progress"},
+      {{"--max-no-progress", "three"}, "--max-no-progress"},
       {{"--start-time", "2026-13-01T00:00:00Z"}, "--start-time"},
       {{"--start-time", "yesterday"}, "--start-time"},
       {{"--start-time", "2026-01-01T00:00:00Z", "--start-time", "2026-01-01T00:00:00Z"},

@@ -68,6 +68,7 @@ MPI_ENV = {
     "OMPI_MCA_rmaps_base_oversubscribe": "1",
 }
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_MISMATCH, EXIT_STOPPED = 0, 1, 2, 3, 75
+EXIT_NO_PROGRESS, EXIT_HUNG = 5, 76
 COORDS = ("ensemble", "time", "lead_time", "lat", "lon")
 # Not a forecast variable: the group of stormrun's bookkeeping (/stormrun/step_checksum).
 BOOKKEEPING = "stormrun"

@@ -51,6 +51,7 @@ POINTS = {
     "store": ("store", e2e.EXIT_MISMATCH, False, False, EVERY),
     "store-summary": ("store", e2e.EXIT_MISMATCH, False, False, ONE),
     "store-mark": ("store", e2e.EXIT_MISMATCH, False, True, ONE),
+    "store-progress": ("store", e2e.EXIT_NO_PROGRESS, True, True, ONE),
     "output": ("output", e2e.EXIT_FAILURE, False, True, EVERY),
     "output-open": ("output", e2e.EXIT_FAILURE, False, True, ONE),
     "output-ready": ("output", e2e.EXIT_FAILURE, False, True, ONE),
