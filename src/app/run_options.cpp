@@ -136,6 +136,9 @@ const std::vector<OptionSpec>& option_specs() {
          "auto"},
         {"stop-after-steps", "K", Kind::Value,
          "stop cleanly after K steps of this run with a checkpoint, exit 75", "none"},
+        {"model-dynamics", "V", Kind::Value,
+         "the model's dynamics version (docs/model.md); a resume takes its store's by itself",
+         "the newest"},
         {"end-time", "UTC|EPOCH", Kind::Value,
          "the job's end (2026-12-02T05:00:00Z or seconds since 1970): stop with exit 75 "
          "before it",
@@ -529,6 +532,7 @@ RunConfig build_config(const Settings& s) {
   if (s.has("stop-after-steps"))
     c.stop_after_steps = parse_integer<std::int64_t>("stop-after-steps", s.text("stop-after-steps"),
                                                      "a positive integer");
+  if (s.has("model-dynamics")) c.model_dynamics = s.text("model-dynamics");
   if (s.has("end-time")) {
     const std::string& text = s.text("end-time");
     const bool epoch = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;

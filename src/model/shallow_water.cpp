@@ -93,7 +93,7 @@ ShallowWater::ShallowWater(ShallowWaterConfig config) : config_(std::move(config
     throw std::invalid_argument("--substeps " + std::to_string(*config_.substeps) +
                                 " is not valid; give auto or a positive integer");
   geometry_ = std::make_unique<SweGeometry>(config_.grid, config_.planet, config_.rotation_alpha,
-                                            config_.filter_latitude_deg);
+                                            config_.filter_latitude_deg, config_.dynamics);
   backend_ = resolve_backend(config_.device);
 }
 
@@ -196,7 +196,9 @@ ModelSpec shallow_water_model_spec() {
   spec.help = "shallow water on the sphere";
   // 1: RK4, polar filter. 2: and the ∇⁴ hyperdiffusion (docs/model.md, "Dissipation"). 3: the
   // energy-consistent meridional gradient of B (no growing mode at the poles), τ = 1 day.
-  spec.dynamics = "3";
+  spec.dynamics = std::to_string(kSweDynamicsLatest);
+  for (int d = kSweDynamicsOldest; d <= kSweDynamicsLatest; ++d)
+    spec.supported_dynamics.push_back(std::to_string(d));
   spec.variables = shallow_water_state_variables();
   spec.grid_problem = [](const Grid& grid) -> std::optional<std::string> {
     if (const auto requirement = swe_grid_requirement(grid))
@@ -211,6 +213,7 @@ ModelSpec shallow_water_model_spec() {
         .device = context.device,
         // 0 for every initial condition but tc2 (file:PATH included).
         .rotation_alpha = coriolis_tilt(context.initial_condition, {}),
+        .dynamics = context.dynamics.empty() ? kSweDynamicsLatest : std::stoi(context.dynamics),
     });
   };
   return spec;

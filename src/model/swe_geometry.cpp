@@ -34,8 +34,14 @@ std::optional<std::string> swe_grid_requirement(const Grid& g) {
   return "it needs NLAT >= 4 and an even NLON >= 8 (e.g. 64x128)";
 }
 
-SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg)
-    : grid(g), planet(p), rotation_alpha(alpha) {
+SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg,
+                         int dynamics_version)
+    : grid(g), planet(p), rotation_alpha(alpha), dynamics(dynamics_version) {
+  if (dynamics < kSweDynamicsOldest || dynamics > kSweDynamicsLatest)
+    throw std::invalid_argument("shallow-water dynamics " + std::to_string(dynamics) +
+                                " is not one this stormrun computes (" +
+                                std::to_string(kSweDynamicsOldest) + " to " +
+                                std::to_string(kSweDynamicsLatest) + ")");
   if (const auto requirement = swe_grid_requirement(g))
     throw std::invalid_argument("grid " + grid_text(g) +
                                 " cannot be used by the shallow-water model: " + *requirement);
@@ -49,6 +55,7 @@ SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_
   const double dphi = kPi / nlat;
   inv_2dlam = 1.0 / (2.0 * dlam);
   inv_2dphi = 1.0 / (2.0 * dphi);
+  inv_2adphi = 1.0 / (2.0 * a * dphi);
   dy = a * dphi;
 
   auto centre = [&](int j) { return -kPi / 2 + (j + 0.5) * dphi; };
@@ -93,9 +100,9 @@ SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_
   // at most: a filter set nearer the pole would leave the explicit step a tiny limit).
   {
     const double cos_cut = std::cos(std::min(filter_latitude, kHyperdiffusionCapDeg * kPi / 180.0));
-    hd_tau = swe_hyperdiffusion_tau(g);
+    hd_tau = swe_hyperdiffusion_tau(g, dynamics);
     const double dx_eq = a * dlam;
-    hd_k = dx_eq * dx_eq * dx_eq * dx_eq / (16.0 * hd_tau);
+    hd_k = hd_tau > 0 ? dx_eq * dx_eq * dx_eq * dx_eq / (16.0 * hd_tau) : 0.0;  // 1: none
     hd_zonal.resize(nlat);
     hd_merid.resize(nlat);
     double bound = 0.0;
@@ -156,6 +163,8 @@ SweView SweGeometry::host_view() const {
   v.gravity = planet.gravity;
   v.inv_2dlam = inv_2dlam;
   v.inv_2dphi = inv_2dphi;
+  v.inv_2adphi = inv_2adphi;
+  v.centred_gradient = dynamics < 3 ? 1 : 0;
   v.inv_acos = inv_acos.data();
   v.inv_dx = inv_dx.data();
   v.cos_ext = cos_ext.data();
@@ -201,12 +210,15 @@ double swe_stable_substep(const SweGeometry& geometry, const double* member_fiel
       std::sqrt(1.0 / (geometry.min_dx * geometry.min_dx) + 1.0 / (geometry.dy * geometry.dy));
   const double cfl = kCflSafety * 2.0 * std::numbers::sqrt2 / (speed * inv_spacing);
   // The hyperdiffusion's forward-Euler step is stable while dt · K·λmax(∇⁴) <= 2.
+  if (!(geometry.hd_max_rate > 0)) return cfl;  // dynamics 1: none
   const double diffusion = kCflSafety * 2.0 / geometry.hd_max_rate;
   return std::min(cfl, diffusion);
 }
 
-double swe_hyperdiffusion_tau(const Grid& grid) {
-  return kHyperdiffusionTau64x128 * (128.0 / grid.nlon);
+double swe_hyperdiffusion_tau(const Grid& grid, int dynamics) {
+  if (dynamics <= 1) return 0.0;  // no hyperdiffusion
+  return (dynamics == 2 ? kHyperdiffusionTau64x128Dynamics2 : kHyperdiffusionTau64x128) *
+         (128.0 / grid.nlon);
 }
 
 }  // namespace stormrun::model

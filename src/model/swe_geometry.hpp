@@ -21,14 +21,23 @@ namespace stormrun::model {
 /// asks it without building the tables (seconds on large grids).
 std::optional<std::string> swe_grid_requirement(const Grid& grid);
 
+/// The newest dynamics version of the swe model, and the oldest this build still computes.
+inline constexpr int kSweDynamicsLatest = 3;
+inline constexpr int kSweDynamicsOldest = 1;
+
 struct SweGeometry {
   Grid grid;
   PlanetConstants planet;
   double rotation_alpha = 0.0;   ///< tilt of the rotation axis (Williamson tc2), radians
   double filter_latitude = 0.0;  ///< rows poleward of this (radians) are filtered
+  /// The dynamics version (docs/model.md, "Dynamics versions"): 1 without the hyperdiffusion,
+  /// 2 with it (τ = 6 h at NLON 128), both with the centred meridional gradient of B; 3 the
+  /// energy-consistent gradient and τ = 1 day.
+  int dynamics = kSweDynamicsLatest;
 
   double inv_2dlam = 0.0;         ///< 1/(2Δλ)
   double inv_2dphi = 0.0;         ///< 1/(2Δφ)
+  double inv_2adphi = 0.0;        ///< 1/(2aΔφ) (the centred gradient of dynamics 1 and 2)
   std::vector<double> inv_acos;   ///< [nlat] 1/(a cosφ_j)
   std::vector<double> inv_dx;     ///< [nlat] 1/(2 a cosφ_j Δλ)
   std::vector<double> cos_ext;    ///< [nlat+2] cosφ on rows -1..nlat (ghosts across the poles)
@@ -53,7 +62,9 @@ struct SweGeometry {
   double dy = 0.0;               ///< meridional spacing aΔφ, metres
 
   /// std::invalid_argument naming the grid when it cannot be used (nlon odd, too small).
-  SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg);
+  /// Also when `dynamics` is not one of 1, 2, 3.
+  SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg,
+              int dynamics = kSweDynamicsLatest);
 
   /// Pointers into these host tables, for the CPU reference.
   SweView host_view() const;
@@ -65,13 +76,15 @@ double swe_stable_substep(const SweGeometry& geometry, const double* member_fiel
 
 /// The hyperdiffusion's e-folding time τ of the 2Δλ wave at the equator on `grid`, seconds:
 /// kHyperdiffusionTau64x128 at NLON = 128, proportional to Δλ otherwise (docs/model.md).
-double swe_hyperdiffusion_tau(const Grid& grid);
+double swe_hyperdiffusion_tau(const Grid& grid, int dynamics = kSweDynamicsLatest);
 
 /// The safety factor applied to the RK4 imaginary-axis limit 2√2.
 inline constexpr double kCflSafety = 0.8;
 
 /// τ of the hyperdiffusion at NLON = 128 (Δλ = 2.8125°, 313 km at the equator), seconds.
 inline constexpr double kHyperdiffusionTau64x128 = 24.0 * 3600.0;
+/// τ of dynamics 2 (the centred gradient needed 4× the damping).
+inline constexpr double kHyperdiffusionTau64x128Dynamics2 = 6.0 * 3600.0;
 /// Poleward of min(filter cut-off, this latitude, degrees) the hyperdiffusion's zonal spacing
 /// is held at that latitude's.
 inline constexpr double kHyperdiffusionCapDeg = 60.0;

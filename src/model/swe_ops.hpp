@@ -30,6 +30,8 @@ struct SweView {
   double gravity = 0.0;
   double inv_2dlam = 0.0;
   double inv_2dphi = 0.0;
+  double inv_2adphi = 0.0;   // 1/(2aΔφ): the centred gradient of dynamics 1 and 2
+  int centred_gradient = 0;  // 1: dynamics 1 and 2 (b_n - b_s)/(2aΔφ), else the adjoint form
   const double* inv_acos = nullptr;   // [nlat]
   const double* inv_dx = nullptr;     // [nlat]
   const double* cos_ext = nullptr;    // [nlat+2], rows -1..nlat
@@ -142,8 +144,10 @@ SWE_HD void swe_tendency_point(const SweView& g, int j, int i, const double* h, 
   const double b_n = swe_bernoulli(g.gravity, h[st.n], u[st.n], v[st.n]);
   const double b_s = swe_bernoulli(g.gravity, h[st.s], u[st.s], v[st.s]);
   du[st.c] = q * vc - (b_e - b_w) * g.inv_dx[j];
-  dv[st.c] = -(q * uc) - swe_meridional_gradient(b_c, b_n, b_s, g.cos_face[j + 1], g.cos_face[j],
-                                                 g.ns_metric[j]);
+  dv[st.c] =
+      -(q * uc) - (g.centred_gradient ? (b_n - b_s) * g.inv_2adphi
+                                      : swe_meridional_gradient(b_c, b_n, b_s, g.cos_face[j + 1],
+                                                                g.cos_face[j], g.ns_metric[j]));
 }
 
 /// Classic RK4 weights (b) and stage offsets (c): stage s adds b_s·dt·k_s to the sum and

@@ -147,7 +147,8 @@ class ReferenceStepper final : public SweStepper {
                            kRkWeight[stage], stage < kRkStages - 1 ? kRkNext[stage] : 0.0,
                            k_.data(), kf_.data(), y_.data(), ys_.data(), acc_.data());
       }
-      // The tendencies are spent: k holds ∇²y.
+      // The tendencies are spent: k holds ∇²y. (Dynamics 1 has no hyperdiffusion.)
+      if (view_.hd_k == 0.0) continue;
       swe_cpu::laplacian(view_, members_, sub, substeps.data(), y_.data(), k_.data());
       swe_cpu::hyperdiffuse(view_, members_, sub, substeps.data(), substep_dt.data(), k_.data(),
                             y_.data());

@@ -171,7 +171,8 @@ class CudaStepper final : public SweStepper {
             stage < kRkStages - 1 ? kRkNext[stage] : 0.0, k_.get(), kf_.get(), y_.get(), ys_.get(),
             acc_.get());
       }
-      // The tendencies are spent: k holds ∇²y.
+      // The tendencies are spent: k holds ∇²y. (Dynamics 1 has no hyperdiffusion.)
+      if (view_.hd_k == 0.0) continue;
       laplacian_kernel<<<blocks_for(size_), kThreadsPerBlock>>>(
           view_, members_, sub, substeps_.get(), y_.get(), k_.get());
       hyperdiffusion_kernel<<<blocks_for(size_), kThreadsPerBlock>>>(

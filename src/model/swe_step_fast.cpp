@@ -50,12 +50,14 @@ struct Row3 {
 /// The metric factors of one row, read into locals once per row (held in registers: stores
 /// through double* could otherwise alias the tables, and force a reload at every point).
 struct RowMetrics {
-  double cos_face_n, cos_face_s, ew, ns, inv_2dlam, cos_n, cos_s, inv_2dphi, inv_acos, inv_dx;
+  double cos_face_n, cos_face_s, ew, ns, inv_2dlam, cos_n, cos_s, inv_2dphi, inv_acos, inv_dx,
+      inv_2adphi;
 };
 
 /// The reference's swe_tendency_point for point i of row j, with neighbours given by value.
-/// HasN/HasS: the row has a northern/southern face with a flux (not a pole row).
-template <bool HasN, bool HasS>
+/// HasN/HasS: the row has a northern/southern face with a flux (not a pole row). Centred: the
+/// centred meridional gradient of dynamics 1 and 2 (SweView::centred_gradient).
+template <bool HasN, bool HasS, bool Centred>
 inline __attribute__((always_inline)) void tendency_at(const RowMetrics& r, const Row3& c,
                                                        const Row3& n, const Row3& s,
                                                        const double* f, int i, int ie, int iw,
@@ -77,8 +79,23 @@ inline __attribute__((always_inline)) void tendency_at(const RowMetrics& r, cons
   const double ducos_dphi = (ucos_n - ucos_s) * r.inv_2dphi;
   const double q = (dv_dlam - ducos_dphi) * r.inv_acos + f[i];
   du[i] = q * vc - (c.b[ie] - c.b[iw]) * r.inv_dx;
-  dv[i] =
-      -(q * uc) - swe_meridional_gradient(c.b[i], n.b[i], s.b[i], r.cos_face_n, r.cos_face_s, r.ns);
+  if constexpr (Centred)
+    dv[i] = -(q * uc) - (n.b[i] - s.b[i]) * r.inv_2adphi;
+  else
+    dv[i] = -(q * uc) -
+            swe_meridional_gradient(c.b[i], n.b[i], s.b[i], r.cos_face_n, r.cos_face_s, r.ns);
+}
+
+template <bool HasN, bool HasS, bool Centred>
+inline __attribute__((always_inline)) void tendency_row_points(const RowMetrics& r, int nlon,
+                                                               const Row3& c, const Row3& n,
+                                                               const Row3& s, const double* f,
+                                                               double* dh, double* du, double* dv) {
+  tendency_at<HasN, HasS, Centred>(r, c, n, s, f, 0, 1, nlon - 1, dh, du, dv);
+#pragma GCC ivdep
+  for (int i = 1; i < nlon - 1; ++i)
+    tendency_at<HasN, HasS, Centred>(r, c, n, s, f, i, i + 1, i - 1, dh, du, dv);
+  tendency_at<HasN, HasS, Centred>(r, c, n, s, f, nlon - 1, 0, nlon - 2, dh, du, dv);
 }
 
 template <bool HasN, bool HasS>
@@ -87,13 +104,13 @@ inline __attribute__((always_inline)) void tendency_row_impl(const SweView& g, i
                                                              double* dh, double* du, double* dv) {
   const int nlon = g.nlon;
   const double* f = g.coriolis + std::size_t(j) * nlon;
-  const RowMetrics r{g.cos_face[j + 1], g.cos_face[j], g.ew_metric[j], g.ns_metric[j], g.inv_2dlam,
-                     g.cos_ext[j + 2],  g.cos_ext[j],  g.inv_2dphi,    g.inv_acos[j],  g.inv_dx[j]};
-  tendency_at<HasN, HasS>(r, c, n, s, f, 0, 1, nlon - 1, dh, du, dv);
-#pragma GCC ivdep
-  for (int i = 1; i < nlon - 1; ++i)
-    tendency_at<HasN, HasS>(r, c, n, s, f, i, i + 1, i - 1, dh, du, dv);
-  tendency_at<HasN, HasS>(r, c, n, s, f, nlon - 1, 0, nlon - 2, dh, du, dv);
+  const RowMetrics r{g.cos_face[j + 1], g.cos_face[j],    g.ew_metric[j], g.ns_metric[j],
+                     g.inv_2dlam,       g.cos_ext[j + 2], g.cos_ext[j],   g.inv_2dphi,
+                     g.inv_acos[j],     g.inv_dx[j],      g.inv_2adphi};
+  if (g.centred_gradient)
+    tendency_row_points<HasN, HasS, true>(r, nlon, c, n, s, f, dh, du, dv);
+  else
+    tendency_row_points<HasN, HasS, false>(r, nlon, c, n, s, f, dh, du, dv);
 }
 
 /// One value's RK4 update (the reference's swe_rk_point) over a row of `count` values.
@@ -370,8 +387,8 @@ class FastCpuStepper final : public SweStepper {
           member_stage(view_, scratch_, stage, kRkWeight[stage] * dt, next * dt, in, y,
                        ys[stage % 2], acc);
         }
-        // The stage inputs are spent: ys[0] holds ∇²y.
-        member_hyperdiffusion(view_, k_dt, y, ys[0]);
+        // The stage inputs are spent: ys[0] holds ∇²y. (Dynamics 1 has no hyperdiffusion.)
+        if (view_.hd_k != 0.0) member_hyperdiffusion(view_, k_dt, y, ys[0]);
       }
     }
   }

@@ -172,6 +172,17 @@ void RunConfig::fill_defaults() {
 void RunConfig::validate() const {
   // What is computed.
   const auto variables = model_variables(model);  // ConfigError for an unknown model
+  if (!model_dynamics.empty()) {
+    const model::ModelSpec& spec = model_spec(model);
+    std::vector<std::string> supported = spec.supported_dynamics;
+    if (supported.empty()) supported = {spec.dynamics};
+    if (!contains(supported, model_dynamics))
+      throw ConfigError("--model-dynamics", "--model-dynamics: '" + model_dynamics +
+                                                "' is not a dynamics version of the " + model +
+                                                " model this stormrun computes; give one of " +
+                                                join(supported, ", ") +
+                                                " (the newest: " + spec.dynamics + ")");
+  }
   try {
     if (const auto path = model::initial_condition_file_path(initial_condition)) {
       (void)path;

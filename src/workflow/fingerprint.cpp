@@ -46,7 +46,13 @@ Fingerprint fingerprint(const RunConfig& config) {
   fp["model"] = config.model;
   // The model's dynamics version: other numerics give other bytes under the same settings.
   for (const model::ModelSpec& spec : model::registered_models())
-    if (spec.name == config.model) fp["model_dynamics"] = spec.dynamics;
+    if (spec.name == config.model) {
+      const std::string version =
+          config.model_dynamics.empty() ? spec.dynamics : config.model_dynamics;
+      // A model's dynamics 1 of a model that has newer ones predates the versions' record
+      // (swe stores made before "2" have no model_dynamics): so it stays unrecorded.
+      if (!(version == "1" && spec.dynamics != "1")) fp["model_dynamics"] = version;
+    }
   fp["initial_condition"] = config.initial_condition;
   // The file's content decides the bytes, not its name alone.
   if (const auto path = model::initial_condition_file_path(config.initial_condition))

@@ -81,7 +81,8 @@ std::unique_ptr<sm::PrognosticModel> make_model(const RunConfig& config, sm::Dev
              .dt_seconds = config.dt_seconds,
              .substeps = config.substeps,
              .device = device,
-             .initial_condition = config.initial_condition});
+             .initial_condition = config.initial_condition,
+             .dynamics = config.model_dynamics});
 }
 
 // ---- the step loop ---------------------------------------------------------------------

@@ -120,7 +120,8 @@ void check_initial_states(const RunConfig& config, const runtime::Runtime& rt) {
                  .dt_seconds = config.dt_seconds,
                  .substeps = config.substeps,
                  .device = sm::DeviceChoice::Cpu,
-                 .initial_condition = config.initial_condition});
+                 .initial_condition = config.initial_condition,
+                 .dynamics = config.model_dynamics});
   const InitialStates initial(config, model->variables(), sm::Backend::Cpu);
   const std::vector<WorkUnit> units = work_units(config);
   const std::string cause = config.perturbation == "gaussian"

@@ -12,6 +12,7 @@
 #include "run_start.hpp"
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/io/output.hpp"
+#include "stormrun/model/registry.hpp"
 #include "stormrun/runtime/agreement.hpp"
 #include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/watchdog.hpp"
@@ -300,7 +301,43 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
 
 }  // namespace
 
-int run(const RunConfig& config, runtime::Runtime& rt) {
+namespace {
+
+// Local (every rank reads the store's catalog itself): `given`, computing the model dynamics
+// its store was made with when --model-dynamics is not given and this stormrun still
+// computes them, so that a store made by an older stormrun is continued bit-identically.
+// Anything unreadable is left to the coordinator.
+RunConfig with_store_dynamics(const RunConfig& given, const runtime::Runtime& rt) {
+  RunConfig config = given;
+  if (!config.model_dynamics.empty() || !config.checkpoint || config.resume == ResumeMode::Never)
+    return config;
+  try {
+    const auto catalog = read_global_catalog(config.checkpoint_dir);
+    if (!catalog) return config;
+    const auto model = catalog->fingerprint.find("model");
+    if (model == catalog->fingerprint.end() || model->second != config.model) return config;
+    const auto stored = catalog->fingerprint.find("model_dynamics");
+    const std::string version = stored == catalog->fingerprint.end() ? "1" : stored->second;
+    const model::ModelSpec& spec = model::find_model(config.model);
+    if (version == spec.dynamics ||
+        std::find(spec.supported_dynamics.begin(), spec.supported_dynamics.end(), version) ==
+            spec.supported_dynamics.end())
+      return config;
+    config.model_dynamics = version;
+    if (rt.rank() == 0)
+      runtime::log_note(0, "the store " + config.checkpoint_dir.string() +
+                               " was computed with the " + config.model + " model's dynamics " +
+                               version + "; this run continues it with them (the newest are " +
+                               spec.dynamics + ", for new runs; docs/model.md)");
+  } catch (const std::exception&) {
+  }
+  return config;
+}
+
+}  // namespace
+
+int run(const RunConfig& given, runtime::Runtime& rt) {
+  const RunConfig config = with_store_dynamics(given, rt);
   StartContext context;  // the paths and the fingerprint, once per rank per start
   agreed_step(rt, "options", kExitUsage, true, [&] { context = StartContext::of(config); });
   const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };

@@ -119,10 +119,11 @@ Decision decide(const RunConfig& config, const StartContext& context,
       return refuse(kExitMismatch,
                     "checkpoint store " + context.root.string() +
                         " holds a run with other settings:" + text::indented_lines(diff) +
-                        (dynamics ? "\nthe model's dynamics differ from this stormrun's "
-                                    "(model_dynamics): finish that run with the stormrun that "
-                                    "started it, or give another --checkpoint-dir and --output "
-                                    "to start a new run"
+                        (dynamics ? "\nthe model's dynamics differ (model_dynamics): a resume "
+                                    "computes the store's own dynamics when --model-dynamics is "
+                                    "not given, if this stormrun still computes them; otherwise "
+                                    "finish that run with the stormrun that started it, or give "
+                                    "another --checkpoint-dir and --output to start a new run"
                                   : "\nresume with the original settings, or give another "
                                     "--checkpoint-dir to start a new run"));
   }

@@ -178,11 +178,15 @@ def root_attr(path, name):
     return value.decode() if isinstance(value, bytes) else value
 
 
-def compare_outputs(ctx, reference, other, what):
-    """Every dataset of `other` equals `reference`'s in dtype, shape and bytes."""
+def compare_outputs(ctx, reference, other, what, ignore=()):
+    """Every dataset of `other` equals `reference`'s in dtype, shape and bytes (but those
+    named in `ignore`)."""
     if not ctx.check(os.path.isfile(other), f"{what}: no output file {other}"):
         return False
     a, b = datasets(reference), datasets(other)
+    for name in ignore:
+        a.pop(name, None)
+        b.pop(name, None)
     ok = ctx.check(sorted(a) == sorted(b),
                    f"{what}: datasets differ: {sorted(a)} vs {sorted(b)}")
     for name in sorted(set(a) & set(b)):

@@ -33,6 +33,9 @@ struct ModelContext {
   /// --initial-condition: a name ("galewsky") or "file:PATH" (swe derives its rotation
   /// from it).
   std::string initial_condition = "galewsky";
+  /// The dynamics version to compute (one of ModelSpec::supported_dynamics); empty: the
+  /// newest (ModelSpec::dynamics). A resume computes its store's.
+  std::string dynamics{};
 };
 
 /// A model as the registry knows it.
@@ -43,6 +46,10 @@ struct ModelSpec {
   /// (e.g. swe "2": with the ∇⁴ hyperdiffusion). Part of the run fingerprint, so a store or
   /// output of other dynamics is refused (exit 3) rather than continued with these.
   std::string dynamics = "1";
+  /// Every dynamics version this build still computes (bit-identically to the stormrun that
+  /// introduced it), so that a store made by an older stormrun is continued with its own
+  /// dynamics; empty: only `dynamics`.
+  std::vector<std::string> supported_dynamics{};
   /// Prognostic variables in the model's order (= PrognosticModel::variables()).
   std::vector<FieldDescription> variables;
   /// Why the model cannot use `grid`, as a sentence naming the grid; nullopt: usable.

@@ -32,6 +32,8 @@ struct ShallowWaterConfig {
   /// Tilt of the rotation axis, radians: f = 2Ω(-cosλ cosφ sinα + sinφ cosα). Set it to
   /// coriolis_tilt() of the initial condition (tc2 with alpha), else 0.
   double rotation_alpha = 0.0;
+  /// The dynamics version (docs/model.md, "Dynamics versions"): 1, 2 or 3 (the newest).
+  int dynamics = 3;
   /// Rows poleward of this latitude (degrees) are Fourier-filtered in longitude.
   double filter_latitude_deg = 60.0;
   PlanetConstants planet{};

@@ -46,6 +46,9 @@ struct RunConfig {
   // ---- what is computed (all of these are in the fingerprint) ------------------------
   WorkflowKind workflow = WorkflowKind::Deterministic;
   std::string model = "swe";  ///< a registered model: "persistence" | "swe" (model/registry.hpp)
+  /// The model's dynamics version (--model-dynamics): one of its supported_dynamics; empty:
+  /// the newest for a new run, and for a resume the one its store was made with (run.cpp).
+  std::string model_dynamics{};
   /// "tc2" | "tc6" | "rossby-haurwitz" | "galewsky" | "galewsky-nobump" | "file:PATH"
   std::string initial_condition = "galewsky";
   model::Grid grid{64, 128};
