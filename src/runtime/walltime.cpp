@@ -2,6 +2,7 @@
 #include "stormrun/runtime/walltime.hpp"
 
 #include "stormrun/bits/subprocess.hpp"
+#include "stormrun/runtime/log.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -12,10 +13,6 @@
 namespace stormrun::runtime {
 
 namespace {
-
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // "12" → 12; nullopt unless all digits.
 std::optional<long> digits(const std::string& text) {
@@ -73,7 +70,7 @@ struct JobEndTime::State {
 
   // Asks squeue for the time left; keeps the last answer when it cannot.
   void refresh() {
-    const double asked = wall_now();
+    const double asked = wall_clock_seconds();
     const auto out = detail::run_captured({"squeue", "-h", "-o", "%L", "-j", job}, 10);
     const auto left = out ? parse_slurm_time_left(*out) : std::nullopt;
     std::lock_guard<std::mutex> lock(mutex);

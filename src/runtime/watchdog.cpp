@@ -40,20 +40,6 @@ std::atomic<Watchdog*> g_current{nullptr};
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr double kAbortGraceSeconds = 5;  // MPI_Abort that hangs on a lost node: _exit then
 
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string utc_text(double seconds_since_epoch) {
-  const auto whole = static_cast<std::time_t>(std::floor(seconds_since_epoch));
-  std::tm tm = {};
-  ::gmtime_r(&whole, &tm);
-  char text[32];
-  std::snprintf(text, sizeof text, "%02d:%02d:%04.1fZ", tm.tm_hour, tm.tm_min,
-                double(tm.tm_sec) + (seconds_since_epoch - double(whole)));
-  return text;
-}
-
 std::string seconds_text(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, seconds < 10 ? "%.1f s" : "%.0f s", seconds);
@@ -203,8 +189,8 @@ void Watchdog::State::write_heartbeat(const fs::path& dir, double interval, doub
     std::ofstream out(tmp, std::ios::trunc);
     const char* collective = g_collective.load(std::memory_order_relaxed);
     char numbers[160];
-    std::snprintf(numbers, sizeof numbers, "beat=%.3f interval=%.3f progress_at=%.3f", wall_now(),
-                  interval, progress_at);
+    std::snprintf(numbers, sizeof numbers, "beat=%.3f interval=%.3f progress_at=%.3f",
+                  wall_clock_seconds(), interval, progress_at);
     out << "stormrun-heartbeat rank=" << rank << " host=" << host_name() << " pid=" << ::getpid()
         << " " << numbers << " phase=" << g_phase.load(std::memory_order_relaxed)
         << " step=" << g_step.load(std::memory_order_relaxed)
@@ -225,7 +211,7 @@ void Watchdog::State::write_heartbeat(const fs::path& dir, double interval, doub
 
 std::string Watchdog::State::peers_report(const fs::path& dir, double timeout) const {
   if (dir.empty()) return "; the other ranks cannot be told apart (no heartbeats without a store)";
-  const double now = wall_now();
+  const double now = wall_clock_seconds();
   std::vector<std::string> lost, stuck, moving;
   for (int r = 0; r < size; ++r) {
     if (r == rank) continue;
@@ -272,7 +258,7 @@ void Watchdog::State::loop() {
   using clock = std::chrono::steady_clock;
   std::uint64_t seen = g_progress.load(std::memory_order_relaxed);
   auto changed = clock::now();
-  double changed_wall = wall_now();
+  double changed_wall = wall_clock_seconds();
   auto last_beat = clock::now() - std::chrono::hours(1);
   std::unique_lock<std::mutex> lock(mutex);
   while (!stopping) {
@@ -286,7 +272,7 @@ void Watchdog::State::loop() {
     if (progress != seen) {
       seen = progress;
       changed = now;
-      changed_wall = wall_now();
+      changed_wall = wall_clock_seconds();
     }
     // A second stop signal: the whole job ends now; the last durable commit stands.
     if (StopSignals::count() >= 2 && !g_finished.load()) {
@@ -296,9 +282,9 @@ void Watchdog::State::loop() {
                          (sender > 0 ? " from pid " + std::to_string(sender) +
                                            (sender == long(::getppid()) ? " (the launcher)" : "")
                                      : std::string()) +
-                         " at " + utc_text(StopSignals::last_arrival()) + "; the first, " +
+                         " at " + utc_tenths(StopSignals::last_arrival()) + "; the first, " +
                          StopSignals::name(StopSignals::first()) + ", at " +
-                         utc_text(StopSignals::first_arrival()) + "): abandoning " +
+                         utc_tenths(StopSignals::first_arrival()) + "): abandoning " +
                          place_text(g_phase.load(), g_step.load(), g_collective.load()) + "; " +
                          (durable >= 0 ? "the last durable commit (step " +
                                              std::to_string(durable) + ") stands"

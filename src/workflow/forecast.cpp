@@ -43,19 +43,9 @@ double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// "2026-12-02T03:12:02.1Z": a UTC instant to a tenth of a second, for the log.
-std::string utc_of(double seconds) {
-  const auto whole = static_cast<std::time_t>(std::floor(seconds));
-  std::tm tm = {};
-  ::gmtime_r(&whole, &tm);
-  char text[96];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                std::min(9, int((seconds - double(whole)) * 10)));
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", seconds);
   return text;
 }
 
@@ -67,12 +57,6 @@ void test_slow_step() {
     return text ? std::atof(text) : 0.0;
   }();
   if (seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-}
-
-std::string seconds_text(double seconds) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f s", seconds);
-  return text;
 }
 
 std::unique_ptr<sm::PrognosticModel> make_model(const RunConfig& config, sm::DeviceChoice device) {
@@ -450,7 +434,7 @@ class Forecast {
     // else the wall time (1), else --stop-after-steps (0).
     local_step("step-stop-commit", [&] { restart_.flush(); });
     runtime::note_durable_step(t);
-    const double durable_at = wall_seconds();
+    const double durable_at = runtime::wall_clock_seconds();
     measured(step_seconds, seconds_since(commit_started));
     const std::int64_t by =
         rt_.max(signal != 0 ? std::int64_t(rt_.size() - rt_.rank()) * 256 + (signal & 255)
@@ -463,12 +447,13 @@ class Forecast {
                              : 0)) /
           1000;
       stop_reason_ = runtime::StopSignals::name(int(by % 256)) + " received by rank " +
-                     std::to_string(rank) + " at " + utc_of(arrived) + ", stopped at step " +
-                     std::to_string(t) + ", checkpoint durable at " + utc_of(durable_at) + ", " +
-                     seconds_text(durable_at - arrived) + " after the signal";
+                     std::to_string(rank) + " at " + runtime::utc_tenths(arrived) +
+                     ", stopped at step " + std::to_string(t) + ", checkpoint durable at " +
+                     runtime::utc_tenths(durable_at) + ", " + seconds_text(durable_at - arrived) +
+                     " after the signal";
     } else if (by == 1) {
       stop_reason_ = rt_.broadcast(walltime) + "; stopped at step " + std::to_string(t) +
-                     ", checkpoint durable at " + utc_of(durable_at);
+                     ", checkpoint durable at " + runtime::utc_tenths(durable_at);
     } else {
       stop_reason_ = "--stop-after-steps " + std::to_string(*config_.stop_after_steps);
     }
@@ -482,11 +467,11 @@ class Forecast {
     const auto end = end_time_->end();
     if (!end) return "";
     const double need = slowest_step_ + slowest_commit_ + config_.walltime_reserve_s;
-    const double now = wall_seconds();
+    const double now = runtime::wall_clock_seconds();
     if (now + need <= *end) return "";
-    return "the wall time: the job ends at " + utc_of(*end) + " (" + end_time_->source() +
-           "), and the next step (" + seconds_text(slowest_step_) + ") + a commit (" +
-           seconds_text(slowest_commit_) + ") + --walltime-reserve " +
+    return "the wall time: the job ends at " + runtime::utc_tenths(*end) + " (" +
+           end_time_->source() + "), and the next step (" + seconds_text(slowest_step_) +
+           ") + a commit (" + seconds_text(slowest_commit_) + ") + --walltime-reserve " +
            text::number_text(config_.walltime_reserve_s) + " s would not fit in the " +
            seconds_text(std::max(0.0, *end - now)) + " left";
   }

@@ -29,7 +29,14 @@ RestartState::RestartState(Checkpoint& checkpoint, const std::vector<WorkUnit>& 
 }
 
 void RestartState::migrate(const runtime::Runtime& rt, const fs::path& root) {
-  if (!plan_.resumed || !checkpoint_.enabled()) return;
+  if (!checkpoint_.enabled()) return;
+  if (!plan_.resumed) {
+    // Nothing to carry over, but a larger world killed while it opened its rank dirs may
+    // have left some without a commit: they are not this run's (verify would call them
+    // damaged once it has finished).
+    prune_old_rank_dirs(rt, root);
+    return;
+  }
   Session& session = checkpoint_.session();
   // What this rank's migration row holds, so that no unit's progress is lost however the
   // job is killed between the ranks' migration commits (each one replaces its dir's newest
@@ -91,12 +98,18 @@ void RestartState::migrate(const runtime::Runtime& rt, const fs::path& root) {
   runtime::agree_or_throw(rt.comm(), "migration", outcome);  // every migration row is durable
   for (std::int64_t index : carried)
     parked_.erase(index);  // the owner's row holds them now; the next record drops them
+  prune_old_rank_dirs(rt, root);
+}
+
+void RestartState::prune_old_rank_dirs(const runtime::Runtime& rt, const fs::path& root) {
+  runtime::Outcome outcome;
   if (rt.rank() == 0) {
     try {
       for (const fs::path& dir : prune_rank_dirs(root, rt.size()))
         rt.info("stormrun: pruned " + dir.string() +
-                " (a larger earlier world's rank dir; its units are now recorded by their "
-                "new owners)");
+                (plan_.resumed ? " (a larger earlier world's rank dir; its units are now "
+                                 "recorded by their new owners)"
+                               : " (a larger earlier world's rank dir without a commit)"));
     } catch (const std::exception& e) {
       outcome = {kExitFailure, "pruning old rank dirs of " + root.string() + ": " + e.what()};
     }

@@ -46,11 +46,11 @@ class RestartState {
   RestartState(const RestartState&) = delete;
   RestartState& operator=(const RestartState&) = delete;
 
-  /// Collective over `rt`; does nothing (on every rank) when the run is not resumed or has
-  /// no checkpoint. After a restart this rank commits one row holding everything it now
-  /// owns — every finished unit, and the fields of its unfinished ones, read from whichever
-  /// rank's commit holds them — and also the units whose fields are in its own dir but that
-  /// another rank now owns, until every rank's row is durable. Then rank 0 prunes the rank
+  /// Collective over `rt`; does nothing (on every rank) without a checkpoint, and when the
+  /// run is not resumed only prunes (below). After a restart this rank commits one row holding
+  /// everything it now owns — every finished unit, and the fields of its unfinished ones, read from
+  /// whichever rank's commit holds them — and also the units whose fields are in its own dir but
+  /// that another rank now owns, until every rank's row is durable. Then rank 0 prunes the rank
   /// dirs of a larger earlier world under `root` (rt.info names each).
   void migrate(const runtime::Runtime& rt, const std::filesystem::path& root);
 
@@ -72,6 +72,9 @@ class RestartState {
   std::int64_t completed_count() const { return std::int64_t(completed_.size()); }
 
  private:
+  // Collective: rank 0 prunes the rank dirs >= the world size under `root`; agreed.
+  void prune_old_rank_dirs(const runtime::Runtime& rt, const std::filesystem::path& root);
+
   void record_fields(const std::vector<LiveUnit>& running);
   Value completed_list() const;
 

@@ -8,8 +8,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <string>
 
@@ -23,6 +28,25 @@ inline const std::string& host_name() {
     return std::string(buffer);
   }();
   return name;
+}
+
+/// The wall clock, seconds since 1970 (for messages and deadlines; durations use a steady
+/// clock).
+inline double wall_clock_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+/// "2026-12-02T03:12:02.1Z": a wall-clock instant (seconds since 1970) in UTC to a tenth of
+/// a second, for messages.
+inline std::string utc_tenths(double seconds) {
+  const auto whole = static_cast<std::time_t>(std::floor(seconds));
+  std::tm tm = {};
+  ::gmtime_r(&whole, &tm);
+  char text[96];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                std::min(9, int((seconds - double(whole)) * 10)));
+  return text;
 }
 
 /// "stormrun[rank R@HOST]" of rank `rank` on `host` (another rank's, in a report).
