@@ -24,15 +24,15 @@ struct KillPlan {
 };
 
 /// Every point a call site names: the commit's steps (as STORMRUN_FAULT_INJECT names
-/// them, prefixed "commit-"), the output's collective writes and flushes, and the global
-/// catalog's replace.
+/// them, prefixed "commit-"), a rank store's open, the output's collective writes and
+/// flushes, and the global catalog's replace.
 std::vector<std::string> known_points() {
   std::vector<std::string> points;
   for (const CommitStep step : all_commit_steps())
     points.push_back("commit-" + to_string(step));
   for (const char* p :
-       {"output-before-write", "output-after-write", "output-before-flush", "output-after-flush",
-        "global-catalog-before-write", "global-catalog-after-write"})
+       {"store-dirs-created", "output-before-write", "output-after-write", "output-before-flush",
+        "output-after-flush", "global-catalog-before-write", "global-catalog-after-write"})
     points.emplace_back(p);
   return points;
 }
