@@ -20,6 +20,7 @@
 #include "output_schema.hpp"
 #include "stormrun/bits/text.hpp"
 #include "stormrun/store.hpp"
+#include "stormrun/test_kill.hpp"
 
 namespace stormrun::io {
 namespace {
@@ -324,11 +325,13 @@ std::string OutputFile::Impl::collective_write(Dataset& ds, bool writes, hid_t m
                                                std::int64_t time_index, std::int64_t lead_index) {
   try {
     if (!writes) checked(H5Sselect_none(ds.file_space.get()), path, what, "H5Sselect_none");
+    test_kill_point("output-before-write");
     checked(H5Dwrite(ds.dset.get(), H5T_NATIVE_DOUBLE, memory, ds.file_space.get(),
                      collective_dxpl.get(), buffer),
             path, what,
             "collective write of time_index " + std::to_string(time_index) + ", lead_index " +
                 std::to_string(lead_index));
+    test_kill_point("output-after-write");
   } catch (const OutputError& e) {
     return e.what() + free_space_note(path);
   }
@@ -704,7 +707,9 @@ void OutputFile::flush() {
   }
   impl_->agree(error, "flush (step checksums)");
   try {
+    test_kill_point("output-before-flush");
     checked(H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL), impl_->path, "/", "H5Fflush");
+    test_kill_point("output-after-flush");
   } catch (const OutputError& e) {
     error = e.what() + free_space_note(impl_->path);
   }

@@ -12,6 +12,7 @@
 
 #include "checkpoint/store/json_fields.hpp"
 #include "stormrun/store.hpp"
+#include "stormrun/test_kill.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
 namespace stormrun::workflow {
@@ -138,7 +139,9 @@ void write_global_catalog(const fs::path& root, const GlobalCatalog& catalog) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(kTmpPrefix, 0) == 0) fs::remove(entry.path(), ec);
   }
+  test_kill_point("global-catalog-before-write");
   replace_file_durable(catalog_path(root), catalog.to_json().dump(2) + "\n");
+  test_kill_point("global-catalog-after-write");
 }
 
 void update_global_catalog(const fs::path& root, const std::function<void(GlobalCatalog&)>& edit) {

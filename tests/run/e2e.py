@@ -229,7 +229,11 @@ def catalog_json(ctx, store):
 
 def progress(ctx, store):
     """unit -> highest completed step over the newest row of every rank dir."""
-    doc = catalog_json(ctx, store)
+    return newest_steps(catalog_json(ctx, store))
+
+
+def newest_steps(doc):
+    """progress() of a `stormrun catalog --json` document."""
     units = {}
     for rows in doc["ranks"].values():
         if rows:

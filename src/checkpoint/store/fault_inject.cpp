@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "stormrun/test_kill.hpp"
+
 namespace stormrun {
 
 namespace {
@@ -70,6 +72,7 @@ FaultPlan FaultPlan::from_env() {
 }
 
 void FaultPlan::after(CommitStep step) const {
+  if (test_kill_armed()) test_kill_point("commit-" + to_string(step));
   if (step_ == step) ::_exit(kFaultExitCode);
 }
 

@@ -16,6 +16,7 @@
 #include "store/json_fields.hpp"
 #include "store/posix_file.hpp"
 #include "store/staging.hpp"
+#include "stormrun/test_kill.hpp"
 
 namespace stormrun {
 
@@ -96,6 +97,7 @@ void RankStore::Impl::write_catalog(const FaultPlan* fault) {
 
 void RankStore::Impl::reconcile() {
   create_directories_durable(commits);
+  test_kill_point("store-dirs-created");
 
   // Staging and deletion leftovers of an interrupted commit: never valid, so removed.
   for (const auto& entry : fs::directory_iterator(dir)) {
