@@ -177,8 +177,7 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
   const bool recorded = !context.root.empty();
   const bool all_done = units_done_at_start == std::int64_t(decision.plan.units.size());
   agreed_step(
-      rt, "store", kExitNoProgress,
-      rt.rank() == 0 && recorded && decision.plan.resumed && !all_done,
+      rt, "store", kExitNoProgress, rt.rank() == 0 && recorded && !all_done,
       [&] { check_progress(context.root, progress_at_start, config.max_no_progress); },
       "store-progress");
   agreed_step(

@@ -64,15 +64,10 @@ OUTPUT_POINTS = ["output-before-write", "output-after-write", "output-before-flu
                  "output-after-flush"]
 GLOBAL_POINTS = ["global-catalog-before-write", "global-catalog-after-write"]
 # A rank store's open, between making its directories and writing its first catalog.json.
-# A kill there on a rank of a larger world, then a run on fewer ranks that resumes nothing,
-# leaves that rank dir unpruned and without a catalog: the run completes with the right
-# bytes but `stormrun verify` exits 1 on the finished store (KNOWN_ISSUE). Drawn only with
-# --known-issues; wall-clock kills can land there too, rarely.
+# A kill there on a rank of a larger world, then a run on fewer ranks that resumed nothing,
+# used to leave that rank dir unpruned and without a catalog (verify then exited 1 on the
+# finished store); store_open_regression() repeats that sequence at every run.
 STORE_POINTS = ["store-dirs-created"]
-KNOWN_ISSUE = ("a rank dir of a larger world killed while it was opened (no catalog.json, no "
-               "commit) stays after a run on fewer ranks that resumed nothing; `stormrun "
-               "verify` then exits 1 on the finished store (tests/crash/README.md)")
-MISSING_CATALOG = re.compile(r"PROBLEM (.*/rank_\d{6})/catalog\.json: catalog\.json is missing")
 KILL_KINDS = ["time-job", "time-rank", "point-rank", "point-all"]
 KILL_WEIGHTS = [2, 2, 4, 2]
 # What mpirun returns when we killed it (-9), when a rank died by a signal (137), and when
@@ -81,7 +76,7 @@ KILLED_STATUSES = (-signal.SIGKILL, 128 + signal.SIGKILL, 76)
 START_TIMEOUT = 120
 
 COUNTS = ("kills", "no kill", "failed resumes", "unreadable outputs", "byte differences",
-          "committed steps lost", "verify failures", "hangs", "foreign stops", "known issue")
+          "committed steps lost", "verify failures", "hangs", "foreign stops")
 
 
 class Start:
@@ -102,13 +97,15 @@ class Start:
                    else ""))
 
 
-def make_trial(rng, max_kills, known_issues=False):
+def make_trial(rng, max_kills):
     """(config name, statistics?, common args, [Start...] ending with the run to the end)."""
     name = rng.choice(sorted(chains.CONFIGS))
     stats = name in chains.STATS and rng.random() < 0.3
     level = rng.choice([2, 2, 2, 1, 0])
     flush = rng.choice([1, 1, 1, 2])
-    common = ["--quiet", "--level", str(level), "--flush-interval", str(flush)]
+    # Killed starts in a row commit nothing new by design: no --max-no-progress stop here.
+    common = ["--quiet", "--max-no-progress", "0", "--level", str(level), "--flush-interval",
+              str(flush)]
     if stats:
         common += ["--statistics", "mean,std"]
     starts = []
@@ -123,9 +120,8 @@ def make_trial(rng, max_kills, known_issues=False):
             extra = ["--history-size", "1"]
         point = victim = None
         if kind.startswith("point"):
-            groups = [COMMIT_POINTS, OUTPUT_POINTS, GLOBAL_POINTS] + \
-                ([STORE_POINTS] if known_issues else [])
-            group = rng.choices(groups, [6, 3, 1, 1][:len(groups)])[0]
+            groups = [COMMIT_POINTS, OUTPUT_POINTS, GLOBAL_POINTS, STORE_POINTS]
+            group = rng.choices(groups, [6, 3, 1, 1])[0]
             point = rng.choice(group)
         if kind in ("time-rank", "point-rank"):
             victim = rng.randrange(ranks)
@@ -199,9 +195,8 @@ def world_rank(pid):
 
 
 class Harness:
-    def __init__(self, ctx, known_issues=False):
+    def __init__(self, ctx):
         self.ctx = ctx
-        self.known_issues = known_issues
         self.counts = collections.Counter()
         self.by_kind = collections.Counter()
         self.by_point = collections.Counter()
@@ -341,8 +336,7 @@ class Harness:
     def trial(self, seed, max_kills):
         ctx = self.ctx
         rng = random.Random(seed)
-        name, stats, level, flush, common, starts = make_trial(rng, max_kills,
-                                                               self.known_issues)
+        name, stats, level, flush, common, starts = make_trial(rng, max_kills)
         config = chains.CONFIGS[name] + common
         key = name + ("+stats" if stats else "")
         print(f"-- trial {seed}: {key}, level {level}, flush {flush}: "
@@ -433,41 +427,32 @@ class Harness:
         self.final_verify(store, f"trial {seed}")
 
     def final_verify(self, store, what):
-        """`stormrun verify` exits 0 on the finished store. Where its only problems are
-        KNOWN_ISSUE's, that is counted and shown instead (a failure with --known-issues)."""
+        """`stormrun verify` exits 0 on the finished store."""
         v = subprocess.run([self.ctx.stormrun, "verify", store], capture_output=True,
                            text=True, env=self.ctx.env)
         if v.returncode == 0:
             return
-        problems = [line for line in v.stdout.splitlines() if line.startswith("PROBLEM ")]
-        empty = [m.group(1) for m in map(MISSING_CATALOG.match, problems)
-                 if m and not (os.path.isdir(os.path.join(m.group(1), "commits")) and
-                               os.listdir(os.path.join(m.group(1), "commits")))]
-        if v.returncode == 1 and problems and len(empty) == len(problems) and \
-                not self.known_issues:
-            self.counts["known issue"] += 1
-            print(f"  KNOWN ISSUE {what}: {KNOWN_ISSUE}:\n" + "\n".join(problems), flush=True)
-            return
         self.fail("verify failures", f"{what}: stormrun verify {store}: exit {v.returncode}\n"
                                      f"{v.stdout}{v.stderr}")
 
-    def known_issue_repro(self):
-        """KNOWN_ISSUE as a fixed sequence: 2 ranks, rank 1 killed at its store's open, then
-        1 rank to the end: exit 0, the same bytes, and verify must exit 0."""
+    def store_open_regression(self):
+        """The sequence the harness once found (seed 115553842): 2 ranks, rank 1 killed at its
+        store's open, then 1 rank to the end: exit 0, the same bytes, verify exits 0 (the
+        dead rank's empty dir is pruned)."""
         ctx = self.ctx
         name = "swe-deterministic"
         config = chains.CONFIGS[name] + ["--quiet", "--batch-size", "1"]
         ref = self.reference(name, config)[0]
-        out = e2e.prepare(ctx, "known-issue")
+        out = e2e.prepare(ctx, "store-open")
         env = dict(ctx.env, STORMRUN_TEST_KILL_AT="store-dirs-created:1:1",
                    OMPI_MCA_odls_base_sigkill_timeout="0")
         p = subprocess.run(ctx.argv(config + ["--output", out], 2), env=env, cwd=ctx.work,
                            capture_output=True, text=True)
-        print(f"  known issue: 2 ranks, STORMRUN_TEST_KILL_AT=store-dirs-created:1:1: exit "
+        print(f"  store open: 2 ranks, STORMRUN_TEST_KILL_AT=store-dirs-created:1:1: exit "
               f"{p.returncode}", flush=True)
-        ctx.run(config + ["--output", out], 1, e2e.EXIT_OK, what="known issue: 1 rank to the end")
-        e2e.compare_outputs(ctx, ref, out, "known issue")
-        self.final_verify(out + ".ckpt", "known issue")
+        ctx.run(config + ["--output", out], 1, e2e.EXIT_OK, what="store open: 1 rank to the end")
+        e2e.compare_outputs(ctx, ref, out, "store open")
+        self.final_verify(out + ".ckpt", "store open")
 
     def refused_spec(self):
         """A malformed STORMRUN_TEST_KILL_AT is refused (exit 2, naming it), not ignored."""
@@ -489,12 +474,10 @@ def main():
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--trial", type=int, help="run only the trial of this seed")
-    parser.add_argument("--known-issues", action="store_true",
-                        help="also kill at store-dirs-created, and fail on its known issue")
     opts = parser.parse_args()
     seed = opts.seed if opts.seed is not None else random.randrange(1 << 30)
     ctx = e2e.Ctx(opts.stormrun, opts.mpiexec, "crash")
-    h = Harness(ctx, opts.known_issues)
+    h = Harness(ctx)
     print(f"== crash (in {ctx.work}): {opts.kills} kills, seed {seed} (--seed {seed} "
           f"repeats them)", flush=True)
     e2e.become_subreaper()
@@ -502,8 +485,7 @@ def main():
     trials = 0
     try:
         h.refused_spec()
-        if opts.known_issues:
-            h.known_issue_repro()
+        h.store_open_regression()
         seeds = [opts.trial] if opts.trial is not None else (seed + i for i in range(10**6))
         for trial_seed in seeds:
             if opts.trial is None and h.counts["kills"] >= opts.kills:

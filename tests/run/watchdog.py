@@ -169,8 +169,8 @@ def case_second(ctx):
     ctx.check(result.rc == 75, f"a second signal: exit {result.rc}, expected 75", result)
     ctx.check(took < 4.5, f"the job ended {took:.2f} s after the second signal; the step in "
                           f"flight (6 s) was not abandoned", result)
-    ctx.check(re.search(r"second stop signal \(SIGUSR1 .*at [0-9:.]+Z; the first, SIGTERM, at "
-                        r"[0-9:.]+Z\): abandoning phase 'step', step \d+; the last durable "
+    ctx.check(re.search(r"second stop signal \(SIGUSR1 .*at [0-9T:.-]+Z; the first, SIGTERM, at "
+                        r"[0-9T:.-]+Z\): abandoning phase 'step', step \d+; the last durable "
                         r"commit \(step \d+\) stands", result.err),
               "the note does not name both signals, the step and the durable commit", result)
     resume_and_compare(ctx, ref, out)
