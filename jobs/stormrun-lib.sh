@@ -235,6 +235,10 @@ sr_run_step() {
   done
   SR_STEP_PID=
   SR_RC=$rc
+  # The step is over: nothing left to forward, and the action must not be cut short by the
+  # TERM that follows a requeue (a trap run inside $(...) can also abort bash 5.2 with
+  # "reader_loop: bad jump"). SLURM's KILL after KillWait still ends a shell that hangs.
+  trap '' USR1 USR2 TERM INT
 }
 
 sr_cleanup() {
@@ -263,7 +267,13 @@ sr_requeue() {
   local id
   id=$(sr_job_id)
   if [ -n "${STORMRUN_CHAIN:-}" ]; then
-    sr_say "action: continue in the next link of chain $STORMRUN_CHAIN"
+    local link=${STORMRUN_CHAIN_LINK:-?/?}
+    if [ "${link%/*}" = "${link#*/}" ]; then
+      sr_say "action: continue, but this was the last link ($link) of chain $STORMRUN_CHAIN;" \
+             "run jobs/stormrun-chain.sh again to continue"
+    else
+      sr_say "action: continue in the next link of chain $STORMRUN_CHAIN (this is link $link)"
+    fi
     return 0
   fi
   if [ "${STORMRUN_DRY_ACTION:-0}" = 1 ]; then
@@ -274,7 +284,21 @@ sr_requeue() {
     sr_say "action: requeue, but this is not a SLURM job; run the same command again to continue"
     return 1
   fi
-  local out
+  # After a TERM the job may be ending for good or already requeued: SLURM requeues a job
+  # preempted without a grace time itself, and `scontrol requeue` would also undo a scancel.
+  local state out
+  state=$(scontrol show job -o "$id" 2> /dev/null | head -n 1 | sed -n 's/.* JobState=\([A-Z_]*\).*/\1/p')
+  case $state in
+    PENDING | REQUEUED | REQUEUE_HOLD | REQUEUE_FED)
+      sr_say "action: requeue: SLURM has requeued job $id already (state $state)"
+      return 0
+      ;;
+    CANCELLED)
+      sr_say "action: stop: job $id was cancelled (scancel); not requeueing it." \
+             "Submit the same script again to continue"
+      return 1
+      ;;
+  esac
   if out=$(scontrol requeue "$id" 2>&1); then
     sr_say "action: requeued job $id (restart $((${SLURM_RESTART_COUNT:-0} + 1)) follows)"
   else

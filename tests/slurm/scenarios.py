@@ -1,0 +1,370 @@
+#!/usr/bin/python3
+"""The job scripts of jobs/ on a real multi-node SLURM (tests/slurm/cluster.py: munged,
+slurmctld and two slurmd "nodes" in network + hostname namespaces on this machine).
+
+    scenarios.py --stormrun PATH --mpiexec PATH [--cache DIR] SCENARIO [SCENARIO...]
+
+Every scenario ends with a byte-for-byte compare of every dataset of each output against the
+same run without SLURM (mpirun, 4 ranks; cached in --cache by the binary's and the config's
+hash) and `stormrun verify` of the store. The scenarios:
+
+  complete      (a) 2 nodes, 4 ranks, jobs/stormrun-preemptible.sbatch: completes, exit 0,
+                one start, banner with the nodes and ranks, progress in the job's Comment
+  requeue       (b) `scontrol requeue` mid-run: TERM, stop with a checkpoint, rerun
+                (restart 1) resumes mid-way and completes
+  preempt       (c) a job in the `urgent` partition preempts it: with GraceTime 10 (the
+                batch shell gets USR1, forwards it to the step, stormrun exits 75, the
+                script requeues itself) and with GraceTime 0 (partition scav0: TERM, KILL
+                after KillWait, SLURM's own requeue): each resumes and completes
+  array         (i) a 2-task job array, one task per node; an urgent job on one node
+                preempts only that task: it alone requeues (<array>_<task>), both complete
+
+Where no cluster can be had (not root, SLURM or munge missing, namespaces refused) every
+scenario is skipped (exit 77) with the reason, unless STORMRUN_REQUIRE_SLURM=1: then that is
+a failure. The time of each scenario and the total are printed.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "run"))
+sys.path.insert(0, HERE)
+
+import cluster as cl  # noqa: E402
+from e2e import CaseFailed, Ctx, compare_outputs, run_cases, verify  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+PREEMPTIBLE = os.path.join(REPO, "jobs", "stormrun-preemptible.sbatch")
+MULTINODE = os.path.join(REPO, "jobs", "stormrun-multinode.sbatch")
+EXIT_SKIP = 77
+NSTEPS = 30
+
+# 4 units (2 start times x 2 members), one per rank on 4 ranks; many sub-steps make a step
+# take long enough (about 0.15 s on 4 ranks on an idle 2-core machine) to interrupt a run in the middle.
+CONFIG = f"""# tests/slurm/scenarios.py
+workflow = ensemble
+model = swe
+initial-condition = galewsky
+grid = 32x64
+start-time = 2026-01-01T00:00:00Z
+start-time = 2026-01-01T12:00:00Z
+nsteps = {NSTEPS}
+dt = 3600
+substeps = 1000
+nensemble = 2
+perturbation = gaussian
+seed = 7
+flush-interval = 1
+"""
+
+
+class Scenario:
+    """A scenario's context: the e2e Ctx (expectations, mpirun), the cluster, the jobs' env."""
+
+    def __init__(self, ctx, cluster, reference):
+        self.ctx, self.c, self.reference = ctx, cluster, reference
+        self.ini = ctx.path("run.ini")
+        with open(self.ini, "w") as f:
+            f.write(CONFIG)
+        self.env = dict(ctx.env)
+        self.env.update({
+            "STORMRUN": ctx.stormrun,
+            "STORMRUN_COMMENT_INTERVAL": "1",
+            # Ranks on different nodes talk TCP over the cluster's bridge.
+            "OMPI_MCA_btl_tcp_if_include": f"{cl.SUBNET}.0/24",
+            "OMPI_MCA_oob_tcp_if_include": f"{cl.SUBNET}.0/24",
+            # 4 ranks share 2 cores: waiting ranks yield instead of spinning.
+            "OMPI_MCA_mpi_yield_when_idle": "1",
+        })
+
+    def submit(self, name, sbatch_args, run_args=(), script=PREEMPTIBLE, env=None):
+        d = self.ctx.path(name)
+        os.makedirs(d, exist_ok=True)
+        full_env = dict(self.env)
+        full_env.update(env or {})
+        log = os.path.join(d, "slurm-%A_%a.log" if any(a.startswith("--array") for a in
+                                                          sbatch_args) else "slurm-%j.log")
+        job = self.c.sbatch([f"--chdir={d}", f"--output={log}", f"--job-name=srmn-{name}"] +
+                            list(sbatch_args) + [script, self.ini] + list(run_args),
+                            full_env, cwd=d)
+        print(f"  submitted {name}: job {job} ({' '.join(sbatch_args)})", flush=True)
+        return job
+
+    def log_of(self, name, job):
+        d = self.ctx.path(name)
+        text = ""
+        for f in sorted(os.listdir(d)):
+            if f.startswith("slurm-") and f.endswith(".log") and str(job).split("_")[0] in f:
+                with open(os.path.join(d, f), errors="replace") as fh:
+                    text += fh.read()
+        return text
+
+    def committed_step(self, store):
+        """The newest committed step every rank has reached (min over the ranks), or -1."""
+        p = subprocess.run([self.ctx.stormrun, "catalog", store, "--json"], capture_output=True,
+                           text=True, env=self.ctx.env)
+        if p.returncode != 0:
+            return -1
+        try:
+            doc = json.loads(p.stdout)
+        except ValueError:
+            return -1
+        steps = [rows[-1].get("metadata", {}).get("step", -1)
+                 for rows in doc.get("ranks", {}).values() if rows]
+        return min(steps) if steps else -1
+
+    def catalog(self, store):
+        p = subprocess.run([self.ctx.stormrun, "catalog", store, "--json"], capture_output=True,
+                           text=True, env=self.ctx.env)
+        self.ctx.require(p.returncode == 0, f"catalog {store}: exit {p.returncode} {p.stderr}")
+        return json.loads(p.stdout)
+
+    def wait_running(self, job, limit=60):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            states = self.c.squeue("%T", job)
+            if states and all(s == "RUNNING" for s in states):
+                return
+            time.sleep(0.2)
+        raise CaseFailed(f"job {job} not RUNNING after {limit}s: {self.c.squeue('%i %T %r', job)}")
+
+    def wait_step(self, store, step, job, limit=120):
+        """Waits until every rank committed `step` (the job must stay in the queue)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            s = self.committed_step(store)
+            if s >= step:
+                print(f"  committed step {s} in {store} after {time.monotonic() - t0:.1f}s",
+                      flush=True)
+                return s
+            if not self.c.squeue("%i", job):
+                raise CaseFailed(f"job {job} left the queue before step {step} was committed")
+            time.sleep(0.2)
+        raise CaseFailed(f"step {step} not committed in {store} after {limit}s")
+
+    def wait_done(self, job, limit=240):
+        took = self.c.wait_gone(job, limit)
+        print(f"  job {job} left the queue after {took:.1f}s", flush=True)
+
+    def final(self, job):
+        info = self.c.show("job", job)
+        return info.get("JobState"), info.get("ExitCode"), int(info.get("Restarts", "0") or 0)
+
+    def expect_completed(self, name, job, restarts):
+        state, code, count = self.final(job)
+        log = self.log_of(name, job)
+        ok = self.ctx.check(state == "COMPLETED" and code == "0:0",
+                            f"{name}: job {job} ended {state} ExitCode={code}, expected "
+                            f"COMPLETED 0:0\n--- job log\n{log[-4000:]}")
+        self.ctx.check(count == restarts, f"{name}: job {job} restarted {count} times, "
+                                          f"expected {restarts}\n--- job log\n{log[-4000:]}")
+        for r in range(restarts + 1):
+            self.ctx.check(f"==== start" in log and f"restart {r} of at most" in log,
+                           f"{name}: no start banner for restart {r} in the job log")
+        return ok
+
+    def expect_output(self, name, output, what):
+        compare_outputs(self.ctx, self.reference, output, what)
+        verify(self.ctx, output + ".ckpt", what)
+
+    def expect_resumed(self, store, what, starts):
+        """The store's catalog records `starts` starts, the later ones resumed mid-way."""
+        doc = self.catalog(store)
+        runs = doc["global"].get("runs", [])
+        self.ctx.check(len(runs) == starts, f"{what}: the catalog records {len(runs)} starts, "
+                                            f"expected {starts}: {json.dumps(runs)}")
+        for r in runs[1:]:
+            self.ctx.check(r.get("resumed") is True and 0 < r.get("steps", 0) < NSTEPS,
+                           f"{what}: a later start did not resume mid-way: {json.dumps(r)}")
+        if runs:
+            self.ctx.check(runs[-1].get("exit") == 0, f"{what}: last start {json.dumps(runs[-1])}")
+
+
+# ---- the reference -------------------------------------------------------------------
+def reference_output(ctx, cache):
+    """The run without SLURM: mpirun, 4 ranks (cached by binary and config)."""
+    h = hashlib.sha256(CONFIG.encode())
+    with open(ctx.stormrun, "rb") as f:
+        h.update(f.read())
+    key = h.hexdigest()[:16]
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        cached = os.path.join(cache, f"reference-{key}.h5")
+        if os.path.isfile(cached):
+            print(f"  reference (mpirun, 4 ranks): cached {cached}", flush=True)
+            return cached
+    d = ctx.path("reference")
+    os.makedirs(d, exist_ok=True)
+    ini = ctx.path("reference", "run.ini")
+    with open(ini, "w") as f:
+        f.write(CONFIG)
+    out = os.path.join(d, "out.h5")
+    ctx.run(["--config", ini, "--output", out, "--quiet"], 4, 0,
+            env={"OMPI_MCA_mpi_yield_when_idle": "1"},
+            what="reference without SLURM (mpirun, 4 ranks)")
+    if cache:
+        shutil.copyfile(out, cached + ".tmp")
+        os.replace(cached + ".tmp", cached)
+    return out
+
+
+# ---- scenarios -----------------------------------------------------------------------
+def scenario_complete(s):
+    job = s.submit("complete", ["-N2", "-n4"], ["--output", "out.h5"])
+    seen_comment = ""
+    t0 = time.monotonic()
+    while s.c.squeue("%i", job) and time.monotonic() - t0 < 240:
+        comment = s.c.show("job", job).get("Comment", "")
+        if comment.startswith("stormrun: step"):
+            seen_comment = comment
+        time.sleep(0.3)
+    s.wait_done(job)
+    s.expect_completed("complete", job, 0)
+    log = s.log_of("complete", job)
+    s.ctx.check("2 node(s) srmn[1-2], 4 rank(s)" in log,
+                f"complete: the banner does not name 2 nodes and 4 ranks:\n{log[-3000:]}")
+    s.ctx.check("action: done" in log, f"complete: no 'action: done' in the log:\n{log[-3000:]}")
+    s.ctx.check(seen_comment != "", "complete: the job's Comment never showed the progress")
+    if seen_comment:
+        print(f"  job comment seen: {seen_comment}", flush=True)
+    s.expect_output("complete", s.ctx.path("complete", "out.h5"), "2 nodes, 4 ranks")
+    s.expect_resumed(s.ctx.path("complete", "out.h5.ckpt"), "complete", 1)
+
+
+def scenario_requeue(s):
+    job = s.submit("requeue", ["-N2", "-n4"], ["--output", "out.h5"])
+    store = s.ctx.path("requeue", "out.h5.ckpt")
+    s.wait_running(job)
+    s.wait_step(store, 4, job)
+    s.c.cmd(["scontrol", "requeue", job])
+    print(f"  scontrol requeue {job}", flush=True)
+    s.wait_done(job)
+    s.expect_completed("requeue", job, 1)
+    log = s.log_of("requeue", job)
+    s.ctx.check("exit 75: stopped early" in log,
+                f"requeue: the first start did not stop with 75:\n{log[-4000:]}")
+    s.expect_output("requeue", s.ctx.path("requeue", "out.h5"), "scontrol requeue, rerun")
+    s.expect_resumed(store, "requeue", 2)
+
+
+def preempt_once(s, name, partition, expect_usr1):
+    job = s.submit(name, ["-N2", "-n4", f"--partition={partition}"], ["--output", "out.h5"])
+    store = s.ctx.path(name, "out.h5.ckpt")
+    s.wait_running(job)
+    s.wait_step(store, 4, job)
+    urgent = s.c.sbatch(["--partition=urgent", "-N1", "-n1", f"--output={s.ctx.path(name)}/"
+                         "urgent-%j.log", "--wrap", "sleep 2"], s.env, cwd=s.ctx.path(name))
+    print(f"  urgent job {urgent} submitted", flush=True)
+    s.wait_done(job, 300)
+    s.expect_completed(name, job, 1)
+    ustate, ucode, _ = s.final(urgent)
+    s.ctx.check(ustate == "COMPLETED", f"{name}: the urgent job ended {ustate} {ucode}")
+    log = s.log_of(name, job)
+    if expect_usr1:
+        s.ctx.check("SIGUSR1" in log and "forwarded to the step" in log,
+                    f"{name}: no forwarded SIGUSR1 in the job log:\n{log[-4000:]}")
+    s.expect_output(name, s.ctx.path(name, "out.h5"), f"preempted in {partition}, rerun")
+    s.expect_resumed(store, name, 2)
+
+
+def scenario_preempt(s):
+    preempt_once(s, "grace10", "scavenger", True)
+    preempt_once(s, "grace0", "scav0", False)
+
+
+def scenario_array(s):
+    job = s.submit("array", ["--array=0-1", "-N1", "-n2"], ["--output", "out-%a.h5"])
+    stores = [s.ctx.path("array", f"out-{t}.h5.ckpt") for t in (0, 1)]
+    t0 = time.monotonic()
+    while True:
+        rows = dict(line.split() for line in s.c.squeue("%i %T", job))
+        if rows.get(f"{job}_0") == "RUNNING" and rows.get(f"{job}_1") == "RUNNING":
+            break
+        if time.monotonic() - t0 > 60:
+            raise CaseFailed(f"array {job}: both tasks not RUNNING after 60 s: {rows}")
+        time.sleep(0.2)
+    for t in (0, 1):
+        s.wait_step(stores[t], 3, job)
+    node = s.c.show("job", f"{job}_1").get("NodeList")
+    other = s.c.show("job", f"{job}_0").get("NodeList")
+    s.ctx.require(node and other and node != other,
+                  f"array {job}: the tasks share a node ({other}, {node})")
+    urgent = s.c.sbatch(["--partition=urgent", "-N1", "-n1", f"--nodelist={node}",
+                         f"--output={s.ctx.path('array')}/urgent-%j.log", "--wrap", "sleep 2"],
+                        s.env, cwd=s.ctx.path("array"))
+    print(f"  urgent job {urgent} on {node} (task 1's node)", flush=True)
+    s.wait_done(job, 300)
+    for t, restarts in ((0, 0), (1, 1)):
+        state, code, count = s.final(f"{job}_{t}")
+        s.ctx.check(state == "COMPLETED" and code == "0:0" and count == restarts,
+                    f"array task {t}: {state} ExitCode={code} restarts {count}, expected "
+                    f"COMPLETED 0:0 restarts {restarts}\n{s.log_of('array', job)[-4000:]}")
+        s.expect_output("array", s.ctx.path("array", f"out-{t}.h5"), f"array task {t}")
+        s.expect_resumed(stores[t], f"array task {t}", restarts + 1)
+    log = s.log_of("array", job)
+    s.ctx.check(f"requeued job {job}_1" in log,
+                f"array: task 1 did not requeue itself as {job}_1:\n{log[-4000:]}")
+
+
+SCENARIOS = {
+    "complete": scenario_complete,
+    "requeue": scenario_requeue,
+    "preempt": scenario_preempt,
+    "array": scenario_array,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stormrun", required=True)
+    parser.add_argument("--mpiexec", default="mpirun")
+    parser.add_argument("--cache", help="directory for the cached reference output")
+    parser.add_argument("scenarios", nargs="+", choices=list(SCENARIOS) + ["all"])
+    opts = parser.parse_args()
+    names = list(SCENARIOS) if "all" in opts.scenarios else opts.scenarios
+    t_start = time.monotonic()
+
+    why = cl.unavailable()
+    if why:
+        if os.environ.get("STORMRUN_REQUIRE_SLURM") == "1":
+            print(f"FAIL: no SLURM test cluster here ({why}) and STORMRUN_REQUIRE_SLURM=1")
+            return 1
+        print(f"SKIP: no SLURM test cluster here: {why}")
+        return EXIT_SKIP
+
+    # SIGTERM (ctest's timeout, a ^C'd make) goes through the same clean-up as an error.
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)
+
+    keep = os.environ.get("STORMRUN_KEEP_TMP") == "1"
+    with cl.Cluster(nodes=2, keep=keep) as c:
+        def make_ctx(name):
+            return Ctx(opts.stormrun, opts.mpiexec, f"slurm-{name}")
+
+        def run_one(name, ctx):
+            try:
+                ref = reference_output(ctx, opts.cache)
+                SCENARIOS[name](Scenario(ctx, c, ref))
+            except CaseFailed as e:
+                if not ctx.failures:
+                    print(f"FAIL [{name}]: {e}", flush=True)
+                raise
+            finally:
+                if ctx.failures or sys.exc_info()[0] is not None:
+                    print(f"--- cluster logs\n{c.log_tail(25)}", flush=True)
+        rc = run_cases(names, make_ctx, run_one)
+    print(f"slurm scenarios {' '.join(names)}: {time.monotonic() - t_start:.1f}s in all",
+          flush=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
