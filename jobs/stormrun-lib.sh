@@ -145,8 +145,9 @@ sr_banner() {
          "partition ${SLURM_JOB_PARTITION:-?}, batch host $(hostname)"
 }
 
-# One line of progress from the store's catalog, e.g. "stormrun: step 12/40 committed
-# 2026-12-02T03:10:04Z (restart 1)". Empty when there is nothing to show.
+# One line of progress from the store's catalog, e.g. "stormrun: 45% (1/4 units done),
+# committed 2026-12-02T03:10:04Z" (the unit-steps every rank has committed, of all). Empty when
+# there is nothing to show.
 sr_progress_line() {
   local stormrun=$1 store=$2 json
   [ -n "$store" ] && [ -e "$store" ] || return 0
@@ -156,12 +157,20 @@ sr_progress_line() {
 import json, sys
 d = json.load(sys.stdin)
 rows = [r[-1] for r in d.get("ranks", {}).values() if r]
-steps = [r.get("metadata", {}).get("step") for r in rows]
-steps = [s for s in steps if isinstance(s, int)]
-n = d.get("global", {}).get("fingerprint", {}).get("nsteps", "?")
+fp = d.get("global", {}).get("fingerprint", {})
+n = int(fp.get("nsteps", 0))
+units = {}
+for r in rows:
+    units.update(r.get("units", {}))
+total = len([t for t in fp.get("start_times", "").split(",") if t])
+if fp.get("workflow") == "ensemble":
+    total *= int(fp.get("nensemble", 1))
+total = max(total, len(units))
 when = max((r.get("saved_at", "") for r in rows), default="")[:19]
-if steps:
-    print(f"stormrun: step {min(steps)}/{n} committed {when}Z")
+if rows and n and total:
+    done = sum(min(s, n) for s in units.values())
+    full = sum(1 for s in units.values() if s >= n)
+    print(f"stormrun: {100 * done // (total * n)}% ({full}/{total} units done), committed {when}Z")
 ' 2>/dev/null
   else
     printf '%s' "$json" | grep -o '"status": *"[^"]*"' | tail -n 1 | sed 's/.*"\([^"]*\)"$/stormrun: \1/'
@@ -301,6 +310,8 @@ sr_requeue() {
   esac
   if out=$(scontrol requeue "$id" 2>&1); then
     sr_say "action: requeued job $id (restart $((${SLURM_RESTART_COUNT:-0} + 1)) follows)"
+  elif [[ $out == *"pending execution"* ]]; then
+    sr_say "action: requeue: SLURM has requeued job $id already (state ${state:-?})"
   else
     sr_say "action: requeue, but 'scontrol requeue $id' failed: $out; submit the same script again to continue"
     return 1
