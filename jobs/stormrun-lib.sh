@@ -318,6 +318,54 @@ sr_requeue() {
   fi
 }
 
+# A multi-node job (SR_ELASTIC=1) that lost a node: SLURM 22.05 gives a requeued job the node,
+# task and CPU counts of its first start (a --nodes=MIN-MAX range is gone), so it would stay
+# pending until the lost node is back. Before the requeue, probe every node of this
+# allocation (`srun true`, at most STORMRUN_PROBE_TIMEOUT s, default 15); after it, when some
+# did not answer, shrink the pending job to the nodes that did (at least STORMRUN_MIN_NODES,
+# default 1) and exclude the others. Sets SR_ALIVE_NODES and SR_DEAD_NODES.
+sr_probe_nodes() {
+  SR_ALIVE_NODES=()
+  SR_DEAD_NODES=()
+  local nodes n pids=() i=0
+  nodes=$(scontrol show hostnames "${SLURM_JOB_NODELIST:-}" 2> /dev/null) || return 0
+  for n in $nodes; do
+    timeout "${STORMRUN_PROBE_TIMEOUT:-15}" srun --nodes=1 --ntasks=1 --nodelist="$n" \
+      --kill-on-bad-exit=0 true > /dev/null 2>&1 &
+    pids+=($!)
+  done
+  for n in $nodes; do
+    if wait "${pids[$i]}"; then SR_ALIVE_NODES+=("$n"); else SR_DEAD_NODES+=("$n"); fi
+    i=$((i + 1))
+  done
+  if [ ${#SR_DEAD_NODES[@]} -gt 0 ]; then
+    sr_say "node probe: ${SR_DEAD_NODES[*]} did not answer; ${SR_ALIVE_NODES[*]:-none} did"
+  fi
+}
+
+sr_shrink() {
+  local id=$1 n=${#SR_ALIVE_NODES[@]} min=${STORMRUN_MIN_NODES:-1} per_node cpt dead
+  [ ${#SR_DEAD_NODES[@]} -gt 0 ] || return 0
+  if [ "$n" -lt "$min" ]; then
+    sr_say "note: only $n node(s) answer, fewer than STORMRUN_MIN_NODES=$min: the requeued job waits for nodes"
+    return 0
+  fi
+  per_node=${SLURM_NTASKS_PER_NODE:-}
+  per_node=${per_node%%[!0-9]*}
+  [ -n "$per_node" ] || per_node=$((${SLURM_NTASKS:-1} / ${SLURM_JOB_NUM_NODES:-1}))
+  cpt=${SLURM_CPUS_PER_TASK:-1}
+  dead=$(IFS=,; echo "${SR_DEAD_NODES[*]}")
+  # In this order: the task and CPU counts first, else SLURM keeps the node count.
+  if scontrol update JobId="$id" NumTasks=$((n * per_node)) > /dev/null 2>&1 &&
+     scontrol update JobId="$id" NumCPUs=$((n * per_node * cpt)) > /dev/null 2>&1 &&
+     scontrol update JobId="$id" NumNodes="$n" > /dev/null 2>&1 &&
+     scontrol update JobId="$id" ExcNodeList="$dead" > /dev/null 2>&1; then
+    sr_say "the requeued job $id now asks for $n node(s), $((n * per_node)) task(s), without $dead"
+  else
+    sr_say "note: could not shrink the requeued job $id to $n node(s) (scontrol update); it waits for $((${SLURM_JOB_NUM_NODES:-n})) node(s)"
+  fi
+}
+
 # sr_main CONFIG [RUN_OPTION...]: the whole job.
 sr_main() {
   # %a in the config path and the options: the array task id (each task its own run).
@@ -373,7 +421,13 @@ sr_main() {
       sr_cancel_chain
       ;;
     requeue)
-      sr_requeue
+      if [ "${SR_ELASTIC:-0}" = 1 ] && [ -z "${STORMRUN_CHAIN:-}" ] &&
+         { [ "$rc" = 76 ] || [ "$rc" -ge 128 ]; } && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then
+        sr_probe_nodes
+        sr_requeue && sr_shrink "$(sr_job_id)"
+      else
+        sr_requeue
+      fi
       ;;
     stop)
       sr_say "action: stop (exit $rc)"

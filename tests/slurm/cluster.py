@@ -435,6 +435,10 @@ PartitionName=urgent Nodes={names} MaxTime=INFINITE State=UP PriorityTier=10 Pre
         for what, p in order:
             stop_pid(p.pid, what, wait=10.0)
             p.wait()
+        for node in self.down_nodes:
+            for pid in netns_pids(self.ns[node]):
+                stop_pid(pid, f"frozen process {pid} on lost node {node}", wait=1.0,
+                         sig=signal.SIGKILL)
         for ns in list(self.ns.values()):
             for pid in netns_pids(ns):
                 stop_pid(pid, f"process {pid} left in {ns} ({cmdline(pid)[:80]})", wait=2.0)
@@ -519,13 +523,24 @@ PartitionName=urgent Nodes={names} MaxTime=INFINITE State=UP PriorityTier=10 Pre
                            f"{self.squeue('%i %T %r %N', job)}")
 
     def kill_node(self, node):
-        """The node is lost: its link goes down and its slurmd is SIGKILLed."""
+        """The node is lost: its link goes down, its slurmd is SIGKILLed, and everything else
+        on it (slurmstepd, the batch shell, ranks) is frozen with SIGSTOP — unreachable, as a
+        node that lost power or network is; it is KILLed when the cluster stops."""
         sh(["ip", "link", "set", self.veth(node), "down"])
         for what, p in self.procs:
             if what == f"slurmd {node}":
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()
+        frozen = []
+        for pid in netns_pids(self.ns[node]):
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                frozen.append(pid)
+            except ProcessLookupError:
+                pass
         self.down_nodes.add(node)
+        log(f"node {node} lost: link {self.veth(node)} down, slurmd KILLed, "
+            f"{len(frozen)} processes frozen")
 
 
 def sysctl_off_ipv6(path):

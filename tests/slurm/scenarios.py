@@ -167,7 +167,7 @@ class Scenario:
         self.ctx.check(count == restarts, f"{name}: job {job} restarted {count} times, "
                                           f"expected {restarts}\n--- job log\n{log[-4000:]}")
         for r in range(restarts + 1):
-            self.ctx.check(f"==== start" in log and f"restart {r} of at most" in log,
+            self.ctx.check("==== start" in log and f"restart {r} of at most" in log,
                            f"{name}: no start banner for restart {r} in the job log")
         return ok
 
@@ -317,11 +317,126 @@ def scenario_array(s):
                 f"array: task 1 did not requeue itself as {job}_1:\n{log[-4000:]}")
 
 
+def scenario_cap(s):
+    """(g) The restart cap: a start that always stops early (--stop-after-steps) requeues
+    until SLURM_RESTART_COUNT reaches STORMRUN_MAX_RESTARTS=2, then stops (exit 75);
+    resubmitted without the stop it completes."""
+    job = s.submit("cap", ["-N2", "-n4"], ["--output", "out.h5", "--stop-after-steps", "4"],
+                   env={"STORMRUN_MAX_RESTARTS": "2"})
+    store = s.ctx.path("cap", "out.h5.ckpt")
+    s.wait_done(job, 300)
+    state, code, count = s.final(job)
+    log = s.log_of("cap", job)
+    s.ctx.check(state == "FAILED" and code == "75:0" and count == 2,
+                f"cap: job {job} ended {state} ExitCode={code} after {count} restarts, expected "
+                f"FAILED 75:0 after 2\n--- job log\n{log[-4000:]}")
+    s.ctx.check("restart cap reached (2 restarts, STORMRUN_MAX_RESTARTS=2)" in log,
+                f"cap: no 'restart cap reached' in the job log:\n{log[-3000:]}")
+    doc = s.catalog(store)
+    runs = doc["global"].get("runs", [])
+    s.ctx.check(len(runs) == 3 and all(r.get("exit") == 75 for r in runs),
+                f"cap: the store records {len(runs)} starts {json.dumps(runs)}, expected 3 "
+                f"stopped ones")
+    again = s.submit("cap", ["-N2", "-n4"], ["--output", "out.h5"])
+    s.wait_done(again)
+    s.expect_completed("cap", again, 0)
+    s.expect_output("cap", s.ctx.path("cap", "out.h5"), "capped, then resubmitted")
+
+
+def scenario_chain(s):
+    """A job chain (jobs/stormrun-chain.sh, 4 links of at most 12 steps): links 1 and 2 stop
+    early (75), link 3 completes and cancels link 4; no link is requeued."""
+    d = s.ctx.path("chain")
+    os.makedirs(d, exist_ok=True)
+    env = s.c.env(s.env)
+    p = subprocess.run([os.path.join(REPO, "jobs", "stormrun-chain.sh"), "4", "-N2", "-n4",
+                        f"--chdir={d}", f"--output={d}/slurm-%j.log", "--", s.ini,
+                        "--output", "out.h5", "--stop-after-steps", "12"],
+                       capture_output=True, text=True, env=env, cwd=d)
+    s.ctx.require(p.returncode == 0, f"stormrun-chain.sh: exit {p.returncode}\n{p.stderr}")
+    links = p.stdout.split()
+    s.ctx.require(len(links) == 4, f"stormrun-chain.sh printed {links}, expected 4 job ids")
+    print(f"  chain links {' '.join(links)}", flush=True)
+    for j in links:
+        s.wait_done(j, 300)
+    want = [("FAILED", "75:0"), ("FAILED", "75:0"), ("COMPLETED", "0:0"), ("CANCELLED", None)]
+    log = "".join(s.log_of("chain", j) for j in links)
+    for i, (j, (state, code)) in enumerate(zip(links, want), start=1):
+        got_state, got_code, count = s.final(j)
+        s.ctx.check(got_state == state and (code is None or got_code == code) and count == 0,
+                    f"chain link {i} (job {j}): {got_state} ExitCode={got_code} restarts "
+                    f"{count}, expected {state} {code or ''} without restarts\n{log[-4000:]}")
+    s.ctx.check("cancelled the pending links of chain" in log,
+                f"chain: the finishing link did not cancel the rest:\n{log[-3000:]}")
+    s.expect_output("chain", s.ctx.path("chain", "out.h5"), "a chain of 3 links")
+    s.expect_resumed(s.ctx.path("chain", "out.h5.ckpt"), "chain", 3)
+
+
+def has_watchdog(stormrun):
+    p = subprocess.run([stormrun, "run", "--help"], capture_output=True, text=True)
+    return "--hang-timeout" in p.stdout
+
+
+def node_loss(s, name, lose_batch_host):
+    """(e) Node loss mid-run under jobs/stormrun-multinode.sbatch (--nodes=1-2, 2 ranks a
+    node): a node's link goes down and its slurmd is KILLed (its processes frozen). SLURM marks
+    it DOWN (SlurmdTimeout 10 s); the job is requeued — by the script on the survivors' 76
+    (hang watchdog, naming the lost rank and host) or by SLURM's node-failure requeue — and
+    reruns on the remaining node with 2 ranks instead of 4, resumes, completes."""
+    watchdog = has_watchdog(s.ctx.stormrun)
+    run_args = ["--output", "out.h5"] + (["--hang-timeout", "10"] if watchdog else [])
+    job = s.submit(name, [], run_args, script=MULTINODE)
+    store = s.ctx.path(name, "out.h5.ckpt")
+    s.wait_running(job)
+    info = s.c.show("job", job)
+    s.ctx.require(info.get("NodeList") == f"{cl.PREFIX}[1-2]",
+                  f"{name}: job {job} runs on {info.get('NodeList')}, expected both nodes")
+    batch = info.get("BatchHost")
+    s.wait_step(store, 4, job)
+    lost = batch if lose_batch_host else next(n for n in s.c.nodes if n != batch)
+    left = next(n for n in s.c.nodes if n != lost)
+    t_lost = time.monotonic()
+    s.c.kill_node(lost)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 120 and s.c.show("job", job).get("Restarts", "0") == "0":
+        time.sleep(0.5)
+    print(f"  job {job} requeued {time.monotonic() - t_lost:.1f}s after {lost} was lost; node "
+          f"state {s.c.node_state(lost)}", flush=True)
+    s.wait_done(job, 300)
+    state, code, count = s.final(job)
+    log = s.log_of(name, job)
+    s.ctx.check(state == "COMPLETED" and code == "0:0" and count >= 1,
+                f"{name}: job {job} ended {state} ExitCode={code} restarts {count}, expected "
+                f"COMPLETED 0:0 after a restart\n--- job log\n{log[-5000:]}")
+    s.ctx.check(f"1 node(s) {left}, 2 rank(s)" in log,
+                f"{name}: no start on the remaining node {left} with 2 ranks:\n{log[-4000:]}")
+    if watchdog and not lose_batch_host:
+        s.ctx.check("exit 76" in log and lost in log,
+                    f"{name}: the survivors did not end with 76 naming {lost}:\n{log[-5000:]}")
+    runs = s.catalog(store)["global"].get("runs", [])
+    s.ctx.check(bool(runs) and runs[-1].get("world_size") == 2,
+                f"{name}: the last start ran on {runs[-1].get('world_size') if runs else '?'} "
+                f"ranks, expected 2")
+    s.expect_output(name, s.ctx.path(name, "out.h5"), f"lost {lost}, rerun on {left}")
+
+
+def scenario_nodeloss(s):
+    node_loss(s, "lose_other", False)
+
+
+def scenario_nodeloss_batch(s):
+    node_loss(s, "lose_batch", True)
+
+
 SCENARIOS = {
     "complete": scenario_complete,
     "requeue": scenario_requeue,
     "preempt": scenario_preempt,
     "array": scenario_array,
+    "cap": scenario_cap,
+    "chain": scenario_chain,
+    "nodeloss": scenario_nodeloss,
+    "nodeloss_batch": scenario_nodeloss_batch,
 }
 
 
