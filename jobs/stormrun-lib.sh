@@ -214,7 +214,9 @@ sr_on_signal() {
         sr_say "SIG$sig at $(sr_now): no step to forward it to"
       fi
       ;;
-    *) sr_say "SIG$sig at $(sr_now): SLURM signals every task itself; waiting for the step to stop" ;;
+    *)
+      sr_say "SIG$sig at $(sr_now): SLURM signals every task itself; waiting for the step to stop"
+      ;;
   esac
 }
 

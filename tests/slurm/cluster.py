@@ -210,8 +210,22 @@ def clean_stale():
     for ns in our_namespaces():
         sh(["ip", "netns", "del", ns], check=False)
         cleaned.append(f"netns {ns}")
+    cleaned += remove_shm_segments()
     if cleaned:
         log(f"cleaned up after an earlier run: {', '.join(cleaned)}")
+
+
+def remove_shm_segments():
+    """Open MPI's shared-memory segments of ranks that ran on our nodes (named after the host)."""
+    gone = []
+    for name in os.listdir("/dev/shm"):
+        if name.startswith(f"vader_segment.{PREFIX}"):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+                gone.append(f"/dev/shm/{name}")
+            except OSError:
+                pass
+    return gone
 
 
 # ---- the cluster -------------------------------------------------------------------------
@@ -339,6 +353,10 @@ class Cluster:
 
     def write_conf(self):
         b = self.base
+        # Job ids unique across clusters on this machine: Open MPI names its shared-memory
+        # segments (/dev/shm/vader_segment.HOST.*) after the PMIx namespace, i.e. the job id;
+        # a segment a killed job left would make a later job of the same id fail MPI_Init.
+        self.first_job_id = 1000 + (time.time_ns() // 10**8) % 60_000_000
         nodes = "\n".join(
             f"NodeName={n} NodeAddr={self.addr[n]} CPUs={self.cpus} Boards=1 SocketsPerBoard=1 "
             f"CoresPerSocket={self.cpus} ThreadsPerCore=1 RealMemory=2000 State=UNKNOWN"
@@ -346,6 +364,7 @@ class Cluster:
         names = f"{PREFIX}[1-{self.nnodes}]"
         conf = f"""# written by tests/slurm/cluster.py
 ClusterName={PREFIX}
+FirstJobId={self.first_job_id}
 SlurmctldHost={PREFIX}ctl({self.addr['ctl']})
 SlurmUser=root
 SlurmdUser=root
@@ -446,6 +465,7 @@ PartitionName=urgent Nodes={names} MaxTime=INFINITE State=UP PriorityTier=10 Pre
             sh(["ip", "link", "del", link], check=False)
         for ns in our_namespaces():
             sh(["ip", "netns", "del", ns], check=False)
+        remove_shm_segments()
         if os.path.exists(STATE_FILE):
             os.unlink(STATE_FILE)
         if self.base and not self.keep:
