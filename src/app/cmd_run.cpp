@@ -18,6 +18,7 @@
 #include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/runtime.hpp"
 #include "stormrun/runtime/signals.hpp"
+#include "stormrun/runtime/watchdog.hpp"
 #include "stormrun/workflow/run.hpp"
 
 namespace stormrun::app {
@@ -68,11 +69,16 @@ int run_run(const Args& args) {
   runtime::StopSignals::install();
   runtime::test_pause("mpi-init", runtime::rank_from_environment());
   runtime::MpiSession mpi(nullptr, nullptr);
-  int rank = 0;
+  int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  // The hang watchdog and the second-signal stop, from here to the end (watchdog.hpp): a
+  // start-up bound until the options say otherwise, heartbeats once the store exists.
+  runtime::Watchdog watchdog(rank, size);
   auto options = options_phase(args, MPI_COMM_WORLD, rank);
   if (const int* code = std::get_if<int>(&options)) return *code;
   const workflow::RunConfig& config = std::get<workflow::RunConfig>(options);
+  watchdog.configure({.timeout_s = config.hang_timeout_s, .heartbeat_dir = {}});
 
   try {
     runtime::Runtime rt(MPI_COMM_WORLD, config.device, config.quiet);  // phase "device"

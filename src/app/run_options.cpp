@@ -136,6 +136,19 @@ const std::vector<OptionSpec>& option_specs() {
          "auto"},
         {"stop-after-steps", "K", Kind::Value,
          "stop cleanly after K steps of this run with a checkpoint, exit 75", "none"},
+        {"end-time", "UTC|EPOCH", Kind::Value,
+         "the job's end (2026-12-02T05:00:00Z or seconds since 1970): stop with exit 75 "
+         "before it",
+         "SLURM's end time of the job, re-read now and then; none outside SLURM"},
+        {"walltime-reserve", "SECONDS", Kind::Value,
+         "time kept free before the end time beyond the next step and a commit",
+         number_text(d.walltime_reserve_s)},
+        {"hang-timeout", "SECONDS|auto|off", Kind::Value,
+         "end the job (exit 76) when a rank makes no progress this long",
+         "auto: 10 x (slowest step + commit), at least 120 s; 600 s before the first step"},
+        {"max-no-progress", "N", Kind::Value,
+         "end with exit 5 when the last N runs of this store committed no new step (0: never)",
+         number(d.max_no_progress)},
         {"resume", "auto|never|require", Kind::Value,
          "auto: resume when a checkpoint exists; never: refuse one; require: refuse to start "
          "without one",
@@ -516,6 +529,36 @@ RunConfig build_config(const Settings& s) {
   if (s.has("stop-after-steps"))
     c.stop_after_steps = parse_integer<std::int64_t>("stop-after-steps", s.text("stop-after-steps"),
                                                      "a positive integer");
+  if (s.has("end-time")) {
+    const std::string& text = s.text("end-time");
+    const bool epoch = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+    if (epoch) {
+      c.end_time = TimePoint(std::chrono::seconds(
+          parse_integer<std::int64_t>("end-time", text, "a UTC time or seconds since 1970")));
+    } else {
+      try {
+        c.end_time = parse_utc(text);
+      } catch (const std::exception&) {
+        throw ConfigError("--end-time", "--end-time: '" + text +
+                                            "' is neither a UTC time like 2026-12-02T05:00:00Z "
+                                            "nor a number of seconds since 1970");
+      }
+    }
+  }
+  if (s.has("walltime-reserve"))
+    c.walltime_reserve_s =
+        parse_number("walltime-reserve", s.text("walltime-reserve"), "a number of seconds >= 0");
+  if (s.has("hang-timeout")) {
+    const std::string& text = s.text("hang-timeout");
+    if (text == "off")
+      c.hang_timeout_s = 0.0;
+    else if (text != "auto")
+      c.hang_timeout_s =
+          parse_number("hang-timeout", text, "a number of seconds (at least 5), auto or off");
+  }
+  if (s.has("max-no-progress"))
+    c.max_no_progress =
+        parse_integer<int>("max-no-progress", s.text("max-no-progress"), "an integer >= 0");
   if (s.has("resume"))
     c.resume = parse_choice<workflow::ResumeMode>("resume", s.text("resume"),
                                                   {{"auto", workflow::ResumeMode::Auto},

@@ -194,8 +194,9 @@ ModelSpec shallow_water_model_spec() {
   ModelSpec spec;
   spec.name = "swe";
   spec.help = "shallow water on the sphere";
-  // 1: RK4, polar filter. 2: and the ∇⁴ hyperdiffusion (docs/model.md, "Dissipation").
-  spec.dynamics = "2";
+  // 1: RK4, polar filter. 2: and the ∇⁴ hyperdiffusion (docs/model.md, "Dissipation"). 3: the
+  // energy-consistent meridional gradient of B (no growing mode at the poles), τ = 1 day.
+  spec.dynamics = "3";
   spec.variables = shallow_water_state_variables();
   spec.grid_problem = [](const Grid& grid) -> std::optional<std::string> {
     if (const auto requirement = swe_grid_requirement(grid))

@@ -49,7 +49,6 @@ SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_
   const double dphi = kPi / nlat;
   inv_2dlam = 1.0 / (2.0 * dlam);
   inv_2dphi = 1.0 / (2.0 * dphi);
-  inv_2adphi = 1.0 / (2.0 * a * dphi);
   dy = a * dphi;
 
   auto centre = [&](int j) { return -kPi / 2 + (j + 0.5) * dphi; };
@@ -157,7 +156,6 @@ SweView SweGeometry::host_view() const {
   v.gravity = planet.gravity;
   v.inv_2dlam = inv_2dlam;
   v.inv_2dphi = inv_2dphi;
-  v.inv_2adphi = inv_2adphi;
   v.inv_acos = inv_acos.data();
   v.inv_dx = inv_dx.data();
   v.cos_ext = cos_ext.data();

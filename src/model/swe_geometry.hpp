@@ -29,7 +29,6 @@ struct SweGeometry {
 
   double inv_2dlam = 0.0;         ///< 1/(2Δλ)
   double inv_2dphi = 0.0;         ///< 1/(2Δφ)
-  double inv_2adphi = 0.0;        ///< 1/(2aΔφ)
   std::vector<double> inv_acos;   ///< [nlat] 1/(a cosφ_j)
   std::vector<double> inv_dx;     ///< [nlat] 1/(2 a cosφ_j Δλ)
   std::vector<double> cos_ext;    ///< [nlat+2] cosφ on rows -1..nlat (ghosts across the poles)
@@ -72,7 +71,7 @@ double swe_hyperdiffusion_tau(const Grid& grid);
 inline constexpr double kCflSafety = 0.8;
 
 /// τ of the hyperdiffusion at NLON = 128 (Δλ = 2.8125°, 313 km at the equator), seconds.
-inline constexpr double kHyperdiffusionTau64x128 = 6.0 * 3600.0;
+inline constexpr double kHyperdiffusionTau64x128 = 24.0 * 3600.0;
 /// Poleward of min(filter cut-off, this latitude, degrees) the hyperdiffusion's zonal spacing
 /// is held at that latitude's.
 inline constexpr double kHyperdiffusionCapDeg = 60.0;

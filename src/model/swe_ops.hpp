@@ -8,8 +8,9 @@
 // Discretisation (docs/model.md): unstaggered (Arakawa A) regular lat-lon grid, cell centres
 // at φ_j = -π/2 + (j+½)Δφ, λ_i = iΔλ. Continuity in flux form (finite volume: face fluxes
 // are averages of the two cells, the pole faces carry none), momentum in vector-invariant
-// form with centred differences. Across a pole the neighbour of row j is the same row at
-// λ+π, with u and v negated (the local east/north vectors flip there).
+// form with centred differences, its meridional gradient of B in the energy-consistent form
+// (swe_meridional_gradient). Across a pole the neighbour of row j is the same row at λ+π, with
+// u and v negated (the local east/north vectors flip there).
 #pragma once
 
 #if defined(__CUDACC__)
@@ -29,7 +30,6 @@ struct SweView {
   double gravity = 0.0;
   double inv_2dlam = 0.0;
   double inv_2dphi = 0.0;
-  double inv_2adphi = 0.0;
   const double* inv_acos = nullptr;   // [nlat]
   const double* inv_dx = nullptr;     // [nlat]
   const double* cos_ext = nullptr;    // [nlat+2], rows -1..nlat
@@ -101,6 +101,20 @@ SWE_HD double swe_bernoulli(double gravity, double h, double u, double v) {
   return gravity * h + 0.5 * (u * u + v * v);
 }
 
+/// The meridional gradient (1/a) ∂B/∂φ at a cell centre, in the form that is the negative
+/// adjoint of the continuity's meridional flux divergence (energy-consistent):
+///   ((B_n - B_c)·cosφ_{j+½} + (B_c - B_s)·cosφ_{j-½}) · aΔλ/(2 A_j)
+/// The continuity moves h across the face j+½ with ½(hv_j + hv_{j+1})·cosφ_{j+½}; this is the
+/// pressure work of exactly that flux, so the linearised h-v exchange conserves energy and no
+/// mode can grow from it. A centred (B_n - B_s)/(2aΔφ) with the across-pole neighbour did
+/// not: on the pole row its odd zonal wavenumbers (the flow across the pole) grew by ~2×/day
+/// at 64x128 (docs/model.md, "The pole"). The pole face has cosφ = 0, so the pole row's
+/// gradient is one-sided and nothing across the pole is used (B_n there is finite, times 0).
+SWE_HD double swe_meridional_gradient(double b_c, double b_n, double b_s, double cos_face_n,
+                                      double cos_face_s, double ns_metric) {
+  return ((b_n - b_c) * cos_face_n + (b_c - b_s) * cos_face_s) * (0.5 * ns_metric);
+}
+
 /// Tendencies (dh/dt, du/dt, dv/dt) at point (j, i) of one member's fields.
 SWE_HD void swe_tendency_point(const SweView& g, int j, int i, const double* h, const double* u,
                                const double* v, double* dh, double* du, double* dv) {
@@ -122,12 +136,14 @@ SWE_HD void swe_tendency_point(const SweView& g, int j, int i, const double* h, 
   // Momentum, vector-invariant form: ∂u/∂t = q v - ∂B/(a cosφ ∂λ), ∂v/∂t = -q u - ∂B/(a ∂φ)
   // with q = ζ + f and B the Bernoulli function.
   const double q = swe_vorticity(g, st, j, u, v) + g.coriolis[st.c];
+  const double b_c = swe_bernoulli(g.gravity, hc, uc, vc);
   const double b_e = swe_bernoulli(g.gravity, h[st.e], u[st.e], v[st.e]);
   const double b_w = swe_bernoulli(g.gravity, h[st.w], u[st.w], v[st.w]);
   const double b_n = swe_bernoulli(g.gravity, h[st.n], u[st.n], v[st.n]);
   const double b_s = swe_bernoulli(g.gravity, h[st.s], u[st.s], v[st.s]);
   du[st.c] = q * vc - (b_e - b_w) * g.inv_dx[j];
-  dv[st.c] = -(q * uc) - (b_n - b_s) * g.inv_2adphi;
+  dv[st.c] = -(q * uc) - swe_meridional_gradient(b_c, b_n, b_s, g.cos_face[j + 1], g.cos_face[j],
+                                                 g.ns_metric[j]);
 }
 
 /// Classic RK4 weights (b) and stage offsets (c): stage s adds b_s·dt·k_s to the sum and

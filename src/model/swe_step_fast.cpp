@@ -50,8 +50,7 @@ struct Row3 {
 /// The metric factors of one row, read into locals once per row (held in registers: stores
 /// through double* could otherwise alias the tables, and force a reload at every point).
 struct RowMetrics {
-  double cos_face_n, cos_face_s, ew, ns, inv_2dlam, cos_n, cos_s, inv_2dphi, inv_acos, inv_dx,
-      inv_2adphi;
+  double cos_face_n, cos_face_s, ew, ns, inv_2dlam, cos_n, cos_s, inv_2dphi, inv_acos, inv_dx;
 };
 
 /// The reference's swe_tendency_point for point i of row j, with neighbours given by value.
@@ -78,7 +77,8 @@ inline __attribute__((always_inline)) void tendency_at(const RowMetrics& r, cons
   const double ducos_dphi = (ucos_n - ucos_s) * r.inv_2dphi;
   const double q = (dv_dlam - ducos_dphi) * r.inv_acos + f[i];
   du[i] = q * vc - (c.b[ie] - c.b[iw]) * r.inv_dx;
-  dv[i] = -(q * uc) - (n.b[i] - s.b[i]) * r.inv_2adphi;
+  dv[i] =
+      -(q * uc) - swe_meridional_gradient(c.b[i], n.b[i], s.b[i], r.cos_face_n, r.cos_face_s, r.ns);
 }
 
 template <bool HasN, bool HasS>
@@ -87,9 +87,8 @@ inline __attribute__((always_inline)) void tendency_row_impl(const SweView& g, i
                                                              double* dh, double* du, double* dv) {
   const int nlon = g.nlon;
   const double* f = g.coriolis + std::size_t(j) * nlon;
-  const RowMetrics r{g.cos_face[j + 1], g.cos_face[j],    g.ew_metric[j], g.ns_metric[j],
-                     g.inv_2dlam,       g.cos_ext[j + 2], g.cos_ext[j],   g.inv_2dphi,
-                     g.inv_acos[j],     g.inv_dx[j],      g.inv_2adphi};
+  const RowMetrics r{g.cos_face[j + 1], g.cos_face[j], g.ew_metric[j], g.ns_metric[j], g.inv_2dlam,
+                     g.cos_ext[j + 2],  g.cos_ext[j],  g.inv_2dphi,    g.inv_acos[j],  g.inv_dx[j]};
   tendency_at<HasN, HasS>(r, c, n, s, f, 0, 1, nlon - 1, dh, du, dv);
 #pragma GCC ivdep
   for (int i = 1; i < nlon - 1; ++i)

@@ -11,6 +11,7 @@
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/signals.hpp"
+#include "stormrun/runtime/watchdog.hpp"
 
 namespace stormrun::runtime {
 
@@ -112,6 +113,7 @@ int agree(MPI_Comm comm, const std::string& phase, const Outcome& mine, OnStop o
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
+  const CollectiveScope scope(intern_label("the agreement of phase '" + phase + "'"));
   // One cheap reduction when every rank is fine (the common case); the gather only then.
   // [0]: any rank failed; [1]: the lowest rank with a stop signal and that signal, as
   // (size - rank) * 256 + signal, so that the maximum names it.

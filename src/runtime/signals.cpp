@@ -2,9 +2,11 @@
 // read at every agreement point and step boundary.
 #include "stormrun/runtime/signals.hpp"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -18,10 +20,33 @@ namespace stormrun::runtime {
 namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
+volatile std::sig_atomic_t g_first_signal = 0;
+// Lock-free atomics are async-signal-safe; the arrival times are CLOCK_REALTIME seconds
+// (clock_gettime is async-signal-safe) in milliseconds.
+std::atomic<int> g_signal_count{0};
+std::atomic<long long> g_first_ms{0};
+std::atomic<long long> g_last_ms{0};
+std::atomic<long> g_last_sender{0};
 std::atomic<bool> g_installed{false};
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<long long>::is_always_lock_free);
 
-extern "C" void on_stop_signal(int signal) {
+long long realtime_ms() {
+  struct timespec now = {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+extern "C" void on_stop_signal(int signal, siginfo_t* info, void*) {
+  const int saved_errno = errno;
+  g_last_sender = info ? long(info->si_pid) : 0;
+  const long long now = realtime_ms();
+  if (g_signal_count.fetch_add(1) == 0) {
+    g_first_signal = signal;
+    g_first_ms = now;
+  }
+  g_last_ms = now;
   g_stop_signal = signal;
+  errno = saved_errno;
 }
 
 constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
@@ -31,17 +56,37 @@ constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
 void StopSignals::install() {
   if (g_installed.exchange(true)) return;
   struct sigaction action = {};
-  action.sa_handler = on_stop_signal;
+  action.sa_sigaction = on_stop_signal;
   sigemptyset(&action.sa_mask);
   for (int signal : kStopSignals)
     sigaddset(&action.sa_mask, signal);  // one handler at a time
-  action.sa_flags = SA_RESTART;
+  action.sa_flags = SA_RESTART | SA_SIGINFO;
   for (int signal : kStopSignals)
     ::sigaction(signal, &action, nullptr);
 }
 
 int StopSignals::received() {
   return static_cast<int>(g_stop_signal);
+}
+
+int StopSignals::count() {
+  return g_signal_count.load();
+}
+
+int StopSignals::first() {
+  return static_cast<int>(g_first_signal);
+}
+
+double StopSignals::first_arrival() {
+  return double(g_first_ms.load()) / 1000.0;
+}
+
+long StopSignals::last_sender() {
+  return g_last_sender.load();
+}
+
+double StopSignals::last_arrival() {
+  return double(g_last_ms.load()) / 1000.0;
 }
 
 std::string StopSignals::name(int signal) {

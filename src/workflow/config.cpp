@@ -20,6 +20,7 @@
 #include "stormrun/model/ic_file.hpp"
 #include "stormrun/model/initial_conditions.hpp"
 #include "stormrun/model/registry.hpp"
+#include "stormrun/runtime/watchdog.hpp"
 
 namespace stormrun::workflow {
 
@@ -86,7 +87,7 @@ fs::path nearest_existing(const fs::path& path) {
 bool is_store_entry(const std::string& name) {
   const auto starts = [&](std::string_view prefix) { return name.rfind(prefix, 0) == 0; };
   return name == "catalog.json" || starts("catalog.json.damaged-") || name == "LOCK" ||
-         starts(".LOCK.") || starts(".tmp_") || starts(".pruned_") ||
+         starts(".LOCK.") || starts(".tmp_") || starts(".pruned_") || name == "heartbeat" ||
          detail::rank_of_dir_name(name).has_value();
 }
 
@@ -294,6 +295,21 @@ void RunConfig::validate() const {
                       "--stop-after-steps: stopping early leaves a "
                       "checkpoint to resume from, but --no-checkpoint is "
                       "given; drop one of them");
+  if (!(walltime_reserve_s >= 0) || !std::isfinite(walltime_reserve_s))
+    throw ConfigError("--walltime-reserve",
+                      "--walltime-reserve: " + number_text(walltime_reserve_s) +
+                          " is not a number of seconds >= 0");
+  if (hang_timeout_s && *hang_timeout_s != 0 &&
+      (!(*hang_timeout_s >= runtime::kHangMinimumSeconds) || !std::isfinite(*hang_timeout_s)))
+    throw ConfigError(
+        "--hang-timeout",
+        "--hang-timeout: " + number_text(*hang_timeout_s) +
+            " s is too short or not a number: give at least " +
+            number_text(runtime::kHangMinimumSeconds) +
+            " seconds, auto (derived from the measured step and commit times) or off");
+  if (max_no_progress < 0)
+    throw ConfigError("--max-no-progress", "--max-no-progress: " + std::to_string(max_no_progress) +
+                                               " is negative; give 0 (never) or the runs in a row");
   if (resume == ResumeMode::Require && !checkpoint)
     throw ConfigError("--resume",
                       "--resume: require needs a checkpoint to resume from, but "

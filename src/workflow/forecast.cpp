@@ -8,13 +8,18 @@
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "initial_states.hpp"
 #include "restart_state.hpp"
 #include "statistics.hpp"
+#include "stormrun/bits/text.hpp"
 #include "stormrun/checkpoint.hpp"
 #include "stormrun/exit_codes.hpp"
 #include "stormrun/model/diagnostics.hpp"
@@ -23,12 +28,52 @@
 #include "stormrun/runtime/log.hpp"
 #include "stormrun/runtime/progress.hpp"
 #include "stormrun/runtime/signals.hpp"
+#include "stormrun/runtime/walltime.hpp"
+#include "stormrun/runtime/watchdog.hpp"
 
 namespace stormrun::workflow::run_detail {
 
 namespace sm = stormrun::model;
 
 namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double seconds_since(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "2026-12-02T03:12:02.1Z": a UTC instant to a tenth of a second, for the log.
+std::string utc_of(double seconds) {
+  const auto whole = static_cast<std::time_t>(std::floor(seconds));
+  std::tm tm = {};
+  ::gmtime_r(&whole, &tm);
+  char text[96];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                std::min(9, int((seconds - double(whole)) * 10)));
+  return text;
+}
+
+// Test-only: STORMRUN_TEST_SLOW_STEP=S makes every lead-time step last S seconds more (a
+// model step that long), so that tests can signal or stop a rank inside a step. Read once.
+void test_slow_step() {
+  static const double seconds = [] {
+    const char* text = std::getenv("STORMRUN_TEST_SLOW_STEP");
+    return text ? std::atof(text) : 0.0;
+  }();
+  if (seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", seconds);
+  return text;
+}
 
 std::unique_ptr<sm::PrognosticModel> make_model(const RunConfig& config, sm::DeviceChoice device) {
   return sm::find_model(config.model)
@@ -57,7 +102,7 @@ class Forecast {
            io::OutputFile& output, RestartState& restart, const InitialStates& initial,
            sm::PrognosticModel& model, sm::Diagnostics* diagnostics,
            const std::vector<WorkUnit>& units, std::vector<std::int64_t> owned,
-           const runtime::StopSignals& signals)
+           const runtime::StopSignals& signals, const runtime::JobEndTime* end_time)
       : config_(config),
         rt_(rt),
         plan_(plan),
@@ -69,6 +114,7 @@ class Forecast {
         units_(units),
         owned_(std::move(owned)),
         signals_(signals),
+        end_time_(end_time),
         fields_(config.output_fields()),
         dt_(lead_step(config)),
         progress_(rt.rank() == 0 && !config.quiet) {}
@@ -91,6 +137,8 @@ class Forecast {
   std::int64_t diverged_step() const { return diverged_step_; }
   const std::string& divergence() const { return divergence_; }
   std::int64_t steps_this_run() const { return steps_this_run_; }
+  double slowest_step() const { return slowest_step_; }
+  double slowest_commit() const { return slowest_commit_; }
 
  private:
   // ---- failures in the step loop -------------------------------------------------------
@@ -105,10 +153,12 @@ class Forecast {
   // that failed left nothing behind: its staging dir is removed), and the output holds
   // every step that commit claims (it was flushed before the commit).
 
-  // Collective: `work` (local) on this rank, its outcome agreed by every rank.
+  // Collective: `work` (local) on this rank, its outcome agreed by every rank. A stop
+  // signal is not acted on here but at the step boundary (end_step), which commits first.
   template <class Work>
   void local_step(const char* point, Work&& work) {
-    agreed_step(rt_, "step", kExitFailure, true, std::forward<Work>(work), point);
+    agreed_step(rt_, "step", kExitFailure, true, std::forward<Work>(work), point,
+                runtime::OnStop::Continue);
   }
 
   // Collective (every rank threw `e` at the same output call): prints the failing ranks'
@@ -171,12 +221,18 @@ class Forecast {
     const std::int64_t t0 = rt_.min(first);
     if (t0 == INT64_MAX) return false;
     for (std::int64_t t = t0; t <= config_.nsteps; ++t) {
+      step_started_ = SteadyClock::now();
+      runtime::progress_mark("step", t);
       local_step("step-model", [&] {
         for (RunningBatch& b : batches)
           advance(b, t);  // model step, diagnostics
+        test_slow_step();
       });
       if (diverged(batches, t)) return true;
-      write_fields(batches, t);
+      {
+        const runtime::CollectiveScope scope("the output write");
+        write_fields(batches, t);
+      }
       if (!config_.statistics.empty()) write_round_statistics(batches, round, t);
       const bool stop = end_step(batches, t, round == nrounds - 1 && t == config_.nsteps);
       const std::int64_t done = rt_.sum(restart_.completed_count());  // collective
@@ -360,9 +416,21 @@ class Forecast {
         config_.stop_after_steps && steps_this_run_ >= *config_.stop_after_steps && !last;
     // A stop signal at the last step of the last round: the run finishes (exit 0).
     const int signal = last ? 0 : signals_.received();
-    const bool any_commit = rt_.any(active_here && restart_.will_flush());
-    const bool stop = rt_.any(step_limit || signal != 0);
-    if (any_commit || stop) output_.flush();
+    const double step_seconds = seconds_since(step_started_);
+    slowest_step_ = std::max(slowest_step_, step_seconds);
+    const std::string walltime = last ? std::string() : walltime_stop();
+    const auto commit_started = SteadyClock::now();
+    bool any_commit = false, stop = false;
+    {
+      const runtime::CollectiveScope scope("the step's commit-and-stop agreement");
+      any_commit = rt_.any(active_here && restart_.will_flush());
+      stop = rt_.any(step_limit || signal != 0 || !walltime.empty());
+    }
+    if (any_commit || stop) {
+      const runtime::CollectiveScope scope("the output flush");
+      output_.flush();
+    }
+    runtime::progress_mark("commit", t);
     local_step("step-commit", [&] {
       try {
         if (active_here) restart_.write(t, dt_ * t, running);
@@ -371,16 +439,63 @@ class Forecast {
                                  e.what());
       }
     });
-    if (!stop) return false;
+    if (any_commit) runtime::note_durable_step(t);
+    if (!stop) {
+      measured(step_seconds, any_commit ? seconds_since(commit_started) : 0.0);
+      return false;
+    }
     // Agreed: every rank's row is durable before anyone reports the stop. The reason is
-    // agreed too: the lowest rank that received a signal, as (size - rank) * 256 + signal.
+    // agreed too: the lowest rank that received a signal, as (size - rank) * 256 + signal,
+    // else the wall time (1), else --stop-after-steps (0).
     local_step("step-stop-commit", [&] { restart_.flush(); });
+    runtime::note_durable_step(t);
+    const double durable_at = wall_seconds();
+    measured(step_seconds, seconds_since(commit_started));
     const std::int64_t by =
-        rt_.max(signal != 0 ? std::int64_t(rt_.size() - rt_.rank()) * 256 + (signal & 255) : 0);
-    stop_reason_ = by != 0 ? runtime::StopSignals::name(int(by % 256)) + " received by rank " +
-                                 std::to_string(rt_.size() - by / 256)
-                           : "--stop-after-steps " + std::to_string(*config_.stop_after_steps);
+        rt_.max(signal != 0 ? std::int64_t(rt_.size() - rt_.rank()) * 256 + (signal & 255)
+                            : std::int64_t(!walltime.empty()));
+    if (by >= 256) {
+      const int rank = rt_.size() - int(by / 256);
+      const double arrived =
+          double(rt_.max(rank == rt_.rank()
+                             ? std::int64_t(runtime::StopSignals::first_arrival() * 1000)
+                             : 0)) /
+          1000;
+      stop_reason_ = runtime::StopSignals::name(int(by % 256)) + " received by rank " +
+                     std::to_string(rank) + " at " + utc_of(arrived) + ", stopped at step " +
+                     std::to_string(t) + ", checkpoint durable at " + utc_of(durable_at) + ", " +
+                     seconds_text(durable_at - arrived) + " after the signal";
+    } else if (by == 1) {
+      stop_reason_ = rt_.broadcast(walltime) + "; stopped at step " + std::to_string(t) +
+                     ", checkpoint durable at " + utc_of(durable_at);
+    } else {
+      stop_reason_ = "--stop-after-steps " + std::to_string(*config_.stop_after_steps);
+    }
     return true;
+  }
+
+  // Local (rank 0 decides; the others return ""): why the run stops now for the wall time,
+  // or "" when the next step, a commit and the reserve still fit before the job's end.
+  std::string walltime_stop() const {
+    if (!end_time_) return "";
+    const auto end = end_time_->end();
+    if (!end) return "";
+    const double need = slowest_step_ + slowest_commit_ + config_.walltime_reserve_s;
+    const double now = wall_seconds();
+    if (now + need <= *end) return "";
+    return "the wall time: the job ends at " + utc_of(*end) + " (" + end_time_->source() +
+           "), and the next step (" + seconds_text(slowest_step_) + ") + a commit (" +
+           seconds_text(slowest_commit_) + ") + --walltime-reserve " +
+           text::number_text(config_.walltime_reserve_s) + " s would not fit in the " +
+           seconds_text(std::max(0.0, *end - now)) + " left";
+  }
+
+  // Local: the slowest step and commit so far (the wall-time stop, the auto hang bound).
+  void measured(double step_seconds, double commit_seconds) {
+    slowest_step_ = std::max(slowest_step_, step_seconds);
+    slowest_commit_ = std::max(slowest_commit_, commit_seconds);
+    if (auto* watchdog = runtime::Watchdog::current())
+      watchdog->measured(slowest_step_, slowest_commit_);
   }
 
   const RunConfig& config_;
@@ -394,10 +509,14 @@ class Forecast {
   const std::vector<WorkUnit>& units_;
   std::vector<std::int64_t> owned_;
   const runtime::StopSignals& signals_;
+  const runtime::JobEndTime* end_time_;  // rank 0's; null on the other ranks
   std::vector<std::string> fields_;
   Duration dt_;
   runtime::Progress progress_;
   std::int64_t steps_this_run_ = 0;
+  SteadyClock::time_point step_started_ = SteadyClock::now();
+  double slowest_step_ = 0;
+  double slowest_commit_ = 0;
   std::string stop_reason_;
   std::int64_t diverged_step_ = -1;
   std::string divergence_;
@@ -443,10 +562,27 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
                     context.fingerprint_hash);
   });
   restart->migrate(rt, context.root);
+  // Rank 0 knows the job's end (--end-time, or SLURM's, re-read on a thread): the wall-time
+  // stop is its decision, agreed at the step boundary like a signal.
+  std::optional<runtime::JobEndTime> end_time;
+  if (rt.rank() == 0 && config.checkpoint)
+    end_time.emplace(
+        config.end_time
+            ? std::optional<double>(
+                  std::chrono::duration<double>(config.end_time->time_since_epoch()).count())
+            : std::nullopt,
+        warn);
   Forecast run(config, rt, decision.plan, output, *restart, *initial, *model,
-               diagnostics ? &*diagnostics : nullptr, units, std::move(owned), signals);
+               diagnostics ? &*diagnostics : nullptr, units, std::move(owned), signals,
+               end_time ? &*end_time : nullptr);
   const int code = run.run();
-  return {code, run.stop_reason(), run.steps_this_run(), run.diverged_step(), run.divergence()};
+  return {code,
+          run.stop_reason(),
+          run.steps_this_run(),
+          run.diverged_step(),
+          run.divergence(),
+          run.slowest_step(),
+          run.slowest_commit()};
 }
 
 }  // namespace stormrun::workflow::run_detail

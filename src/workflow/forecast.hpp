@@ -20,6 +20,9 @@ struct ForecastResult {
   /// variable and step (the same on every rank).
   std::int64_t diverged_step = -1;
   std::string divergence;
+  /// The slowest lead-time step and commit of this start on rank 0, seconds (0: none).
+  double slowest_step_s = 0;
+  double slowest_commit_s = 0;
 };
 
 /// Collective over rt and `output`: this rank's checkpoint (phase "checkpoint"), the model

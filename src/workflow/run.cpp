@@ -14,6 +14,7 @@
 #include "stormrun/io/output.hpp"
 #include "stormrun/runtime/agreement.hpp"
 #include "stormrun/runtime/log.hpp"
+#include "stormrun/runtime/watchdog.hpp"
 
 namespace stormrun::workflow {
 
@@ -118,6 +119,37 @@ void record_end(const fs::path& root, StartRecord& record, int code, std::int64_
   }
 }
 
+// Rank 0, local: exit 5 (thrown) when the last `limit` starts recorded in the store all began
+// from `progress` (the sum over units of the first step to compute) and so committed nothing
+// new: rerunning again would not help. Starts recorded before this count (no
+// "progress_at_start") end the chain.
+void check_progress(const fs::path& root, std::int64_t progress, int limit) {
+  if (limit <= 0 || root.empty()) return;
+  const auto catalog = read_global_catalog(root);
+  if (!catalog || !catalog->runs.is_array()) return;
+  const auto& runs = catalog->runs;
+  if (runs.size() < std::size_t(limit)) return;
+  std::vector<std::string> seen;
+  for (std::size_t i = runs.size() - std::size_t(limit); i < runs.size(); ++i) {
+    const auto& run = runs[i];
+    if (!run.is_object() || !run.contains("progress_at_start") ||
+        run["progress_at_start"] != progress)
+      return;
+    const std::string exit =
+        run.contains("exit") ? run["exit"].dump() : std::string("none recorded (killed)");
+    seen.push_back(run.value("started_at", std::string("?")) + " exit " + exit);
+  }
+  std::string list;
+  for (const std::string& item : seen)
+    list += (list.empty() ? "" : "; ") + item;
+  throw std::runtime_error(
+      "no progress: the last " + std::to_string(limit) + " runs of the store " + root.string() +
+      " all started from the same committed steps as this one and committed nothing new (" + list +
+      "); not running again (exit 5): find out why from their messages and `stormrun catalog "
+      "--json " +
+      root.string() + "`, then run again with --max-no-progress 0 (or a larger N)");
+}
+
 // Collective: the phases from the store's LOCK to the end, with `lock` and `output_lock`
 // held by rank 0 (the caller releases them on every path).
 int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext& context,
@@ -131,10 +163,23 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
   const std::int64_t units_done_at_start =
       std::count_if(decision.plan.units.begin(), decision.plan.units.end(),
                     [&](const UnitPlan& p) { return p.first_step > config.nsteps; });
-  record.entry = {{"started_at", utc_now()},          {"world_size", rt.size()},
-                  {"batch_size", config.batch_size},  {"device", rt.device_text()},
-                  {"resumed", decision.plan.resumed}, {"units_done_at_start", units_done_at_start}};
+  std::int64_t progress_at_start = 0;
+  for (const UnitPlan& p : decision.plan.units)
+    progress_at_start += p.first_step;
+  record.entry = {{"started_at", utc_now()},
+                  {"world_size", rt.size()},
+                  {"batch_size", config.batch_size},
+                  {"device", rt.device_text()},
+                  {"resumed", decision.plan.resumed},
+                  {"units_done_at_start", units_done_at_start},
+                  {"progress_at_start", progress_at_start}};
   const bool recorded = !context.root.empty();
+  const bool all_done = units_done_at_start == std::int64_t(decision.plan.units.size());
+  agreed_step(
+      rt, "store", kExitNoProgress,
+      rt.rank() == 0 && recorded && decision.plan.resumed && !all_done,
+      [&] { check_progress(context.root, progress_at_start, config.max_no_progress); },
+      "store-progress");
   agreed_step(
       rt, "store", kExitMismatch, rt.rank() == 0,
       [&] {
@@ -146,6 +191,11 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
                               [&](GlobalCatalog& c) { mark_running(c, context, "creating"); });
       },
       "store-mark");
+  // The store exists now: every rank's heartbeat goes there, for the hang watchdog to name
+  // the ranks it lost (watchdog.hpp).
+  if (auto* watchdog = runtime::Watchdog::current(); watchdog && recorded)
+    watchdog->configure(
+        {.timeout_s = config.hang_timeout_s, .heartbeat_dir = context.root / "heartbeat"});
 
   // A failure on one rank from here on must not unwind through the collective close of the
   // output (the other ranks would never join it): it aborts the job while the file is open.
@@ -209,6 +259,7 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
           if (!c.runs.empty()) c.runs.back() = record.entry;
         });
         record.ended = true;  // recorded: nothing more to say on any path
+        runtime::note_finished();
       } catch (const std::exception& e) {
         outcome = {kExitFailure, e.what()};
       }
@@ -224,6 +275,18 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
               " is durable: run the same command again to resume");
     else
       rt.info("stormrun: run complete; output " + context.output.string());
+    if (result.slowest_step_s > 0 || result.slowest_commit_s > 0) {
+      // SLURM's warning signal must leave one step and one commit, plus the slack of its
+      // coarse timers (signals up to a minute early, limits half a minute late).
+      const double need = result.slowest_step_s + result.slowest_commit_s;
+      const auto at = std::int64_t(std::max(60.0, std::ceil((2 * need + 30) / 10) * 10));
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "stormrun: slowest step %.2f s, slowest commit %.2f s: under SLURM submit with "
+                    "--signal=B:USR1@%lld (docs/slurm.md)",
+                    result.slowest_step_s, result.slowest_commit_s, static_cast<long long>(at));
+      rt.info(line);
+    }
     return code;
   } catch (const runtime::AgreedFailure&) {
     // Every rank unwinds together: the output's destructor closes it collectively.

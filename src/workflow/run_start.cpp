@@ -287,6 +287,11 @@ std::map<std::string, std::string> shared_settings(const RunConfig& config,
   settings["device"] = devices[static_cast<int>(config.device)];
   settings["stop-after-steps"] = optional_text(config.stop_after_steps);
   settings["resume"] = to_string(config.resume);
+  settings["end-time"] = config.end_time ? format_utc(*config.end_time) : "none";
+  settings["walltime-reserve"] = text::number_text(config.walltime_reserve_s);
+  settings["hang-timeout"] =
+      config.hang_timeout_s ? text::number_text(*config.hang_timeout_s) : std::string("auto");
+  settings["max-no-progress"] = std::to_string(config.max_no_progress);
   settings["quiet"] = config.quiet ? "true" : "false";
   settings["overwrite"] = config.overwrite ? "true" : "false";
   return settings;

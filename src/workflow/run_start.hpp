@@ -84,10 +84,12 @@ Decision coordinate(const RunConfig& config, const StartContext& context,
 // initial states); an exception there is that rank's failure with `code`. Then every rank
 // agrees on how it went (with the test fault point of `phase`) before anyone goes on.
 /// `point` names this step for the test fault point (runtime::injected_fault); default the
-/// phase.
+/// phase. `on_stop`: what a stop signal on some rank does here (the step loop's own steps
+/// go on to the step boundary, where the stop is agreed with a commit).
 template <class Work>
 void agreed_step(const runtime::Runtime& rt, const std::string& phase, int code, bool here,
-                 Work&& work, const std::string& point = "") {
+                 Work&& work, const std::string& point = "",
+                 runtime::OnStop on_stop = runtime::OnStop::End) {
   runtime::Outcome outcome;
   if (here) {
     try {
@@ -98,7 +100,7 @@ void agreed_step(const runtime::Runtime& rt, const std::string& phase, int code,
   }
   if (!outcome.failed())
     outcome = runtime::injected_fault(point.empty() ? phase : point, rt.rank(), code);
-  runtime::agree_or_throw(rt.comm(), phase, outcome);
+  runtime::agree_or_throw(rt.comm(), phase, outcome, on_stop);
 }
 
 }  // namespace stormrun::workflow::run_detail

@@ -36,7 +36,7 @@ TEST_CASE("the fingerprint spells every setting canonically") {
       {"format", "1"},
       {"workflow", "ensemble"},
       {"model", "swe"},
-      {"model_dynamics", "2"},  // the ∇⁴ hyperdiffusion (docs/model.md)
+      {"model_dynamics", "3"},  // the energy-consistent pole treatment (docs/model.md)
       {"initial_condition", "galewsky"},
       {"grid", "64x128"},
       {"start_times", "2026-01-01T00:00:00.000000000Z,2026-01-01T12:00:00.000000000Z"},
@@ -97,7 +97,7 @@ TEST_CASE("each fingerprinted setting changes the fingerprint, and the diff name
       // Another model has other dynamics too: both are named (diff lines sorted by key).
       REQUIRE(diff.size() == 2);
       CHECK(diff[0].rfind("model: stored swe, this run persistence", 0) == 0);
-      CHECK(diff[1].rfind("model_dynamics: stored 2, this run 1", 0) == 0);
+      CHECK(diff[1].rfind("model_dynamics: stored 3, this run 1", 0) == 0);
       continue;
     }
     REQUIRE(diff.size() == 1);

@@ -21,6 +21,17 @@ class StopSignals {
   static void install();
   /// Local, async-signal-safe: the last stop signal received since install(); 0 when none.
   static int received();
+  /// Local, async-signal-safe: how many stop signals arrived since install(). A second one
+  /// ends the whole job at once (watchdog.hpp): the step in flight is abandoned, the last
+  /// durable commit stands, exit 75.
+  static int count();
+  /// The first stop signal received (0 when none) and its arrival, and the last one's, in
+  /// seconds since the epoch (CLOCK_REALTIME; 0 when none).
+  static int first();
+  static double first_arrival();
+  static double last_arrival();
+  /// The pid that sent the last stop signal (0: the kernel or unknown).
+  static long last_sender();
   /// "SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2", else "signal N".
   static std::string name(int signal);
 

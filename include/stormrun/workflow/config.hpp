@@ -81,6 +81,14 @@ struct RunConfig {
   std::int64_t batch_size = 1;
   model::DeviceChoice device = model::DeviceChoice::Auto;
   std::optional<std::int64_t> stop_after_steps{};
+  /// The job's end (--end-time); nullopt: SLURM's end time when under SLURM, else none.
+  std::optional<TimePoint> end_time{};
+  /// Seconds kept free before the end time beyond the next step and a commit.
+  double walltime_reserve_s = 60;
+  /// The hang bound in seconds (--hang-timeout); nullopt: auto; 0: off.
+  std::optional<double> hang_timeout_s{};
+  /// Runs in a row without a new commit after which a start ends with exit 5 (0: never).
+  int max_no_progress = 3;
   ResumeMode resume = ResumeMode::Auto;
   bool quiet = false;
 

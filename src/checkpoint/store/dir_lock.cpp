@@ -15,6 +15,7 @@
 #include "store/durable_io.hpp"
 #include "store/json_fields.hpp"
 #include "store/posix_file.hpp"
+#include "stormrun/bits/subprocess.hpp"
 #include "stormrun/store.hpp"
 #include "stormrun/value.hpp"
 
@@ -116,6 +117,26 @@ bool process_gone(long pid) {
   return state == 'Z' || state == 'X';
 }
 
+/// Why SLURM job `id` provably runs no process any more ("" when it may: running, or SLURM
+/// cannot be asked). squeue lists pending, running, completing and suspended jobs; a job it
+/// no longer lists, or no longer knows, has ended; a pending or requeued one runs nothing.
+std::string slurm_job_gone(const std::string& id) {
+  const auto answer = detail::run_program({"squeue", "-h", "-j", id, "-o", "%T"}, 10);
+  if (!answer) return "";  // no squeue here: cannot tell
+  std::string state = answer->out;
+  while (!state.empty() && (state.back() == '\n' || state.back() == ' '))
+    state.pop_back();
+  if (answer->status == 0) {
+    if (state.empty()) return "SLURM job " + id + " has ended (squeue no longer lists it)";
+    for (const char* idle : {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SPECIAL_EXIT"})
+      if (state == idle) return "SLURM job " + id + " is " + state + ": none of its processes runs";
+    return "";
+  }
+  if (answer->status == 1 && answer->err.find("Invalid job id") != std::string::npos)
+    return "SLURM job " + id + " has ended (squeue: invalid job id)";
+  return "";
+}
+
 /// Why `holder` is provably gone ("" when it may still be running).
 std::string stale_reason(const Holder& holder, const Holder& me) {
   if (holder.host == me.host) {
@@ -131,6 +152,9 @@ std::string stale_reason(const Holder& holder, const Holder& me) {
     return "it was taken by restart " + std::to_string(holder.restart_count) +
            " of this requeued SLURM job (now restart " + std::to_string(me.restart_count) + ")";
   }
+  // Another SLURM job's (a job chain's previous link, on any node): ask SLURM.
+  if (holder.job.rfind("slurm:", 0) == 0 && holder.job != me.job)
+    return slurm_job_gone(holder.job.substr(6));
   return "";
 }
 
