@@ -24,7 +24,8 @@ hash) and `stormrun verify` of the store. The scenarios:
   -- these need issue 11's stormrun (skipped, with the reason, when its options are missing):
   timelimit     (d) --time=1: stormrun stops itself before the limit (75), requeues, completes
   second_signal (f) two SIGTERMs to the tasks: a prompt 75, requeue, completes
-  no_progress   (g) starts that can never progress: exit 5 stops the requeueing
+  no_progress   (g) starts that can never progress (a test-only slow step against
+                --hang-timeout 5: 76 before any commit): exit 5 stops the requeueing
   chain_killed  (h) a chain whose first link is SIGKILLed: the next link recovers its LOCK
   nodeloss      (e) multi-node script, the other node lost (link down, slurmd KILLed): the
                 survivors end with 76 naming it, the job is requeued and shrunk, reruns on
@@ -456,19 +457,22 @@ def scenario_second_signal(s):
 
 
 def scenario_no_progress(s):
-    """(g) A run that can never progress: every start stops at once (--walltime-reserve far
-    beyond the 1-minute limit) without a new commit; after --max-no-progress 2 such starts
-    stormrun exits 5 and the script stops requeueing (restart cap 10 not reached). Submitted
-    again without the reserve it completes."""
-    need(s, "--end-time", "--walltime-reserve", "--max-no-progress")
-    job = s.submit("no_progress", ["-N2", "-n4", "--time=1", "--signal=B:USR1@5"],
-                   ["--output", "out.h5", "--walltime-reserve", "3600", "--max-no-progress", "2"])
+    """(g) A run that can never progress: every step takes 8 s (STORMRUN_TEST_SLOW_STEP, a
+    test-only delay) against --hang-timeout 5, so every start ends with 76 before its first
+    commit and the script requeues it; once --max-no-progress 2 starts in a row committed
+    nothing, stormrun exits 5 and the script stops (well before the restart cap). Submitted
+    again without the delay, the same run completes."""
+    need(s, "--hang-timeout", "--max-no-progress")
+    job = s.submit("no_progress", ["-N2", "-n4"],
+                   ["--output", "out.h5", "--hang-timeout", "5", "--max-no-progress", "2"],
+                   env={"STORMRUN_TEST_SLOW_STEP": "8"})
     s.wait_done(job, 400)
     state, code, count = s.final(job)
     log = s.log_of("no_progress", job)
-    s.ctx.check(state == "FAILED" and code == "5:0" and count < 10,
+    s.ctx.check(state == "FAILED" and code == "5:0" and 2 <= count < 10,
                 f"no_progress: job {job} ended {state} ExitCode={code} after {count} restarts, "
-                f"expected FAILED 5:0 before the cap\n{log[-5000:]}")
+                f"expected FAILED 5:0 after 2 or 3\n{log[-5000:]}")
+    s.ctx.check("exit 76" in log, f"no_progress: no start ended with 76:\n{log[-3000:]}")
     s.ctx.check("action: stop (exit 5)" in log, f"no_progress: no stop on 5:\n{log[-3000:]}")
     again = s.submit("no_progress", ["-N2", "-n4"], ["--output", "out.h5"])
     s.wait_done(again)
