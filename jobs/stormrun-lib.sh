@@ -278,7 +278,13 @@ sr_requeue() {
   local id
   id=$(sr_job_id)
   if [ -n "${STORMRUN_CHAIN:-}" ]; then
-    local link=${STORMRUN_CHAIN_LINK:-?/?}
+    local link=${STORMRUN_CHAIN_LINK:-?/?} state
+    state=$(scontrol show job -o "$id" 2> /dev/null | head -n 1 | sed -n 's/.* JobState=\([A-Z_]*\).*/\1/p')
+    if [ "$state" = CANCELLED ]; then
+      sr_say "action: stop: job $id was cancelled (scancel); the chain ends here"
+      sr_cancel_chain
+      return 1
+    fi
     if [ "${link%/*}" = "${link#*/}" ]; then
       sr_say "action: continue, but this was the last link ($link) of chain $STORMRUN_CHAIN;" \
              "run jobs/stormrun-chain.sh again to continue"
@@ -321,18 +327,20 @@ sr_requeue() {
 }
 
 # A multi-node job (SR_ELASTIC=1) that lost a node: SLURM 22.05 gives a requeued job the node,
-# task and CPU counts of its first start (a --nodes=MIN-MAX range is gone), so it would stay
-# pending until the lost node is back. Before the requeue, probe every node of this
-# allocation (`srun true`, at most STORMRUN_PROBE_TIMEOUT s, default 15); after it, when some
-# did not answer, shrink the pending job to the nodes that did (at least STORMRUN_MIN_NODES,
-# default 1) and exclude the others. Sets SR_ALIVE_NODES and SR_DEAD_NODES.
+# task and CPU counts of its last allocation (a --nodes=MIN-MAX range is gone), so it would
+# stay pending until the lost node is back. So: probe every node of this allocation (`srun
+# true`, at most STORMRUN_PROBE_TIMEOUT s, default 5); when some do not answer, shrink the
+# RUNNING job to the nodes that do (`scontrol update NodeList=`, which also works while a node
+# is unreachable), requeue it, and once it is pending set its task count to match and exclude
+# the lost nodes. Never below STORMRUN_MIN_NODES (default 1). Sets SR_ALIVE_NODES,
+# SR_DEAD_NODES.
 sr_probe_nodes() {
   SR_ALIVE_NODES=()
   SR_DEAD_NODES=()
   local nodes n pids=() i=0
   nodes=$(scontrol show hostnames "${SLURM_JOB_NODELIST:-}" 2> /dev/null) || return 0
   for n in $nodes; do
-    timeout "${STORMRUN_PROBE_TIMEOUT:-15}" srun --nodes=1 --ntasks=1 --nodelist="$n" \
+    timeout "${STORMRUN_PROBE_TIMEOUT:-5}" srun --overlap --nodes=1 --ntasks=1 --nodelist="$n" \
       --kill-on-bad-exit=0 true > /dev/null 2>&1 &
     pids+=($!)
   done
@@ -345,26 +353,42 @@ sr_probe_nodes() {
   fi
 }
 
-sr_shrink() {
-  local id=$1 n=${#SR_ALIVE_NODES[@]} min=${STORMRUN_MIN_NODES:-1} per_node cpt dead
-  [ ${#SR_DEAD_NODES[@]} -gt 0 ] || return 0
+# Before the requeue: the running job gives up the lost nodes. Returns 1 when it cannot.
+sr_shrink_running() {
+  local id=$1 n=${#SR_ALIVE_NODES[@]} min=${STORMRUN_MIN_NODES:-1} alive
+  [ ${#SR_DEAD_NODES[@]} -gt 0 ] || return 1
   if [ "$n" -lt "$min" ]; then
     sr_say "note: only $n node(s) answer, fewer than STORMRUN_MIN_NODES=$min: the requeued job waits for nodes"
+    return 1
+  fi
+  alive=$(IFS=,; echo "${SR_ALIVE_NODES[*]}")
+  if scontrol update JobId="$id" NodeList="$alive" > /dev/null 2>&1; then
     return 0
   fi
+  sr_say "note: could not shrink job $id to $alive (scontrol update NodeList=); the requeued job waits for ${SLURM_JOB_NUM_NODES:-its} node(s)"
+  return 1
+}
+
+# After the requeue: the pending job's task and CPU counts for the nodes it has left.
+sr_shrink_pending() {
+  local id=$1 n=${#SR_ALIVE_NODES[@]} per_node cpt dead i state
   per_node=${SLURM_NTASKS_PER_NODE:-}
   per_node=${per_node%%[!0-9]*}
   [ -n "$per_node" ] || per_node=$((${SLURM_NTASKS:-1} / ${SLURM_JOB_NUM_NODES:-1}))
   cpt=${SLURM_CPUS_PER_TASK:-1}
   dead=$(IFS=,; echo "${SR_DEAD_NODES[*]}")
-  # In this order: the task and CPU counts first, else SLURM keeps the node count.
+  # SLURM KILLs this shell KillWait after the requeue: wait a bounded time for PENDING.
+  for ((i = 0; i < 40; i++)); do
+    state=$(scontrol show job -o "$id" 2> /dev/null | head -n 1 | sed -n 's/.* JobState=\([A-Z_]*\).*/\1/p')
+    [ "$state" = PENDING ] && break
+    sleep 0.1
+  done
   if scontrol update JobId="$id" NumTasks=$((n * per_node)) > /dev/null 2>&1 &&
      scontrol update JobId="$id" NumCPUs=$((n * per_node * cpt)) > /dev/null 2>&1 &&
-     scontrol update JobId="$id" NumNodes="$n" > /dev/null 2>&1 &&
      scontrol update JobId="$id" ExcNodeList="$dead" > /dev/null 2>&1; then
     sr_say "the requeued job $id now asks for $n node(s), $((n * per_node)) task(s), without $dead"
   else
-    sr_say "note: could not shrink the requeued job $id to $n node(s) (scontrol update); it waits for $((${SLURM_JOB_NUM_NODES:-n})) node(s)"
+    sr_say "note: could not set the requeued job $id to $((n * per_node)) task(s) without $dead (state ${state:-?}); see scontrol show job $id"
   fi
 }
 
@@ -426,7 +450,11 @@ sr_main() {
       if [ "${SR_ELASTIC:-0}" = 1 ] && [ -z "${STORMRUN_CHAIN:-}" ] &&
          { [ "$rc" = 76 ] || [ "$rc" -ge 128 ]; } && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then
         sr_probe_nodes
-        sr_requeue && sr_shrink "$(sr_job_id)"
+        if sr_shrink_running "$(sr_job_id)"; then
+          sr_requeue && sr_shrink_pending "$(sr_job_id)"
+        else
+          sr_requeue
+        fi
       else
         sr_requeue
       fi

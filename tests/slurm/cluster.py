@@ -357,6 +357,9 @@ class Cluster:
         # segments (/dev/shm/vader_segment.HOST.*) after the PMIx namespace, i.e. the job id;
         # a segment a killed job left would make a later job of the same id fail MPI_Init.
         self.first_job_id = 1000 + (time.time_ns() // 10**8) % 60_000_000
+        # SlurmdTimeout 30 s: a lost node is DOWN within about a minute, while the hang
+        # watchdog (--hang-timeout 10 in the tests) ends the survivors well before, as in
+        # production (SlurmdTimeout 300 s by default, the watchdog's auto bound >= 120 s).
         nodes = "\n".join(
             f"NodeName={n} NodeAddr={self.addr[n]} CPUs={self.cpus} Boards=1 SocketsPerBoard=1 "
             f"CoresPerSocket={self.cpus} ThreadsPerCore=1 RealMemory=2000 State=UNKNOWN"
@@ -390,7 +393,7 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=5,bf_interval=5
 ReturnToService=2
-SlurmdTimeout=10
+SlurmdTimeout=30
 MailProg=/bin/true
 KillWait=5
 MinJobAge=300
@@ -541,6 +544,22 @@ PartitionName=urgent Nodes={names} MaxTime=INFINITE State=UP PriorityTier=10 Pre
             time.sleep(0.2)
         raise TimeoutError(f"job {job} still in the queue after {limit}s: "
                            f"{self.squeue('%i %T %r %N', job)}")
+
+    def kill_job_processes(self, stormrun):
+        """SIGKILLs, at once, every batch shell, srun and stormrun rank on the nodes (a job
+        killed outright: no signal handler runs, nothing is cleaned up). Returns how many."""
+        victims = []
+        for node in self.nodes:
+            for pid in netns_pids(self.ns[node]):
+                line = cmdline(pid)
+                if "slurm_script" in line or line.startswith("srun ") or stormrun in line:
+                    victims.append(pid)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(victims)
 
     def kill_node(self, node):
         """The node is lost: its link goes down, its slurmd is SIGKILLed, and everything else

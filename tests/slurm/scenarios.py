@@ -496,15 +496,19 @@ def scenario_chain_killed(s):
     store = s.ctx.path("chain_killed", "out.h5.ckpt")
     s.wait_running(links[0])
     s.wait_step(store, 4, links[0])
-    s.c.cmd(["scancel", "--signal=KILL", "--full", links[0]])
-    print(f"  link 1 ({links[0]}) SIGKILLed", flush=True)
+    killed = s.c.kill_job_processes(s.ctx.stormrun)
+    print(f"  link 1 ({links[0]}) SIGKILLed: {killed} processes (batch shell, srun, ranks)",
+          flush=True)
     for j in links:
         s.wait_done(j, 300)
     log = "".join(s.log_of("chain_killed", j) for j in links)
     s.ctx.check(s.final(links[1])[:2] == ("COMPLETED", "0:0"),
                 f"chain_killed: link 2 ended {s.final(links[1])}\n{log[-5000:]}")
-    s.ctx.check("LOCK" in log or "lock" in log,
-                f"chain_killed: link 2 did not report recovering the LOCK:\n{log[-4000:]}")
+    s.ctx.check(s.final(links[0])[0] == "FAILED",
+                f"chain_killed: link 1 ended {s.final(links[0])}, expected FAILED (killed)")
+    s.ctx.check(links[0] in s.log_of("chain_killed", links[1]) and "LOCK" in log,
+                f"chain_killed: link 2 did not say it recovered the LOCK of job {links[0]}:\n"
+                f"{log[-4000:]}")
     s.ctx.check(s.final(links[2])[0] == "CANCELLED", "chain_killed: link 3 not cancelled")
     s.expect_output("chain_killed", s.ctx.path("chain_killed", "out.h5"), "killed link, next")
 
