@@ -141,7 +141,7 @@ sr_banner() {
   local what=$1
   sr_say "==== $what $(sr_now): job $(sr_job_id)${SLURM_JOB_NAME:+ ($SLURM_JOB_NAME)}," \
          "restart ${SLURM_RESTART_COUNT:-0} of at most ${STORMRUN_MAX_RESTARTS:-10}${STORMRUN_CHAIN:+, chain $STORMRUN_CHAIN link ${STORMRUN_CHAIN_LINK:-?}}," \
-         "${SLURM_JOB_NUM_NODES:-?} node(s) ${SLURM_JOB_NODELIST:-?}, ${SLURM_NTASKS:-?} rank(s)," \
+         "${SLURM_JOB_NUM_NODES:-?} node(s) ${SLURM_JOB_NODELIST:-?}, ${SR_RANKS:-${SLURM_NTASKS:-?}} rank(s)," \
          "partition ${SLURM_JOB_PARTITION:-?}, batch host $(hostname)"
 }
 
@@ -331,9 +331,9 @@ sr_requeue() {
 # stay pending until the lost node is back. So: probe every node of this allocation (`srun
 # true`, at most STORMRUN_PROBE_TIMEOUT s, default 5); when some do not answer, shrink the
 # RUNNING job to the nodes that do (`scontrol update NodeList=`, which also works while a node
-# is unreachable), requeue it, and once it is pending set its task count to match and exclude
-# the lost nodes. Never below STORMRUN_MIN_NODES (default 1). Sets SR_ALIVE_NODES,
-# SR_DEAD_NODES.
+# is unreachable), then requeue it: it keeps that size. (The multi-node script asks for no
+# task count, which SLURM would keep too.) Never below STORMRUN_MIN_NODES (default 1). Sets
+# SR_ALIVE_NODES, SR_DEAD_NODES.
 sr_probe_nodes() {
   SR_ALIVE_NODES=()
   SR_DEAD_NODES=()
@@ -367,29 +367,6 @@ sr_shrink_running() {
   fi
   sr_say "note: could not shrink job $id to $alive (scontrol update NodeList=); the requeued job waits for ${SLURM_JOB_NUM_NODES:-its} node(s)"
   return 1
-}
-
-# After the requeue: the pending job's task and CPU counts for the nodes it has left.
-sr_shrink_pending() {
-  local id=$1 n=${#SR_ALIVE_NODES[@]} per_node cpt dead i state
-  per_node=${SLURM_NTASKS_PER_NODE:-}
-  per_node=${per_node%%[!0-9]*}
-  [ -n "$per_node" ] || per_node=$((${SLURM_NTASKS:-1} / ${SLURM_JOB_NUM_NODES:-1}))
-  cpt=${SLURM_CPUS_PER_TASK:-1}
-  dead=$(IFS=,; echo "${SR_DEAD_NODES[*]}")
-  # SLURM KILLs this shell KillWait after the requeue: wait a bounded time for PENDING.
-  for ((i = 0; i < 40; i++)); do
-    state=$(scontrol show job -o "$id" 2> /dev/null | head -n 1 | sed -n 's/.* JobState=\([A-Z_]*\).*/\1/p')
-    [ "$state" = PENDING ] && break
-    sleep 0.1
-  done
-  if scontrol update JobId="$id" NumTasks=$((n * per_node)) > /dev/null 2>&1 &&
-     scontrol update JobId="$id" NumCPUs=$((n * per_node * cpt)) > /dev/null 2>&1 &&
-     scontrol update JobId="$id" ExcNodeList="$dead" > /dev/null 2>&1; then
-    sr_say "the requeued job $id now asks for $n node(s), $((n * per_node)) task(s), without $dead"
-  else
-    sr_say "note: could not set the requeued job $id to $((n * per_node)) task(s) without $dead (state ${state:-?}); see scontrol show job $id"
-  fi
 }
 
 # sr_main CONFIG [RUN_OPTION...]: the whole job.
@@ -451,10 +428,9 @@ sr_main() {
          { [ "$rc" = 76 ] || [ "$rc" -ge 128 ]; } && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then
         sr_probe_nodes
         if sr_shrink_running "$(sr_job_id)"; then
-          sr_requeue && sr_shrink_pending "$(sr_job_id)"
-        else
-          sr_requeue
+          sr_say "job $(sr_job_id) now holds ${SR_ALIVE_NODES[*]} only; requeued it starts on ${#SR_ALIVE_NODES[@]} node(s)"
         fi
+        sr_requeue
       else
         sr_requeue
       fi

@@ -41,6 +41,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -176,9 +177,21 @@ class Scenario:
         info = self.c.show("job", job)
         return info.get("JobState"), info.get("ExitCode"), int(info.get("Restarts", "0") or 0)
 
+    @staticmethod
+    def died(log):
+        """Starts whose step died by a signal (exit >= 128). Seen a few times in 50 starts
+        here: SIGSEGV inside Open MPI's shared-memory set-up in MPI_Init ("A system call
+        failed during shared memory initialization"), before stormrun did anything; the
+        script requeues such a start (>= 128), so it adds one restart and no store entry."""
+        n = len(re.findall(r"step ended \S+ with exit (?:12[89]|1[3-9]\d|2\d\d):", log))
+        if n:
+            print(f"  note: {n} start(s) died by a signal and were requeued", flush=True)
+        return n
+
     def expect_completed(self, name, job, restarts):
         state, code, count = self.final(job)
         log = self.log_of(name, job)
+        restarts += self.died(log)
         ok = self.ctx.check(state == "COMPLETED" and code == "0:0",
                             f"{name}: job {job} ended {state} ExitCode={code}, expected "
                             f"COMPLETED 0:0\n--- job log\n{log[-4000:]}")
@@ -325,6 +338,10 @@ def scenario_array(s):
     s.wait_done(job, 300)
     for t, restarts in ((0, 0), (1, 1)):
         state, code, count = s.final(f"{job}_{t}")
+        task_log = os.path.join(s.ctx.path("array"), f"slurm-{job}_{t}.log")
+        if os.path.isfile(task_log):
+            with open(task_log, errors="replace") as f:
+                restarts += s.died(f.read())
         s.ctx.check(state == "COMPLETED" and code == "0:0" and count == restarts,
                     f"array task {t}: {state} ExitCode={code} restarts {count}, expected "
                     f"COMPLETED 0:0 restarts {restarts}\n{s.log_of('array', job)[-4000:]}")
@@ -523,7 +540,7 @@ def node_loss(s, name):
         raise Skipped("needs issue 11's hang watchdog (stormrun run --hang-timeout): without it "
                       "the surviving ranks wait in a collective (the job runs --no-kill)")
     run_args = ["--output", "out.h5", "--hang-timeout", "10"]
-    job = s.submit(name, [], run_args, script=MULTINODE)
+    job = s.submit(name, [], run_args, script=MULTINODE, env={"STORMRUN_RANKS_PER_NODE": "2"})
     store = s.ctx.path(name, "out.h5.ckpt")
     s.wait_running(job)
     info = s.c.show("job", job)
@@ -551,7 +568,7 @@ def node_loss(s, name):
     s.ctx.check("exit 76" in log and lost in log,
                 f"{name}: the survivors did not end with 76 naming {lost}:\n{log[-5000:]}")
     s.ctx.check(f"node probe: {lost} did not answer" in log and
-                f"now asks for 1 node(s), 2 task(s), without {lost}" in log,
+                f"now holds {left} only" in log,
                 f"{name}: the script did not probe the nodes and shrink the job:\n{log[-5000:]}")
     runs = s.catalog(store)["global"].get("runs", [])
     s.ctx.check(bool(runs) and runs[-1].get("world_size") == 2,
@@ -579,6 +596,7 @@ def scenario_nodeloss_batch(s):
     os.makedirs(d, exist_ok=True)
     env = s.c.env(s.env)
     env["STORMRUN_CHAIN_SCRIPT"] = MULTINODE
+    env["STORMRUN_RANKS_PER_NODE"] = "2"
     p = subprocess.run([os.path.join(REPO, "jobs", "stormrun-chain.sh"), "3",
                         f"--chdir={d}", f"--output={d}/slurm-%j.log", "--", s.ini,
                         "--output", "out.h5", "--hang-timeout", "10"],
