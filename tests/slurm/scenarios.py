@@ -480,6 +480,15 @@ def scenario_no_progress(s):
     nothing, stormrun exits 5 and the script stops (well before the restart cap). Submitted
     again without the delay, the same run completes."""
     need(s, "--hang-timeout", "--max-no-progress")
+    # First a committed step to resume from (a store that never committed starts a new run
+    # each time, which stormrun does not count as "no progress"): one start of 3 steps,
+    # not requeued (STORMRUN_MAX_RESTARTS=0).
+    first = s.submit("no_progress", ["-N2", "-n4"], ["--output", "out.h5",
+                                                      "--stop-after-steps", "3"],
+                     env={"STORMRUN_MAX_RESTARTS": "0"})
+    s.wait_done(first)
+    s.ctx.require(s.final(first)[:2] == ("FAILED", "75:0"),
+                  f"no_progress: the first job ended {s.final(first)}, expected FAILED 75:0")
     job = s.submit("no_progress", ["-N2", "-n4"],
                    ["--output", "out.h5", "--hang-timeout", "5", "--max-no-progress", "2"],
                    env={"STORMRUN_TEST_SLOW_STEP": "8"})
