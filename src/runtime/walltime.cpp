@@ -14,11 +14,11 @@ namespace stormrun::runtime {
 
 namespace {
 
-// "12" → 12; nullopt unless all digits.
-std::optional<long> digits(const std::string& text) {
-  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
+// "12" → 12; nullopt unless 1 to 18 digits.
+std::optional<long long> digits(const std::string& text) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
     return std::nullopt;
-  return std::stol(text);
+  return std::stoll(text);
 }
 
 }  // namespace
@@ -29,7 +29,7 @@ std::optional<double> parse_slurm_time_left(const std::string& raw) {
     text.pop_back();
   while (!text.empty() && text.front() == ' ')
     text.erase(text.begin());
-  long days = 0;
+  long long days = 0;
   const auto dash = text.find('-');
   if (dash != std::string::npos) {
     const auto d = digits(text.substr(0, dash));
@@ -37,7 +37,7 @@ std::optional<double> parse_slurm_time_left(const std::string& raw) {
     days = *d;
     text = text.substr(dash + 1);
   }
-  std::vector<long> parts;
+  std::vector<long long> parts;
   std::size_t start = 0;
   while (true) {
     const auto colon = text.find(':', start);
@@ -49,8 +49,8 @@ std::optional<double> parse_slurm_time_left(const std::string& raw) {
     start = colon + 1;
   }
   if (parts.size() > 3) return std::nullopt;
-  long seconds = 0;
-  for (long part : parts)
+  long long seconds = 0;
+  for (long long part : parts)
     seconds = seconds * 60 + part;
   if (parts.size() == 2 && dash != std::string::npos) seconds *= 60;    // D-HH:MM
   if (parts.size() == 1 && dash != std::string::npos) seconds *= 3600;  // D-HH
@@ -102,14 +102,14 @@ JobEndTime::JobEndTime(std::optional<double> explicit_end,
   if (const char* end = std::getenv("SLURM_JOB_END_TIME"))
     if (const auto seconds = digits(end)) state_->end = double(*seconds);
   state_->thread = std::thread([s = state_] {
+    // At least one answer from squeue, even when the run ends at once; then one a period.
     std::unique_lock<std::mutex> lock(s->mutex);
-    while (!s->stopping) {
+    do {
       lock.unlock();
       s->refresh();
       lock.lock();
-      s->wake.wait_for(lock, std::chrono::duration<double>(kEndTimeRefreshSeconds),
-                       [&] { return s->stopping; });
-    }
+    } while (!s->wake.wait_for(lock, std::chrono::duration<double>(kEndTimeRefreshSeconds),
+                               [&] { return s->stopping; }));
   });
 }
 
