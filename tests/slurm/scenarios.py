@@ -430,10 +430,14 @@ def need(s, *options):
 def scenario_timelimit(s):
     """(d) A short time limit (--time=1): stormrun knows the job's end time (SLURM), stops
     itself with 75 when the next step + a commit + --walltime-reserve 50 would not fit, the
-    script requeues, every start ends before its limit (no TIMEOUT), the run completes."""
+    script requeues, every start ends before its limit (no TIMEOUT), the run completes.
+    Every step lasts 0.5 s more (test-only STORMRUN_TEST_SLOW_STEP), so that the 30 steps
+    take longer than the 10 s a start has before the reserve on any machine (on an idle one
+    they took 8 s and the first start finished before it)."""
     need(s, "--end-time", "--walltime-reserve")
     job = s.submit("timelimit", ["-N2", "-n4", "--time=1", "--signal=B:USR1@5"],
-                   ["--output", "out.h5", "--walltime-reserve", "50"])
+                   ["--output", "out.h5", "--walltime-reserve", "50"],
+                   env={"STORMRUN_TEST_SLOW_STEP": "0.5"})
     s.wait_done(job, 400)
     state, code, count = s.final(job)
     log = s.log_of("timelimit", job)
