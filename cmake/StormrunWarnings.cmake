@@ -14,6 +14,11 @@ if(STORMRUN_SANITIZE)
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
   target_link_options(stormrun_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(STORMRUN_TSAN)
+  target_compile_options(stormrun_flags INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=thread -fno-omit-frame-pointer>)
+  target_link_options(stormrun_flags INTERFACE -fsanitize=thread)
+endif()
 # Open MPI's deprecated C++ bindings come in with every <mpi.h> included from C++ (also via
 # the parallel hdf5.h) and then need libmpi_cxx at link time; stormrun uses the C API only.
 target_compile_definitions(stormrun_flags INTERFACE OMPI_SKIP_MPICXX=1 MPICH_SKIP_MPICXX=1)

@@ -367,6 +367,17 @@ def byte_matrix(ctx, config, layouts, nsteps):
     compare_outputs(ctx, ref, ctx.path("batch", "out.h5"),
                     f"batch size {layouts['other_batch']}")
 
+    # Synchronous commits (every run above commits asynchronously, the default): the same
+    # bytes, and the store records the same progress as the reference's.
+    sync = prepare(ctx, "sync")
+    ctx.run(config + out_args(ctx, "sync") + ["--batch-size", str(layouts["batch"]),
+                                              "--sync-commits"], 2, EXIT_OK,
+            what="2 ranks, --sync-commits")
+    compare_outputs(ctx, ref, sync, "2 ranks, --sync-commits")
+    verify(ctx, sync + ".ckpt", "--sync-commits")
+    ctx.check(progress(ctx, sync + ".ckpt") == progress(ctx, ref + ".ckpt"),
+              "--sync-commits: the store's progress differs from the reference's")
+
 
 def case_ensemble_matrix(ctx):
     # 6 units (2 start times x 3 members). Statistics need every member of a start time in
