@@ -10,7 +10,9 @@
 //                                    (RestartState, UnitStates record of its one unit at step
 //                                    1), plus the global catalog and an output file stand-in
 //   bench_reconcile reconcile DIR N  times coordinate() on that store and prints
-//                                    "reconcile: N dirs, T s, peak RSS M MiB, resumed U units"
+//                                    "reconcile: N dirs, T s, peak RSS M MiB, resumed U units",
+//                                    then the readers' part alone (every dir summarised, S s)
+//                                    and rank 0's share on N ranks, about T - S·(N-1)/N
 //
 // Run each in a fresh process (peak RSS is the process's). Generating on tmpfs (/dev/shm)
 // keeps the N commits' fsyncs cheap; the reconcile reads from the page cache either way.
@@ -125,9 +127,25 @@ int reconcile(const fs::path& dir, int n, runtime::Runtime& rt) {
                  decision.exit_code, static_cast<long long>(resumed), n, decision.message.c_str());
     return 1;
   }
+  // The readers' part alone (list + summarise every dir, as the ranks share it): on N
+  // ranks each does 1/N of it, so rank 0's share of a reconcile on N ranks is about
+  // T - S·(N-1)/N (its own dirs, the gather's parse and the decision).
+  const auto t1 = std::chrono::steady_clock::now();
+  std::size_t rows = 0;
+  for (const fs::path& rank_dir : list_rank_dirs(context.root))
+    rows += summarise_rank_dir(rank_dir).row ? 1 : 0;
+  const double summarise =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  if (rows != std::size_t(n)) {
+    std::fprintf(stderr, "bench_reconcile: %zu of %d rank dirs hold a row\n", rows, n);
+    return 1;
+  }
   std::printf(
-      "reconcile: %d dirs, %.4f s, peak RSS %.1f MiB (%.1f MiB before), resumed %lld units\n", n,
-      seconds, peak_rss_mib(), rss_before, static_cast<long long>(resumed));
+      "reconcile: %d dirs, %.4f s, peak RSS %.1f MiB (%.1f MiB before), resumed %lld "
+      "units\n",
+      n, seconds, peak_rss_mib(), rss_before, static_cast<long long>(resumed));
+  std::printf("summarise alone: %.4f s; rank 0's share on %d ranks: about %.4f s\n", summarise, n,
+              seconds - summarise * double(n - 1) / double(n));
   return 0;
 }
 
