@@ -11,8 +11,9 @@
 //                                    1), plus the global catalog and an output file stand-in
 //   bench_reconcile reconcile DIR N  times coordinate() on that store and prints
 //                                    "reconcile: N dirs, T s, peak RSS M MiB, resumed U units",
-//                                    then the readers' part alone (every dir summarised, S s)
-//                                    and rank 0's share on N ranks, about T - S·(N-1)/N
+//                                    then rank 0's own share of a restart on N ranks, timed
+//                                    apart: its one dir, the parse of the N gathered
+//                                    summaries, the decision and its broadcast text
 //
 // Run each in a fresh process (peak RSS is the process's). Generating on tmpfs (/dev/shm)
 // keeps the N commits' fsyncs cheap; the reconcile reads from the page cache either way.
@@ -27,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include "stormrun/checkpoint.hpp"
 #include "stormrun/runtime/runtime.hpp"
 #include "stormrun/workflow/ledger.hpp"
@@ -127,25 +129,46 @@ int reconcile(const fs::path& dir, int n, runtime::Runtime& rt) {
                  decision.exit_code, static_cast<long long>(resumed), n, decision.message.c_str());
     return 1;
   }
-  // The readers' part alone (list + summarise every dir, as the ranks share it): on N
-  // ranks each does 1/N of it, so rank 0's share of a reconcile on N ranks is about
-  // T - S·(N-1)/N (its own dirs, the gather's parse and the decision).
-  const auto t1 = std::chrono::steady_clock::now();
-  std::size_t rows = 0;
-  for (const fs::path& rank_dir : list_rank_dirs(context.root))
-    rows += summarise_rank_dir(rank_dir).row ? 1 : 0;
-  const double summarise =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-  if (rows != std::size_t(n)) {
-    std::fprintf(stderr, "bench_reconcile: %zu of %d rank dirs hold a row\n", rows, n);
+  // Rank 0's own share on a restart on N ranks, measured apart: every dir summarised as
+  // its reader would (list, summarise, the JSON the reader sends: S for all N), then what
+  // rank 0 alone does with the gathered texts (parse, sort, decide: D) and the decision's
+  // broadcast text (B). Its share: S/N (its own dir) + D + B.
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  const auto t1 = Clock::now();
+  std::vector<std::string> gathered;
+  for (const fs::path& rank_dir : list_rank_dirs(context.root)) {
+    const nlohmann::json mine =
+        nlohmann::json::array({{{"summary", summarise_rank_dir(rank_dir).to_json()}}});
+    gathered.push_back(mine.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  const double readers = since(t1);
+  if (gathered.size() != std::size_t(n)) {
+    std::fprintf(stderr, "bench_reconcile: %zu rank dirs listed, expected %d\n", gathered.size(),
+                 n);
+    return 1;
+  }
+  const auto t2 = Clock::now();
+  const run_detail::Decision again = run_detail::decide_gathered(config, context, gathered);
+  const double decide = since(t2);
+  const auto t3 = Clock::now();
+  const auto sent = run_detail::Decision::from_json(nlohmann::json::parse(
+      again.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  const double broadcast = since(t3);
+  if (again.exit_code != 0 || sent.plan.units.size() != std::size_t(n)) {
+    std::fprintf(stderr, "bench_reconcile: rank 0's decision differs: %s\n", again.message.c_str());
     return 1;
   }
   std::printf(
       "reconcile: %d dirs, %.4f s, peak RSS %.1f MiB (%.1f MiB before), resumed %lld "
       "units\n",
       n, seconds, peak_rss_mib(), rss_before, static_cast<long long>(resumed));
-  std::printf("summarise alone: %.4f s; rank 0's share on %d ranks: about %.4f s\n", summarise, n,
-              seconds - summarise * double(n - 1) / double(n));
+  std::printf(
+      "readers (all dirs) %.4f s, rank 0 decides %.4f s, broadcast text %.4f s; "
+      "rank 0's share on %d ranks: %.4f s\n",
+      readers, decide, broadcast, n, readers / double(n) + decide + broadcast);
   return 0;
 }
 
