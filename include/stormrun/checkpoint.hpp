@@ -68,6 +68,15 @@ struct CheckpointOptions {
   /// reported every damaged commit already (the run driver's coordinator does, once per
   /// job, for every rank dir) turns it off so that no warning prints twice.
   bool report_skipped_rows = true;
+  /// Asynchronous commits: a write() that commits captures the bound states (one copy of
+  /// their bytes) and returns; the commit itself (files, checksums, fsyncs, rename, catalog,
+  /// retention) runs on a background thread while the caller goes on. At most one commit is
+  /// in flight: the next committing write(), flush(), catalog reads, select() and
+  /// close_session() wait for it first. Its error is thrown, with the original message,
+  /// from the next write(), flush() or wait(); close_session() and the destructor report
+  /// it on `warn`. flush() and wait() return only when the commit is durable. false: every
+  /// commit happens inside the call that triggers it (and nothing is copied).
+  bool async_commits = true;
 
   /// CheckpointError naming the first invalid option and its value.
   void validate() const;
@@ -78,9 +87,10 @@ class Checkpoint;
 /// One catalog row: an existing committed row (selected) or a new pending one.
 class Session {
  public:
-  /// True when this row is committed in the catalog.
+  /// True when this row is committed in the catalog (waits for a commit in flight).
   bool exists() const;
-  /// The row's commit id; empty for a new row that has not been committed yet.
+  /// The row's commit id; empty for a new row that has not been committed yet (waits for
+  /// a commit in flight).
   const std::string& commit_id() const;
   /// Metadata of the row, merged with what pending writes added.
   const Metadata& metadata() const;
@@ -94,11 +104,13 @@ class Session {
   bool will_flush() const;
 
   /// Marks a safe restart boundary: write_count += 1, merges `metadata` into the pending
-  /// row, commits when write_count % flush_interval == 0. If that commit throws, the
-  /// write count, metadata and units are rolled back and the error is rethrown.
+  /// row, commits when write_count % flush_interval == 0 (asynchronously by default, see
+  /// CheckpointOptions::async_commits). If that commit throws — or the asynchronous commit
+  /// before it failed, whose error is rethrown here — the write count, metadata and units of
+  /// this write are rolled back and the error is rethrown.
   void write(const Metadata& metadata = {});
-  /// Commits the pending row now. Does nothing when nothing is pending and `metadata` is
-  /// empty.
+  /// Commits the pending row now and returns when it is durable. With nothing pending and
+  /// `metadata` empty it only waits for a commit in flight (rethrowing its error).
   void flush(const Metadata& metadata = {});
   /// Records that `unit` completed `step` (committed with the next commit).
   void record_unit(const std::string& unit, std::int64_t step);
@@ -183,8 +195,15 @@ class Checkpoint {
   /// The active session; CheckpointError when none is active.
   Session& session();
   bool has_session() const;
-  /// Deactivates the active session without committing.
+  /// Deactivates the active session without committing (a commit in flight is waited for;
+  /// its error, if any, is reported on the warning sink).
   void close_session();
+  /// Waits until the asynchronous commit in flight, if any, is durable; rethrows its error
+  /// (StoreError etc., with the original message). Does nothing with synchronous commits.
+  void wait();
+  /// Seconds the newest finished commit took (on the background thread when asynchronous:
+  /// what a synchronous commit of the same row would cost), 0 before the first.
+  double last_commit_seconds() const;
 
   /// Binds a state record (identity StateTraits<T>::name) that is saved with each commit
   /// when level() >= min_level, and restored from the selected row. Binding before a

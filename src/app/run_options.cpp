@@ -132,6 +132,9 @@ const std::vector<OptionSpec>& option_specs() {
          "checkpoint level: 0 progress, 1 + unit restart state, 2 + full model state",
          number(d.level)},
         {"no-checkpoint", "", Kind::Flag, "run without a checkpoint store (cannot resume)", "off"},
+        {"sync-commits", "", Kind::Flag,
+         "commit inside the step loop instead of on a background thread (docs/performance.md)",
+         "off: asynchronous commits"},
         {"device", "auto|cpu|cuda", Kind::Value, "where the model runs (same bytes on each)",
          "auto"},
         {"stop-after-steps", "K", Kind::Value,
@@ -568,6 +571,7 @@ RunConfig build_config(const Settings& s) {
                                                   {{"auto", workflow::ResumeMode::Auto},
                                                    {"never", workflow::ResumeMode::Never},
                                                    {"require", workflow::ResumeMode::Require}});
+  if (s.has("sync-commits")) c.sync_commits = parse_flag("sync-commits", s.text("sync-commits"));
   if (s.has("quiet")) c.quiet = parse_flag("quiet", s.text("quiet"));
   return c;
 }

@@ -405,10 +405,11 @@ class Forecast {
     slowest_step_ = std::max(slowest_step_, step_seconds);
     const std::string walltime = last ? std::string() : walltime_stop();
     const auto commit_started = SteadyClock::now();
+    const bool commits_here = active_here && restart_.will_flush();
     bool any_commit = false, stop = false;
     {
       const runtime::CollectiveScope scope("the step's commit-and-stop agreement");
-      any_commit = rt_.any(active_here && restart_.will_flush());
+      any_commit = rt_.any(commits_here);
       stop = rt_.any(step_limit || signal != 0 || !walltime.empty());
     }
     if (any_commit || stop) {
@@ -424,7 +425,16 @@ class Forecast {
                                  e.what());
       }
     });
-    if (any_commit) runtime::note_durable_step(t);
+    // With asynchronous commits the row of step t is durable later; the committing write
+    // has waited for the one before it, which is durable now.
+    if (commits_here) {
+      if (config_.sync_commits) {
+        runtime::note_durable_step(t);
+      } else {
+        if (launched_step_ >= 0) runtime::note_durable_step(launched_step_);
+        launched_step_ = t;
+      }
+    }
     if (!stop) {
       measured(step_seconds, any_commit ? seconds_since(commit_started) : 0.0);
       return false;
@@ -479,7 +489,9 @@ class Forecast {
   // Local: the slowest step and commit so far (the wall-time stop, the auto hang bound).
   void measured(double step_seconds, double commit_seconds) {
     slowest_step_ = std::max(slowest_step_, step_seconds);
-    slowest_commit_ = std::max(slowest_commit_, commit_seconds);
+    // What a stop would wait for: the visible part, and the whole of the newest finished
+    // commit (on the background thread with asynchronous commits).
+    slowest_commit_ = std::max({slowest_commit_, commit_seconds, restart_.last_commit_seconds()});
     if (auto* watchdog = runtime::Watchdog::current())
       watchdog->measured(slowest_step_, slowest_commit_);
   }
@@ -500,6 +512,7 @@ class Forecast {
   Duration dt_;
   runtime::Progress progress_;
   std::int64_t steps_this_run_ = 0;
+  std::int64_t launched_step_ = -1;  // the step of the asynchronous commit in flight
   SteadyClock::time_point step_started_ = SteadyClock::now();
   double slowest_step_ = 0;
   double slowest_commit_ = 0;
@@ -528,6 +541,7 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
                                                .warn = warn,
                                                // reported once by the coordinator
                                                .report_skipped_rows = false,
+                                               .async_commits = !config.sync_commits,
                                            })
                                          : Checkpoint::disabled());
   });

@@ -65,8 +65,11 @@ class RestartState {
   /// the finished ones, the level-2 fields of every unfinished unit held, then
   /// Session::write (which commits when the flush interval says so).
   void write(std::int64_t t, Duration lead_time, const std::vector<LiveUnit>& running);
-  /// Local. Commits the pending row now (a stop, the end of the run).
+  /// Local. Commits the pending row now (a stop, the end of the run) and waits until it
+  /// is durable.
   void flush();
+  /// Seconds the newest finished commit took (Checkpoint::last_commit_seconds).
+  double last_commit_seconds() const { return checkpoint_.last_commit_seconds(); }
 
   bool is_completed(std::int64_t index) const { return completed_.contains(index); }
   std::int64_t completed_count() const { return std::int64_t(completed_.size()); }

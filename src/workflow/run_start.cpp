@@ -294,6 +294,7 @@ std::map<std::string, std::string> shared_settings(const RunConfig& config,
       config.hang_timeout_s ? text::number_text(*config.hang_timeout_s) : std::string("auto");
   settings["max-no-progress"] = std::to_string(config.max_no_progress);
   settings["quiet"] = config.quiet ? "true" : "false";
+  settings["sync-commits"] = config.sync_commits ? "true" : "false";
   settings["overwrite"] = config.overwrite ? "true" : "false";
   return settings;
 }

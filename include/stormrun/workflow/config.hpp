@@ -81,6 +81,9 @@ struct RunConfig {
   std::optional<std::int64_t> flush_interval = 1;  ///< nullopt = "none": commit only on flush
   int level = 2;
   bool checkpoint = true;  ///< false: --no-checkpoint
+  /// --sync-commits: every commit inside the step loop (default: on a background thread,
+  /// overlapped with the next step; CheckpointOptions::async_commits).
+  bool sync_commits = false;
   std::int64_t batch_size = 1;
   model::DeviceChoice device = model::DeviceChoice::Auto;
   std::optional<std::int64_t> stop_after_steps{};

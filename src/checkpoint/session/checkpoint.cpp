@@ -78,6 +78,14 @@ void Checkpoint::close_session() {
   core().close_session();
 }
 
+void Checkpoint::wait() {
+  core().wait();
+}
+
+double Checkpoint::last_commit_seconds() const {
+  return core().last_commit_seconds();
+}
+
 void Checkpoint::bind_erased(const std::shared_ptr<detail::BoundStateBase>& state) {
   core().bind(state);
 }

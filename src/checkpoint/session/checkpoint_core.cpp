@@ -13,18 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string states_dir(const std::string& identity) {
-  return "states/" + identity + "/";
-}
-
-std::string states_json(const std::string& identity) {
-  return "states/" + identity + ".json";
-}
-
-std::span<const std::byte> as_bytes(const std::string& text) {
-  return std::as_bytes(std::span<const char>(text.data(), text.size()));
-}
-
 }  // namespace
 
 CheckpointCore::CheckpointCore(CheckpointOptions options)
@@ -47,26 +35,22 @@ std::unique_ptr<CheckpointCore> CheckpointCore::make_disabled() {
   return core;
 }
 
-CheckpointCore::~CheckpointCore() {
-  // Handles that outlive the checkpoint keep their record and read as disabled.
-  for (auto& [identity, state] : bound_)
-    state->core_ = nullptr;
-}
-
 const std::filesystem::path& CheckpointCore::rank_dir() const {
   static const fs::path none;
   return store_ ? store_->dir() : none;
 }
 
-std::vector<CatalogRow> CheckpointCore::catalog() const {
+std::vector<CatalogRow> CheckpointCore::catalog() {
   std::vector<CatalogRow> rows;
   if (!store_) return rows;
+  settle();
   for (const CatalogRow& row : store_->rows())
     if (row.labels == options_.labels) rows.push_back(row);
   return rows;
 }
 
 void CheckpointCore::refresh() {
+  settle();
   if (store_) store_->refresh();
 }
 
@@ -156,6 +140,16 @@ void CheckpointCore::activate(LoadedRow loaded) {
 }
 
 void CheckpointCore::deactivate() {
+  settle();
+  if (pending_error_) {
+    try {
+      std::rethrow_exception(std::exchange(pending_error_, nullptr));
+    } catch (const std::exception& e) {
+      warn("the asynchronous commit of write " + std::to_string(pending_error_write_) +
+           " of checkpoint '" + options_.name + "' failed: " + e.what());
+    } catch (...) {
+    }
+  }
   if (active_ && dirty_)
     warn("session of checkpoint '" + options_.name + "' closed with uncommitted writes (" +
          std::to_string(write_count_) +
@@ -254,6 +248,12 @@ bool CheckpointCore::will_flush() const {
 void CheckpointCore::write(const Metadata& metadata) {
   require_session("write()");
   if (!store_) return;
+  // A commit in flight that failed: its error is this write's, before anything changes (and
+  // a write that commits waits for the one in flight here, for the same reason).
+  if (will_flush())
+    rethrow_pending();
+  else
+    surface_finished();
   // Reject what cannot be stored now, not at the commit that may come several writes later.
   encode_metadata(metadata);
   const std::int64_t old_count = write_count_;
@@ -278,13 +278,16 @@ void CheckpointCore::write(const Metadata& metadata) {
 
 void CheckpointCore::flush(const Metadata& metadata) {
   require_session("flush()");
-  if (!store_ || (!dirty_ && metadata.empty())) return;
+  if (!store_) return;
+  rethrow_pending();  // the commit in flight is durable, or its error is this call's
+  if (!dirty_ && metadata.empty()) return;
   encode_metadata(metadata);
   Metadata old_metadata = metadata_;
   for (const auto& [key, value] : metadata)
     metadata_[key] = value;
   try {
     commit();
+    rethrow_pending();  // flush() returns when the row is durable
   } catch (...) {
     metadata_ = std::move(old_metadata);
     throw;
@@ -297,33 +300,6 @@ void CheckpointCore::record_unit(const std::string& unit, std::int64_t step) {
   if (unit.empty()) throw CheckpointError("record_unit: the unit name is empty");
   units_[unit] = step;
   dirty_ = true;
-}
-
-void CheckpointCore::commit() {
-  StagedCommit staged = store_->stage(write_count_);
-  Manifest manifest;
-  manifest.name = options_.name;
-  manifest.mode = options_.mode;
-  manifest.rank = *options_.rank;
-  manifest.world_size = *options_.world_size;
-  manifest.labels = options_.labels;
-  manifest.metadata = encode_metadata(metadata_);
-  manifest.write_count = write_count_;
-  manifest.units = units_;
-  for (const auto& [identity, state] : bound_) {
-    if (!state_enabled(*state)) continue;  // level gating: below min_level nothing is saved
-    const nlohmann::json json = encode_value(state->save(), &staged, states_dir(identity));
-    const std::string path = staged.put(states_json(identity), as_bytes(json.dump()));
-    manifest.states[identity] = StateRecord{path, state->schema_hash()};
-  }
-  const CatalogRow row = store_->commit(std::move(staged), std::move(manifest),
-                                        RetentionPolicy{options_.mode, options_.history_size});
-  exists_ = true;
-  dirty_ = false;
-  commit_id_ = row.commit_id;
-  // States of the selected row not yet delivered are not offered any more: retention may
-  // have removed that row, and states bound from now on belong to this run.
-  restored_.reset();
 }
 
 // ---- bound states ------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,8 +34,12 @@ class CheckpointCore {
   bool enabled() const { return store_.has_value(); }
   const CheckpointOptions& options() const { return options_; }
   const std::filesystem::path& rank_dir() const;
-  std::vector<CatalogRow> catalog() const;
+  /// Waits for a commit in flight (its error stays pending for write/flush/wait).
+  std::vector<CatalogRow> catalog();
   void refresh();
+  /// Waits for the commit in flight and rethrows its error.
+  void wait();
+  double last_commit_seconds() const { return commit_seconds_; }
 
   // Session activation.
   Session& select(std::int64_t position);
@@ -45,8 +50,14 @@ class CheckpointCore {
   void close_session();
 
   // Session operations (Session forwards here).
-  bool exists() const { return exists_; }
-  const std::string& commit_id() const { return commit_id_; }
+  bool exists() {
+    settle();
+    return exists_;
+  }
+  const std::string& commit_id() {
+    settle();
+    return commit_id_;
+  }
   const Metadata& metadata() const { return metadata_; }
   std::optional<Duration> lead_time() const;
   std::int64_t write_count() const { return write_count_; }
@@ -79,9 +90,30 @@ class CheckpointCore {
   void stage_state(BoundStateBase& state, VerifiedCommit& commit) const;
   void activate(LoadedRow loaded);
   void deactivate();
-  /// Commits the pending row (stage, encode states, manifest, RankStore::commit).
+  /// Commits the pending row (stage, encode states, manifest, RankStore::commit): here, or
+  /// captured and handed to the background thread (options_.async_commits).
   void commit();
+  /// The manifest of the pending row, without states and files.
+  Manifest pending_manifest() const;
+  /// Encodes every enabled bound state through `sink` into `manifest.states`.
+  void encode_states(BlobSink& sink, Manifest& manifest) const;
+  /// A commit finished: the session now names `row`.
+  void committed(const CatalogRow& row, double seconds);
+  /// Joins the commit in flight, if any: success updates the session, an error is kept in
+  /// pending_error_. Never throws.
+  void settle() noexcept;
+  /// settle(), then rethrows (and clears) pending_error_.
+  void rethrow_pending();
+  /// Throws the error of a commit in flight that has already failed, without blocking.
+  void surface_finished();
   void warn(const std::string& message) const;
+
+  struct InFlight;
+  std::shared_ptr<InFlight>
+      inflight_;  // shared_ptr: InFlight is complete only in commit_pipeline.cpp
+  std::exception_ptr pending_error_;
+  std::int64_t pending_error_write_ = 0;
+  double commit_seconds_ = 0;
 
   CheckpointOptions options_;
   std::optional<DirLock> lock_;
