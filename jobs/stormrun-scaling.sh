@@ -41,6 +41,13 @@ case $nodes_list in '' | *[!0-9,]* | ,* | *, | *,,*)
   exit 2 ;;
 esac
 
+for a in "$@"; do
+  case $a in -N | -N* | --nodes | --nodes=* | -n | -n* | --ntasks | --ntasks=* | --array*)
+    echo "stormrun-scaling.sh: '$a': the sweep sets the node and task counts itself (NODES, STORMRUN_RANKS_PER_NODE)" >&2
+    exit 2 ;;
+  esac
+done
+
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 dir=${STORMRUN_SCALING_DIR:-$PWD/stormrun-scaling-$(date -u +%Y%m%dT%H%M%S)}
