@@ -370,6 +370,35 @@ runtime::Outcome precheck(const RunConfig& config, int world_size) {
   return {};
 }
 
+Decision decide_gathered(const RunConfig& config, const StartContext& context,
+                         const std::vector<std::string>& gathered) {
+  Decision decision;
+  try {
+    std::vector<DirSummary> dirs;
+    for (const std::string& text : gathered)
+      for (const nlohmann::json& entry : nlohmann::json::parse(text)) {
+        if (entry.contains("error"))
+          throw RestartMismatch("cannot read rank directory " +
+                                entry.at("error").get<std::string>());
+        dirs.push_back(DirSummary::from_json(entry.at("summary")));
+      }
+    std::sort(dirs.begin(), dirs.end(),
+              [](const DirSummary& a, const DirSummary& b) { return a.dir < b.dir; });
+    decision = decide(config, context, dirs);
+  } catch (const RestartMismatch& e) {
+    decision.exit_code = kExitMismatch;
+    decision.message = e.what();
+  } catch (const StoreError& e) {
+    decision.exit_code = kExitMismatch;
+    decision.message = e.what();
+  } catch (const std::exception& e) {  // anything else rank 0 meets: still refused by all
+    decision = Decision{};
+    decision.exit_code = kExitMismatch;
+    decision.message = "checkpoint store " + context.root.string() + ": " + e.what();
+  }
+  return decision;
+}
+
 Decision coordinate(const RunConfig& config, const StartContext& context,
                     const runtime::Runtime& rt) {
   // Every rank summarises a share of the rank dirs (the verification reads every file,
@@ -402,31 +431,7 @@ Decision coordinate(const RunConfig& config, const StartContext& context,
 
   const std::vector<std::string> gathered = rt.gather(mine_text);
   Decision decision;
-  if (rt.rank() == 0) {
-    try {
-      std::vector<DirSummary> dirs;
-      for (const std::string& text : gathered)
-        for (const nlohmann::json& entry : nlohmann::json::parse(text)) {
-          if (entry.contains("error"))
-            throw RestartMismatch("cannot read rank directory " +
-                                  entry.at("error").get<std::string>());
-          dirs.push_back(DirSummary::from_json(entry.at("summary")));
-        }
-      std::sort(dirs.begin(), dirs.end(),
-                [](const DirSummary& a, const DirSummary& b) { return a.dir < b.dir; });
-      decision = decide(config, context, dirs);
-    } catch (const RestartMismatch& e) {
-      decision.exit_code = kExitMismatch;
-      decision.message = e.what();
-    } catch (const StoreError& e) {
-      decision.exit_code = kExitMismatch;
-      decision.message = e.what();
-    } catch (const std::exception& e) {  // anything else rank 0 meets: still refused by all
-      decision = Decision{};
-      decision.exit_code = kExitMismatch;
-      decision.message = "checkpoint store " + context.root.string() + ": " + e.what();
-    }
-  }
+  if (rt.rank() == 0) decision = decide_gathered(config, context, gathered);
   decision = Decision::from_json(nlohmann::json::parse(rt.broadcast(
       decision.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))));
   // Every rank holds the decision; rank 0 reports a refusal (agree() prints it once).

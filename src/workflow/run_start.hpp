@@ -78,6 +78,11 @@ runtime::Outcome precheck(const RunConfig& config, int world_size);
 /// runtime::AgreedFailure; so is a failure of any rank to read the store.
 Decision coordinate(const RunConfig& config, const StartContext& context,
                     const runtime::Runtime& rt);
+/// Local: rank 0's part of coordinate() — every rank's gathered summaries (each a JSON array
+/// of {"summary": DirSummary} or {"error": text}) parsed, sorted and decided. A refusal is
+/// the returned Decision's exit_code and message, never an exception.
+Decision decide_gathered(const RunConfig& config, const StartContext& context,
+                         const std::vector<std::string>& gathered);
 
 // Collective over rt: `work` runs on the ranks where `here` holds (rank 0 alone for the
 // coordinator's own writes: LOCK, global catalog; every rank for its own store, model and

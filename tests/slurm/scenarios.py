@@ -32,12 +32,19 @@ hash) and `stormrun verify` of the store. The scenarios:
                 one node with 2 ranks, completes
   nodeloss_batch (e) the batch script's node lost, multi-node script as a chain: the next
                 link runs on the remaining node and completes
+  scaling       the scaling sweep (jobs/stormrun-scaling.sh 1,2, 2 ranks per node, tiny
+                grid): one job per node count, chained afterany (the 2-node point starts
+                after the 1-node one ended, the gather after both), each point on the nodes
+                it asked for (1 host, then srmn1+srmn2) appending its rows to one
+                results.csv, the gather's table and plot written (no reference run: it
+                proves placement and the pipeline, not node scaling: the nodes share 2 cores)
 
 Where no cluster can be had (not root, SLURM or munge missing, namespaces refused) every
 scenario is skipped (exit 77) with the reason, unless STORMRUN_REQUIRE_SLURM=1: then that is
 a failure. The time of each scenario and the total are printed.
 """
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -637,6 +644,74 @@ def scenario_nodeloss_batch(s):
     s.expect_output(name, s.ctx.path(name, "out.h5"), f"lost {lost} (batch host), next link")
 
 
+def scenario_scaling(s):
+    bench = os.path.normpath(os.path.join(os.path.dirname(s.ctx.stormrun), "..", "..",
+                                          "benchmarks"))
+    for b in ("bench_run_overhead", "bench_stream"):
+        if not os.access(os.path.join(bench, b), os.X_OK):
+            raise Skipped(f"no {bench}/{b} (configure with STORMRUN_BENCHMARKS=ON and build it)")
+    d = s.ctx.path("scaling")
+    os.makedirs(d, exist_ok=True)
+    env = s.c.env(s.env)
+    env.update({"STORMRUN_SCALING_DIR": d, "STORMRUN_BENCH_DIR": bench,
+                "STORMRUN_RANKS_PER_NODE": "2", "STORMRUN_SCALING_GRID": "16x32",
+                "STORMRUN_SCALING_MEMBERS": "1", "STORMRUN_SCALING_STEPS": "2",
+                "STORMRUN_SCALING_REPEATS": "1", "STORMRUN_SCALING_STREAM_MIB": "24"})
+    p = subprocess.run([os.path.join(REPO, "jobs", "stormrun-scaling.sh"), "1,2"],
+                       capture_output=True, text=True, env=env, cwd=d)
+    s.ctx.require(p.returncode == 0, f"stormrun-scaling.sh: exit {p.returncode}\n{p.stderr}")
+    jobs = p.stdout.split()
+    s.ctx.require(len(jobs) == 3, f"stormrun-scaling.sh printed {jobs}, expected 3 job ids")
+    print(f"  scaling jobs {' '.join(jobs)} (1 node, 2 nodes, gather)", flush=True)
+    # Chained as submitted: each later job waits on afterany of the one before.
+    for before, after in zip(jobs, jobs[1:]):
+        dep = s.c.show("job", after).get("Dependency", "")
+        state = s.c.show("job", before).get("JobState", "")
+        s.ctx.check(f"afterany:{before}" in dep or state in ("COMPLETED", "FAILED"),
+                    f"scaling: job {after} has dependency {dep!r}, expected afterany:{before}")
+    for j in jobs:
+        s.wait_done(j, 120)
+    logs = ""
+    for f in sorted(os.listdir(d)):
+        if f.endswith(".log"):
+            with open(os.path.join(d, f), errors="replace") as fh:
+                logs += f"--- {f}\n" + fh.read()
+    info = [s.c.show("job", j) for j in jobs]
+    for j, i in zip(jobs, info):
+        s.ctx.require(i.get("JobState") == "COMPLETED" and i.get("ExitCode") == "0:0",
+                      f"scaling: job {j} ended {i.get('JobState')} {i.get('ExitCode')}\n"
+                      f"{logs[-5000:]}")
+    # Chained: each starts no earlier than the one before ended (seconds resolution).
+    for before, after, what in ((info[0], info[1], "2-node point"),
+                                (info[1], info[2], "gather")):
+        s.ctx.check(after.get("StartTime", "") >= before.get("EndTime", "~"),
+                    f"scaling: the {what} started {after.get('StartTime')} before the job "
+                    f"before it ended {before.get('EndTime')}")
+    with open(os.path.join(d, "results.csv")) as f:
+        rows = list(csv.DictReader(f))
+    want = {("1", "2"): 4, ("2", "4"): 4}  # (nodes, ranks) -> rows
+    got = {}
+    for r in rows:
+        got[r["nodes"], r["ranks"]] = got.get((r["nodes"], r["ranks"]), 0) + 1
+        s.ctx.check(float(r["value"]) > 0, f"scaling: row {r} has no positive value")
+        hosts = r["hosts"].split("+")
+        s.ctx.check(len(hosts) == int(r["nodes"]) and all(h.startswith(cl.PREFIX) for h in hosts),
+                    f"scaling: a {r['nodes']}-node point ran on {r['hosts']}")
+    s.ctx.check(got == want, f"scaling: results.csv holds {got} rows by (nodes, ranks), "
+                             f"expected {want}\n{logs[-4000:]}")
+    report = os.path.join(d, "report")
+    with open(os.path.join(report, "results.md")) as f:
+        table = f.read()
+    s.ctx.check("weak efficiency 1→2 nodes" in table and "strong efficiency 1→2 nodes" in table,
+                f"scaling: the gathered table lacks the efficiencies:\n{table}")
+    png = os.path.join(report, "scaling.png")
+    with open(png, "rb") as f:
+        s.ctx.check(f.read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(png) > 5000,
+                    f"scaling: {png} is not a plot")
+    print("  gathered table:\n" + "\n".join("    " + line for line in table.splitlines()
+                                               if line.startswith("| S")), flush=True)
+
+
 SCENARIOS = {
     "complete": scenario_complete,
     "requeue": scenario_requeue,
@@ -650,7 +725,10 @@ SCENARIOS = {
     "chain_killed": scenario_chain_killed,
     "nodeloss": scenario_nodeloss,
     "nodeloss_batch": scenario_nodeloss_batch,
+    "scaling": scenario_scaling,
 }
+# Scenarios that compare no output with the reference run (which they then skip).
+NO_REFERENCE = {"scaling"}
 
 
 def main():
@@ -684,7 +762,7 @@ def main():
 
         def run_one(name, ctx):
             try:
-                ref = reference_output(ctx, opts.cache)
+                ref = None if name in NO_REFERENCE else reference_output(ctx, opts.cache)
                 SCENARIOS[name](Scenario(ctx, c, ref))
             except Skipped as e:
                 print(f"SKIP [{name}]: {e}", flush=True)

@@ -1,6 +1,7 @@
 #include "store/durable_io.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -92,7 +93,12 @@ std::string write_sync_hashed(int fd, std::span<const std::span<const std::byte>
 
 std::string hash_fd(int fd, const fs::path& path, std::uint64_t& bytes_read) {
   HashState state = new_hash_state();
-  std::vector<std::byte> buf(4 * kChunk);
+  // Sized to the file (+1 to see its end in one read), at most 4 chunks: a commit's many
+  // small files (manifest, inline states) must not each clear a 16 MiB buffer.
+  struct stat st {};
+  const std::size_t want =
+      ::fstat(fd, &st) == 0 && st.st_size >= 0 ? std::size_t(st.st_size) + 1 : 4 * kChunk;
+  std::vector<std::byte> buf(std::clamp<std::size_t>(want, 4096, 4 * kChunk));
   bytes_read = 0;
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
