@@ -141,15 +141,7 @@ void CheckpointCore::activate(LoadedRow loaded) {
 
 void CheckpointCore::deactivate() {
   settle();
-  if (pending_error_) {
-    try {
-      std::rethrow_exception(std::exchange(pending_error_, nullptr));
-    } catch (const std::exception& e) {
-      warn("the asynchronous commit of write " + std::to_string(pending_error_write_) +
-           " of checkpoint '" + options_.name + "' failed: " + e.what());
-    } catch (...) {
-    }
-  }
+  report_pending_error("");
   if (active_ && dirty_)
     warn("session of checkpoint '" + options_.name + "' closed with uncommitted writes (" +
          std::to_string(write_count_) +

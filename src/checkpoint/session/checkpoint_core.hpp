@@ -104,6 +104,9 @@ class CheckpointCore {
   void settle() noexcept;
   /// settle(), then rethrows (and clears) pending_error_.
   void rethrow_pending();
+  /// Reports (on the warning sink) and clears pending_error_: where no caller can be thrown
+  /// at (close_session, the destructor). `how` is added after "failed".
+  void report_pending_error(const std::string& how) noexcept;
   /// Throws the error of a commit in flight that has already failed, without blocking.
   void surface_finished();
   void warn(const std::string& message) const;

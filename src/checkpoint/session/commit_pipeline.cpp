@@ -122,16 +122,7 @@ struct CheckpointCore::InFlight {
 
 CheckpointCore::~CheckpointCore() {
   settle();
-  if (pending_error_) {
-    try {
-      std::rethrow_exception(pending_error_);
-    } catch (const std::exception& e) {
-      warn("the asynchronous commit of write " + std::to_string(pending_error_write_) +
-           " of checkpoint '" + options_.name + "' failed and was never waited for: " + e.what() +
-           "; the newest durable row is the one before it");
-    } catch (...) {
-    }
-  }
+  report_pending_error(" and was never waited for");
   // Handles that outlive the checkpoint keep their record and read as disabled.
   for (auto& [identity, state] : bound_)
     state->core_ = nullptr;
@@ -232,6 +223,18 @@ void CheckpointCore::rethrow_pending() {
   if (!pending_error_) return;
   std::exception_ptr error = std::exchange(pending_error_, nullptr);
   std::rethrow_exception(error);
+}
+
+void CheckpointCore::report_pending_error(const std::string& how) noexcept {
+  if (!pending_error_) return;
+  try {
+    std::rethrow_exception(std::exchange(pending_error_, nullptr));
+  } catch (const std::exception& e) {
+    warn("the asynchronous commit of write " + std::to_string(pending_error_write_) +
+         " of checkpoint '" + options_.name + "' failed" + how + ": " + e.what() +
+         "; the newest durable row is the one before it");
+  } catch (...) {
+  }
 }
 
 void CheckpointCore::surface_finished() {
