@@ -317,6 +317,7 @@ StagedCommit RankStore::stage(std::int64_t write_count) {
     throw StoreError("cannot stage a commit with negative write_count " +
                      std::to_string(write_count));
   }
+  powerloss_mark("commit-staged" + impl_->dir.string());
   char number[32];
   std::snprintf(number, sizeof number, "%08lld", static_cast<long long>(write_count));
   auto s = std::make_unique<StagedCommit::Impl>();
@@ -379,10 +380,11 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   fault.after(CommitStep::ManifestWritten);
   // The manifest and every directory entry of the commit (files, sub-dirs, manifest) must
   // be durable before the rename publishes it. fsynced side by side: one journal commit.
-  std::vector<fs::path> to_sync{manifest_path};
-  to_sync.insert(to_sync.end(), s->subdirs.rbegin(), s->subdirs.rend());
-  to_sync.push_back(s->dir);
-  fsync_together(to_sync);
+  std::vector<LabeledPath> to_sync{{manifest_path, kFsyncManifest}};
+  for (auto it = s->subdirs.rbegin(); it != s->subdirs.rend(); ++it)
+    to_sync.push_back({*it, kFsyncSubdirs});
+  to_sync.push_back({s->dir, kFsyncStaging});
+  fsync_together_labeled(to_sync);
   fault.after(CommitStep::StagingSynced);
 
   const fs::path target = impl_->commits / s->commit_id;
@@ -402,8 +404,10 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
     return StoreError("commit " + target.string() + " is on disk, but " + e.what() +
                       "; the next open of " + impl_->dir.string() + " re-adds it");
   };
-  // The next catalog: the new row in, the rows retention drops out. Its tmp file is
-  // fsynced together with commits/ (one journal commit for both).
+  // The next catalog: the new row in, the rows retention drops out. It is an index that
+  // reconcile rebuilds from the manifests (a commit it lacks is re-added, a row whose commit
+  // is gone is dropped), so it is never fsynced: written here (a disk too full for it
+  // withdraws the commit, below), renamed into place after retention.
   const std::vector<std::string> victims = impl_->retention_victims(row, retention);
   const auto catalog_without = [&](const std::vector<std::string>& ids) {
     std::vector<CatalogRow> next = impl_->rows;
@@ -414,9 +418,7 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   fs::path catalog_tmp;
   try {
     catalog_tmp = write_tmp_beside(impl_->catalog, catalog_without(victims));
-    fsync_together({impl_->commits, catalog_tmp});
   } catch (const StoreError& e) {
-    if (!catalog_tmp.empty()) ::unlink(catalog_tmp.c_str());
     // Nothing is lost yet (no retention has run): the commit is withdrawn, renamed back
     // into its staging dir (removed with it), so that a failed commit (a disk that fills
     // just after the rename) leaves the rank dir exactly as before: its catalog lists the
@@ -425,17 +427,21 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
     std::erase_if(impl_->rows, [&](const CatalogRow& r) { return r.commit_id == row.commit_id; });
     if (::rename(target.c_str(), s->dir.c_str()) == 0) {
       s->sealed = false;
-      try {
-        fsync_dir(impl_->commits);
-      } catch (const StoreError&) {
-        // the rename back is done; its durability only matters for a crash right now
-      }
       throw StoreError("cannot commit " + target.string() + ": " + e.what() +
                        "; the commit was withdrawn and " + impl_->dir.string() +
                        " is as before it");
     }
     impl_->rows.push_back(row);
     sort_rows(impl_->rows);
+    throw on_disk_but(e);
+  }
+  // The rename is durable once both of its directories are: commits/ (the new entry) and
+  // the rank dir (the staging dir's entry gone), fsynced side by side (one journal commit).
+  // From here the commit survives a power loss.
+  try {
+    fsync_together_labeled({{impl_->commits, kFsyncCommitsDir}, {impl_->dir, kFsyncRankDir}});
+  } catch (const StoreError& e) {
+    ::unlink(catalog_tmp.c_str());
     throw on_disk_but(e);
   }
   fault.after(CommitStep::CommitsDirSynced);
@@ -445,19 +451,27 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   Impl::Moved moved = impl_->move_away(victims, Impl::OnError::Warn);
   fault.after(CommitStep::RetentionRenamed);
   impl_->drop_rows(moved.ids);
+  // Retention's renames and the catalog's need no fsync: lost in a power cut, the old
+  // commit is back (the next commit drops it again) and the old catalog is reconciled.
   try {
     if (moved.ids.size() != victims.size()) {  // some stayed: list them after all
       ::unlink(catalog_tmp.c_str());
       catalog_tmp = write_tmp_beside(impl_->catalog, catalog_without(moved.ids));
-      fsync_together({catalog_tmp});
     }
     fault.after(CommitStep::CatalogTmpWritten);
-    publish_tmp(catalog_tmp, impl_->catalog,
-                [&fault](ReplaceStep step) { fault.after(catalog_step(step)); });
+    try {
+      rename_checked(catalog_tmp, impl_->catalog);
+    } catch (...) {
+      ::unlink(catalog_tmp.c_str());
+      throw;
+    }
+    fault.after(CommitStep::CatalogRenamed);
+    fault.after(CommitStep::CatalogDirSynced);  // nothing to sync: the catalog is an index
   } catch (const StoreError& e) {
     impl_->reap(std::move(moved.dirs), Impl::Removal::Background);
     throw on_disk_but(e);
   }
+  powerloss_mark("commit-returned" + target.string());
   impl_->reap(std::move(moved.dirs), Impl::Removal::Background);
   fault.after(CommitStep::RetentionDone);
   return row;
