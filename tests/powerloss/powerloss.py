@@ -28,7 +28,12 @@ each distinct tree once. For every such tree it asserts:
 --real-cut N: also kill the job for real at operation N (STORMRUN_PL_CUT) and check the
 tree the shim's log of that job leaves; --count-fsyncs N: assert that one commit of a
 one-rank run makes exactly N fsyncs (counted from the log, the commit's own rank dir);
---max-states N: at most N trees per rank count (0: all; for manual sweeps of longer runs).
+--count-only: only count; --max-states N: at most N trees per rank count (0: all);
+--window last-step: for --window-from-ranks ranks and more (default 2), only the cuts from
+just after the second-last commit returned (the last step's output write and commit, the
+end); --nsteps N: a longer run (default 1: two commits, one retention). The CI matrix:
+1 rank, every cut; 2 ranks, the last step. A full sweep for manual runs:
+powerloss.py ... --ranks 1,2,3 --nsteps 3.
 """
 import argparse
 import hashlib
@@ -386,6 +391,9 @@ def run_matrix(args, ranks, ctx):
         ctx.check(n == args.count_fsyncs,
                   f"a commit makes {n} fsyncs, not {args.count_fsyncs}: a new or a removed fsync"
                   f" (update docs/checkpoint-format.md and this count)")
+        if args.count_only:
+            shutil.rmtree(work, ignore_errors=True)
+            return 0
     cuts = [max(int(r[1]) for r in records if r[0] not in ("ROOT", "I", "E")) + 1] \
         if args.real_cut is not None else candidate_cuts(records)
     if args.window == "last-step" and ranks >= args.window_from_ranks and \
@@ -434,6 +442,8 @@ def main():
     ap.add_argument("--expect-fail", action="store_true")
     ap.add_argument("--real-cut", type=int)
     ap.add_argument("--count-fsyncs", type=int)
+    ap.add_argument("--count-only", action="store_true",
+                    help="with --count-fsyncs: count, and check no power cut")
     ap.add_argument("--max-states", type=int, default=0)
     ap.add_argument("--window", choices=("all", "last-step"), default="all")
     ap.add_argument("--window-from-ranks", type=int, default=2,

@@ -51,8 +51,7 @@ inline constexpr const char* kFsyncCommitFile = "commit-file";         ///< each
 inline constexpr const char* kFsyncManifest = "commit-manifest";       ///< manifest.json
 inline constexpr const char* kFsyncSubdirs = "commit-subdirs";         ///< staging sub-dirs
 inline constexpr const char* kFsyncStaging = "commit-staging";         ///< the staging dir
-inline constexpr const char* kFsyncCommitsDir = "commit-commits-dir";  ///< commits/ (rename target)
-inline constexpr const char* kFsyncRankDir = "commit-rank-dir";        ///< rank dir (rename source)
+inline constexpr const char* kFsyncCommitsDir = "commit-commits-dir";  ///< commits/ (the rename)
 /// Every label above, in commit order.
 const std::vector<std::string>& fsync_labels();
 

@@ -100,20 +100,26 @@ void RankStore::Impl::reconcile() {
   test_kill_point("store-dirs-created");
 
   // Staging and deletion leftovers of an interrupted commit: never valid, so removed.
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(".tmp_", 0) != 0 || registry->contains(entry.path().string())) continue;
-    const std::string err = remove_all_quietly(entry.path());
-    if (err.empty()) {
-      warning("removed stale " + entry.path().string() + " (left by an interrupted commit)");
-    } else {
-      warning("could not remove stale " + entry.path().string() + ": " + err);
+  // Staging dirs lie in commits/ (a commit's rename then stays inside one directory); the
+  // rank dir holds commits being deleted, catalog tmp files, and the staging dirs of older
+  // stormrun versions.
+  for (const fs::path& where : {dir, commits}) {
+    for (const auto& entry : fs::directory_iterator(where)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(".tmp_", 0) != 0 || registry->contains(entry.path().string())) continue;
+      const std::string err = remove_all_quietly(entry.path());
+      if (err.empty()) {
+        warning("removed stale " + entry.path().string() + " (left by an interrupted commit)");
+      } else {
+        warning("could not remove stale " + entry.path().string() + ": " + err);
+      }
     }
   }
 
   std::map<std::string, fs::path> on_disk;
   for (const auto& entry : fs::directory_iterator(commits)) {
     const std::string name = entry.path().filename().string();
+    if (name.rfind(".tmp_", 0) == 0) continue;  // being staged or deleted by this process
     if (!entry.is_symlink() && entry.is_directory() && is_commit_id(name)) {
       on_disk.emplace(name, entry.path());
     } else {
@@ -323,7 +329,9 @@ StagedCommit RankStore::stage(std::int64_t write_count) {
   auto s = std::make_unique<StagedCommit::Impl>();
   s->rank_dir = impl_->dir;
   s->commit_id = std::string("commit_") + number + "_" + random_hex(12);
-  s->dir = impl_->dir / (".tmp_" + s->commit_id);
+  // In commits/ itself: the rename that publishes the commit stays inside one directory, so
+  // one fsync (of commits/) makes it durable.
+  s->dir = impl_->commits / (".tmp_" + s->commit_id);
   s->write_count = write_count;
   s->fault = FaultPlan::from_env();
   impl_->registry->add(s->dir.string());
@@ -435,11 +443,10 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
     sort_rows(impl_->rows);
     throw on_disk_but(e);
   }
-  // The rename is durable once both of its directories are: commits/ (the new entry) and
-  // the rank dir (the staging dir's entry gone), fsynced side by side (one journal commit).
-  // From here the commit survives a power loss.
+  // The rename (inside commits/) is durable once commits/ is: from here the commit survives
+  // a power loss.
   try {
-    fsync_together_labeled({{impl_->commits, kFsyncCommitsDir}, {impl_->dir, kFsyncRankDir}});
+    fsync_together_labeled({{impl_->commits, kFsyncCommitsDir}});
   } catch (const StoreError& e) {
     ::unlink(catalog_tmp.c_str());
     throw on_disk_but(e);
