@@ -20,13 +20,15 @@ each distinct tree once. For every such tree it asserts:
      uninterrupted run's.
 
     powerloss.py --stormrun PATH --shim PATH --mpiexec PATH [--ranks 1,2] [--nsteps N]
-                 [--skip-fsync LABEL] [--expect-fail] [--real-cut N] [--count-fsyncs N]
+                 [--skip-fsync LABEL] [--expect-fail] [--real-cut N | --real-cut-every K]
+                 [--count-fsyncs N [--count-only]] [--window all|last-step]
                  [--max-states N] [--keep]
 
 --skip-fsync LABEL: run stormrun with that fsync left out (STORMRUN_TEST_SKIP_FSYNC);
 --expect-fail: exit 0 only when some cut breaks an assertion (stops at the first one);
 --real-cut N: also kill the job for real at operation N (STORMRUN_PL_CUT) and check the
-tree the shim's log of that job leaves; --count-fsyncs N: assert that one commit of a
+tree the shim's log of that job leaves; --real-cut-every K: the same at K, 2K, ... until
+the job ends first (a sweep for manual runs); --count-fsyncs N: assert that one commit of a
 one-rank run makes exactly N fsyncs (counted from the log, the commit's own rank dir);
 --count-only: only count; --max-states N: at most N trees per rank count (0: all);
 --window last-step: for --window-from-ranks ranks and more (default 2), only the cuts from
@@ -385,6 +387,12 @@ def run_matrix(args, ranks, ctx):
         ctx.require(rc == 0, f"{ranks} rank(s): the run under the shim exited {rc}\n"
                              f"{err[-2000:]}")
     records = read_log(job.log)
+    job.was_cut = os.path.exists(os.path.join(job.log, "cut"))
+    if args.real_cut is not None:
+        print(f"  {ranks} rank(s): " + (f"the power cut at operation {args.real_cut} killed the job"
+                                       if job.was_cut else
+                                       f"the job ended (exit {rc}) before operation "
+                                       f"{args.real_cut}"), flush=True)
     if args.count_fsyncs is not None and ranks == 1:
         n, text = count_fsyncs(records, args.count_fsyncs)
         print(f"  fsync count: {text}", flush=True)
@@ -428,6 +436,7 @@ def run_matrix(args, ranks, ctx):
           f"trees checked, {failed} failed, {time.monotonic() - t0:.1f} s", flush=True)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+    run_matrix.was_cut = job.was_cut
     return failed
 
 
@@ -441,6 +450,7 @@ def main():
     ap.add_argument("--skip-fsync")
     ap.add_argument("--expect-fail", action="store_true")
     ap.add_argument("--real-cut", type=int)
+    ap.add_argument("--real-cut-every", type=int)
     ap.add_argument("--count-fsyncs", type=int)
     ap.add_argument("--count-only", action="store_true",
                     help="with --count-fsyncs: count, and check no power cut")
@@ -456,7 +466,18 @@ def main():
     failed = 0
     try:
         for ranks in [int(r) for r in args.ranks.split(",")]:
-            failed += run_matrix(args, ranks, ctx)
+            if args.real_cut_every:
+                # A real power cut at operation K, 2K, ... until the job outruns it.
+                n = args.real_cut_every
+                while True:
+                    args.real_cut = n
+                    failed += run_matrix(args, ranks, ctx)
+                    if not run_matrix.was_cut:
+                        break
+                    n += args.real_cut_every
+                args.real_cut = None
+            else:
+                failed += run_matrix(args, ranks, ctx)
     except e2e.CaseFailed as e:
         print(f"FAIL: {e}", flush=True)
         return 1
