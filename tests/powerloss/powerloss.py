@@ -19,6 +19,10 @@ each distinct tree once. For every such tree it asserts:
   4. `stormrun verify` exits 0, and every dataset of the output is byte-identical to an
      uninterrupted run's.
 
+First, of the recorded run itself: the log with every operation applied names exactly the
+files and directories the run left (the shim missed no call that changes the tree), and
+every rank's commits are marked in it (the shim was loaded in every rank).
+
     powerloss.py --stormrun PATH --shim PATH --mpiexec PATH [--ranks 1,2] [--nsteps N]
                  [--skip-fsync LABEL] [--expect-fail] [--real-cut N | --real-cut-every K]
                  [--count-fsyncs N [--count-only]] [--window all|last-step]
@@ -158,10 +162,11 @@ class Replay:
         elif kind == "M":
             self.markers.append((seq, int(rec[2]), unesc(rec[3])))
 
-    def durable_listing(self):
+    def durable_listing(self, everything=False):
+        """Per directory, its durable entries (everything: every entry, durable or not)."""
         d = {k: dict(v) for k, v in self.listing.items()}
         for kind, args, needs, done in self.pending:
-            if needs - done:
+            if needs - done and not everything:
                 continue
             if kind == "add":
                 parent, name, k = args
@@ -178,9 +183,9 @@ class Replay:
                 d.setdefault(dp, {})[dname] = k
         return d
 
-    def entries(self):
+    def entries(self, everything=False):
         """[(relative path, "D" | ("F", shadow or None))], the durable tree below the root."""
-        d = self.durable_listing()
+        d = self.durable_listing(everything)
         out, seen = [], set()
 
         def walk(dk, rel):
@@ -388,6 +393,24 @@ def run_matrix(args, ranks, ctx):
                              f"{err[-2000:]}")
     records = read_log(job.log)
     job.was_cut = os.path.exists(os.path.join(job.log, "cut"))
+    if not job.was_cut:
+        # The shim saw every change: the log with every operation applied names exactly
+        # the files and directories the run left.
+        logged = {(p, "D" if w == "D" else "F")
+                  for p, w in Replay(records, 1 << 62).entries(everything=True)}
+        real = set()
+        for top, dirs, files in os.walk(job.root):
+            rel = os.path.relpath(top, job.root)
+            for n in dirs:
+                real.add((os.path.normpath(os.path.join(rel, n)), "D"))
+            for n in files:
+                real.add((os.path.normpath(os.path.join(rel, n)), "F"))
+        ctx.require(logged == real, f"{ranks} rank(s): the shim's log does not explain the tree:"
+                                    f" only in the log {sorted(logged - real)[:10]}, only on "
+                                    f"disk {sorted(real - logged)[:10]}")
+        dirs = {os.path.dirname(c) for c in returned_commits(Replay(records, 1 << 62).markers)}
+        ctx.require(len(dirs) == ranks, f"{ranks} rank(s): commits marked in {len(dirs)} rank "
+                                        f"dirs: the shim did not reach every rank")
     if args.real_cut is not None:
         print(f"  {ranks} rank(s): " + (f"the power cut at operation {args.real_cut} killed the job"
                                        if job.was_cut else
@@ -399,9 +422,10 @@ def run_matrix(args, ranks, ctx):
         ctx.check(n == args.count_fsyncs,
                   f"a commit makes {n} fsyncs, not {args.count_fsyncs}: a new or a removed fsync"
                   f" (update docs/checkpoint-format.md and this count)")
-        if args.count_only:
-            shutil.rmtree(work, ignore_errors=True)
-            return 0
+    if args.count_only:
+        shutil.rmtree(work, ignore_errors=True)
+        run_matrix.was_cut = job.was_cut
+        return 0
     cuts = [max(int(r[1]) for r in records if r[0] not in ("ROOT", "I", "E")) + 1] \
         if args.real_cut is not None else candidate_cuts(records)
     if args.window == "last-step" and ranks >= args.window_from_ranks and \

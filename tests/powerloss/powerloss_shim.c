@@ -24,7 +24,7 @@
  *   I <seq> F <ino> <shadow>           a file as recording began, content in LOG/shadow/<shadow>
  *   C <seq> <pid> <parent ino> <name> <ino> <D|F>   created (open O_CREAT that created, mkdir)
  *   L <seq> <pid> <parent ino> <name> <ino>         hard link
- *   U <seq> <pid> <parent ino> <name>               unlink, rmdir
+ *   U <seq> <pid> <parent ino> <name>               unlink, unlinkat, rmdir, remove
  *   R <seq> <pid> <src dir ino> <src name> <dst dir ino> <dst name> <ino>   rename
  *   S <seq> <pid> D <ino>              directory fsync
  *   S <seq> <pid> F <ino> <shadow>     file fsync/fdatasync, its content at that instant
@@ -622,6 +622,12 @@ static int do_unlink(int dirfd, const char* path, int flags) {
 int unlink(const char* p) { return do_unlink(AT_FDCWD, p, 0); }
 int rmdir(const char* p) { return do_unlink(AT_FDCWD, p, AT_REMOVEDIR); }
 int unlinkat(int d, const char* p, int f) { return do_unlink(d, p, f); }
+/* remove(3) (std::filesystem::remove, remove_all) calls the system call inside libc. */
+int remove(const char* p) {
+  struct stat st;
+  int dir = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+  return do_unlink(AT_FDCWD, p, dir ? AT_REMOVEDIR : 0);
+}
 
 static int do_rename(int sd, const char* sp, int dd, const char* dp, unsigned flags) {
   Entry s, d;
