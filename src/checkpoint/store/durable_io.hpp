@@ -52,6 +52,10 @@ inline constexpr const char* kFsyncManifest = "commit-manifest";       ///< mani
 inline constexpr const char* kFsyncSubdirs = "commit-subdirs";         ///< staging sub-dirs
 inline constexpr const char* kFsyncStaging = "commit-staging";         ///< the staging dir
 inline constexpr const char* kFsyncCommitsDir = "commit-commits-dir";  ///< commits/ (the rename)
+/// And outside a commit: a directory a store creates, fsynced into its parent (ROOT,
+/// rank dir, commits/), and the content of a LOCK (or output lock) before its link.
+inline constexpr const char* kFsyncStoreDirs = "store-dirs";
+inline constexpr const char* kFsyncLockFile = "lock-file";
 /// Every label above, in commit order.
 const std::vector<std::string>& fsync_labels();
 

@@ -89,10 +89,19 @@ std::string plural(std::size_t n, const std::string& word) {
 
 }  // namespace
 
+// Whole (tmp file + rename), never fsynced: the catalog is an index that the next open
+// rebuilds from the manifests when a power cut lost it (docs/checkpoint-format.md).
 void RankStore::Impl::write_catalog(const FaultPlan* fault) {
-  replace_file_durable_steps(catalog, catalog_text(rows, rank), [fault](ReplaceStep step) {
-    if (fault) fault->after(catalog_step(step));
-  });
+  const fs::path tmp = write_tmp_beside(catalog, catalog_text(rows, rank));
+  if (fault) fault->after(catalog_step(ReplaceStep::TmpWritten));
+  try {
+    rename_checked(tmp, catalog);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (fault) fault->after(catalog_step(ReplaceStep::Renamed));
+  if (fault) fault->after(catalog_step(ReplaceStep::DirSynced));
 }
 
 void RankStore::Impl::reconcile() {
