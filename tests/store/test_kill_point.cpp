@@ -53,7 +53,7 @@ TEST_CASE("unset, no point is armed, and a malformed value ends the process with
 
 // The test-only fsync skips of the power-loss matrix (store/durable_io.hpp): read once per
 // process too.
-TEST_CASE("STORMRUN_TEST_SKIP_FSYNC skips only the labels it names; an unknown one exits 2") {
+TEST_CASE("STORMRUN_TEST_SKIP_FSYNC skips only the labels it names, and an unknown one exits 2") {
   using stormrun::store_detail::fsync_labels;
   using stormrun::store_detail::fsync_skipped;
   CHECK(run_in_child([] {
