@@ -93,11 +93,11 @@ typedef int (*sfr_fn)(int, off64_t, off64_t, unsigned);
 typedef int (*access_fn)(const char*, int);
 typedef int (*faccessat_fn)(int, const char*, int, int);
 
-#define REAL(name, type)                                         \
-  static type real_##name##_p;                                   \
-  static type real_##name(void) {                                \
+#define REAL(name, type)                                                   \
+  static type real_##name##_p;                                             \
+  static type real_##name(void) {                                          \
     if (!real_##name##_p) real_##name##_p = (type)dlsym(RTLD_NEXT, #name); \
-    return real_##name##_p;                                      \
+    return real_##name##_p;                                                \
   }
 REAL(open, open_fn)
 REAL(open64, open_fn)
@@ -300,7 +300,8 @@ static void begin(void) {
     close(fd);
     flock(g_lock_fd, LOCK_UN);
     kill(getpid(), SIGKILL);
-    for (;;) pause();
+    for (;;)
+      pause();
   }
 }
 
@@ -357,7 +358,8 @@ static int resolve(int dirfd, const char* path, Entry* e) {
     snprintf(joined, sizeof joined, "%s/%s", base, path);
   }
   size_t len = strlen(joined);
-  while (len > 1 && joined[len - 1] == '/') joined[--len] = '\0';
+  while (len > 1 && joined[len - 1] == '/')
+    joined[--len] = '\0';
   char* slash = strrchr(joined, '/');
   if (!slash) return 0;
   const char* name = slash + 1;
@@ -388,21 +390,23 @@ static void log_write(int fd, const char* op) {
   emit("W %lld %d %s %llu", g_seq, getpid(), op, (unsigned long long)st.st_ino);
 }
 
-#define WRITE_OP(call, fd, op)            \
-  do {                                    \
-    if (!fd_under_root(fd)) return call;  \
-    begin();                              \
-    t_inside = 1;                         \
-    __typeof__(call) r_ = call;           \
-    int e_ = errno;                       \
-    log_write(fd, op);                    \
-    t_inside = 0;                         \
-    end();                                \
-    errno = e_;                           \
-    return r_;                            \
+#define WRITE_OP(call, fd, op)           \
+  do {                                   \
+    if (!fd_under_root(fd)) return call; \
+    begin();                             \
+    t_inside = 1;                        \
+    __typeof__(call) r_ = call;          \
+    int e_ = errno;                      \
+    log_write(fd, op);                   \
+    t_inside = 0;                        \
+    end();                               \
+    errno = e_;                          \
+    return r_;                           \
   } while (0)
 
-ssize_t write(int fd, const void* b, size_t n) { WRITE_OP(real_write()(fd, b, n), fd, "write"); }
+ssize_t write(int fd, const void* b, size_t n) {
+  WRITE_OP(real_write()(fd, b, n), fd, "write");
+}
 ssize_t pwrite(int fd, const void* b, size_t n, off_t o) {
   WRITE_OP(real_pwrite()(fd, b, n, o), fd, "pwrite");
 }
@@ -418,8 +422,12 @@ ssize_t pwritev(int fd, const struct iovec* v, int c, off_t o) {
 ssize_t pwritev64(int fd, const struct iovec* v, int c, off_t o) {
   WRITE_OP(real_pwritev64()(fd, v, c, o), fd, "pwritev");
 }
-int ftruncate(int fd, off_t len) { WRITE_OP(real_ftruncate()(fd, len), fd, "ftruncate"); }
-int ftruncate64(int fd, off_t len) { WRITE_OP(real_ftruncate64()(fd, len), fd, "ftruncate"); }
+int ftruncate(int fd, off_t len) {
+  WRITE_OP(real_ftruncate()(fd, len), fd, "ftruncate");
+}
+int ftruncate64(int fd, off_t len) {
+  WRITE_OP(real_ftruncate64()(fd, len), fd, "ftruncate");
+}
 int sync_file_range(int fd, off64_t o, off64_t n, unsigned f) {
   WRITE_OP(real_sync_file_range()(fd, o, n, f), fd, "sync_file_range");
 }
@@ -450,8 +458,12 @@ static int do_fsync(int fd, int_fd_fn real) {
   return r;
 }
 
-int fsync(int fd) { return do_fsync(fd, real_fsync()); }
-int fdatasync(int fd) { return do_fsync(fd, real_fdatasync()); }
+int fsync(int fd) {
+  return do_fsync(fd, real_fsync());
+}
+int fdatasync(int fd) {
+  return do_fsync(fd, real_fdatasync());
+}
 
 static void sync_everything(void) {
   struct stat st;
@@ -580,8 +592,12 @@ static FILE* do_fopen(const char* p, const char* mode, fopen_fn real) {
   errno = err;
   return f;
 }
-FILE* fopen(const char* p, const char* m) { return do_fopen(p, m, real_fopen()); }
-FILE* fopen64(const char* p, const char* m) { return do_fopen(p, m, real_fopen64()); }
+FILE* fopen(const char* p, const char* m) {
+  return do_fopen(p, m, real_fopen());
+}
+FILE* fopen64(const char* p, const char* m) {
+  return do_fopen(p, m, real_fopen64());
+}
 
 static int do_mkdir(int dirfd, const char* path, mode_t mode) {
   Entry e;
@@ -600,8 +616,12 @@ static int do_mkdir(int dirfd, const char* path, mode_t mode) {
   errno = err;
   return r;
 }
-int mkdir(const char* p, mode_t m) { return do_mkdir(AT_FDCWD, p, m); }
-int mkdirat(int d, const char* p, mode_t m) { return do_mkdir(d, p, m); }
+int mkdir(const char* p, mode_t m) {
+  return do_mkdir(AT_FDCWD, p, m);
+}
+int mkdirat(int d, const char* p, mode_t m) {
+  return do_mkdir(d, p, m);
+}
 
 static int do_unlink(int dirfd, const char* path, int flags) {
   Entry e;
@@ -619,9 +639,15 @@ static int do_unlink(int dirfd, const char* path, int flags) {
   errno = err;
   return r;
 }
-int unlink(const char* p) { return do_unlink(AT_FDCWD, p, 0); }
-int rmdir(const char* p) { return do_unlink(AT_FDCWD, p, AT_REMOVEDIR); }
-int unlinkat(int d, const char* p, int f) { return do_unlink(d, p, f); }
+int unlink(const char* p) {
+  return do_unlink(AT_FDCWD, p, 0);
+}
+int rmdir(const char* p) {
+  return do_unlink(AT_FDCWD, p, AT_REMOVEDIR);
+}
+int unlinkat(int d, const char* p, int f) {
+  return do_unlink(d, p, f);
+}
 /* remove(3) (std::filesystem::remove, remove_all) calls the system call inside libc. */
 int remove(const char* p) {
   struct stat st;
@@ -658,8 +684,12 @@ static int do_rename(int sd, const char* sp, int dd, const char* dp, unsigned fl
   errno = err;
   return r;
 }
-int rename(const char* a, const char* b) { return do_rename(AT_FDCWD, a, AT_FDCWD, b, 0); }
-int renameat(int ad, const char* a, int bd, const char* b) { return do_rename(ad, a, bd, b, 0); }
+int rename(const char* a, const char* b) {
+  return do_rename(AT_FDCWD, a, AT_FDCWD, b, 0);
+}
+int renameat(int ad, const char* a, int bd, const char* b) {
+  return do_rename(ad, a, bd, b, 0);
+}
 int renameat2(int ad, const char* a, int bd, const char* b, unsigned f) {
   return do_rename(ad, a, bd, b, f);
 }
@@ -683,8 +713,12 @@ static int do_link(int sd, const char* sp, int dd, const char* dp, int flags) {
   errno = err;
   return r;
 }
-int link(const char* a, const char* b) { return do_link(AT_FDCWD, a, AT_FDCWD, b, 0); }
-int linkat(int ad, const char* a, int bd, const char* b, int f) { return do_link(ad, a, bd, b, f); }
+int link(const char* a, const char* b) {
+  return do_link(AT_FDCWD, a, AT_FDCWD, b, 0);
+}
+int linkat(int ad, const char* a, int bd, const char* b, int f) {
+  return do_link(ad, a, bd, b, f);
+}
 
 /* Test markers: the store says where it is (only when STORMRUN_TEST_POWERLOSS_MARKS is set). */
 static int marker(const char* path) {
