@@ -401,6 +401,14 @@ def count_fsyncs(records, root):
 
 def run_matrix(args, ranks, ctx):
     work = tempfile.mkdtemp(prefix=f"stormrun-powerloss-{ranks}r-")
+    try:
+        return matrix_in(args, ranks, ctx, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def matrix_in(args, ranks, ctx, work):
     job = Job(args, ranks, work)
     t0 = time.monotonic()
     # The reference: uninterrupted, no shim.
@@ -450,7 +458,6 @@ def run_matrix(args, ranks, ctx):
                   f"a commit makes {n} fsyncs, not {args.count_fsyncs}: a new or a removed fsync"
                   f" (update docs/checkpoint-format.md and this count)")
     if args.count_only:
-        shutil.rmtree(work, ignore_errors=True)
         run_matrix.was_cut = job.was_cut
         return 0
     cuts = [max(int(r[1]) for r in records if r[0] not in ("ROOT", "I", "E")) + 1] \
@@ -485,8 +492,6 @@ def run_matrix(args, ranks, ctx):
                 break
     print(f"  {ranks} rank(s): {len(records)} log records, {len(cuts)} cuts, {states} distinct "
           f"trees checked, {failed} failed, {time.monotonic() - t0:.1f} s", flush=True)
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
     run_matrix.was_cut = job.was_cut
     return failed
 
