@@ -175,15 +175,16 @@ class RankStore {
   /// Re-reads the catalog from disk (with the repairs above).
   void refresh();
 
-  /// New staging dir ".tmp_<commit_id>" for a commit at `write_count`; commit ids are
+  /// New staging dir "commits/.tmp_<commit_id>" for a commit at `write_count`; commit ids are
   /// "commit_<8-digit write_count>_<12 random hex>".
   StagedCommit stage(std::int64_t write_count);
   /// Seals `staged`: fills manifest.commit_id/files/saved_at/format_version (StoreError when
   /// manifest.write_count or manifest.rank disagree with the staged commit / this store), writes
-  /// manifest.json, fsyncs it and the staging dir, renames into commits/, fsyncs commits/;
-  /// only then applies `retention` (old commits renamed out of commits/), and rewrites
-  /// catalog.json (tmp + fsync + rename + fsync dir) with the new row added and the old
-  /// ones dropped in one replace; the old dirs are removed by a background thread. On a
+  /// manifest.json, fsyncs it and the staging dir, renames it to commits/<id>, fsyncs
+  /// commits/ (the commit is durable); only then applies `retention` (old commits renamed
+  /// to .tmp_delete_* in the rank dir), and replaces catalog.json (tmp + rename, no fsync: it is an
+  /// index that reconcile rebuilds) with the new row added and the old ones dropped in one
+  /// rename; the old dirs are removed by a background thread. On a
   /// failure before the rename, nothing visible changes and the staging dir is removed.
   /// Returns the new row.
   CatalogRow commit(StagedCommit staged, Manifest manifest, const RetentionPolicy& retention);

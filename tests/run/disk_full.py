@@ -242,7 +242,9 @@ def case_commit(ctx, mounts, ref, times):
     after = rank_rows(ctx, store)
     ctx.check(after["rank_000001"][-1][1] == before["rank_000001"][-1][1],
               f"commit: rank 1's newest commit claims other steps: {before} -> {after}")
-    left = [n for n in os.listdir(rank1) if n.startswith(".tmp_")]
+    # Staging dirs lie in commits/ (docs/checkpoint-format.md), older ones in the rank dir.
+    left = [os.path.join(d, n) for d in (rank1, os.path.join(rank1, "commits"))
+            for n in os.listdir(d) if n.startswith(".tmp_")]
     ctx.check(not left, f"commit: the failed commit left {left} in {rank1}")
     e2e.verify(ctx, store, "commit: after the failed run (previous commit intact)")
     Mounts.resize(rank1, 4096)

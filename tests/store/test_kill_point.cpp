@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "checkpoint/store/durable_io.hpp"
 #include "store_test_util.hpp"
 #include "stormrun/test_kill.hpp"
 
@@ -48,4 +49,28 @@ TEST_CASE("unset, no point is armed, and a malformed value ends the process with
   for (const char* spec : {"commit-nowhere:0:1", "commit-renamed:0", "commit-renamed:x:1",
                            "commit-renamed:0:0", "commit-renamed:0:-1"})
     CHECK_MESSAGE(arrive(spec, "commit-renamed", 1) == 2, spec);
+}
+
+// The test-only fsync skips of the power-loss matrix (store/durable_io.hpp): read once per
+// process too.
+TEST_CASE("STORMRUN_TEST_SKIP_FSYNC skips only the labels it names, and an unknown one exits 2") {
+  using stormrun::store_detail::fsync_labels;
+  using stormrun::store_detail::fsync_skipped;
+  CHECK(run_in_child([] {
+          ::unsetenv("STORMRUN_TEST_SKIP_FSYNC");
+          for (const auto& label : fsync_labels())
+            if (fsync_skipped(label.c_str())) std::_Exit(9);
+        }) == 0);
+  CHECK(run_in_child([] {
+          ::setenv("STORMRUN_TEST_SKIP_FSYNC", "commit-manifest,lock-file", 1);
+          if (!fsync_skipped("commit-manifest") || !fsync_skipped("lock-file")) std::_Exit(9);
+          if (fsync_skipped("commit-file") || fsync_skipped(nullptr)) std::_Exit(10);
+        }) == 0);
+  for (const char* spec : {"commit-nothing", "commit-file,", "commit-file,,lock-file"}) {
+    CHECK_MESSAGE(run_in_child([spec] {
+                    ::setenv("STORMRUN_TEST_SKIP_FSYNC", spec, 1);
+                    (void)fsync_skipped("commit-file");
+                  }) == 2,
+                  spec);
+  }
 }

@@ -236,7 +236,8 @@ TEST_CASE("a staging dir being filled is kept however the store root is spelled"
     StagedCommit live = relative.stage(1);
     Warnings w;
     RankStore absolute(tmp.path() / "ckpt", 0, w.sink());
-    CHECK(fs::is_directory(tmp.path() / "ckpt" / "rank_000000" / live.dir().filename()));
+    CHECK(
+        fs::is_directory(tmp.path() / "ckpt" / "rank_000000" / "commits" / live.dir().filename()));
     CHECK(w.messages.empty());
   }
   fs::current_path(old_cwd);

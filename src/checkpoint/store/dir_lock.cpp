@@ -1,6 +1,7 @@
 // DirLock: ROOT/LOCK (or an output's lock file), created atomically with its holder's
 // identity (link(2) of a complete tmp file), shared by the ranks of one job, recovered when
 // its holder is provably gone.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -215,7 +216,16 @@ DirLock DirLock::acquire_at(const fs::path& lock,
   // link(2) it to the lock's name, which fails with EEXIST when it exists (also on NFS).
   const fs::path tmp =
       dir / ("." + name + "." + me.host + "." + std::to_string(me.pid) + "." + me.token);
-  write_file_durable(tmp, std::as_bytes(std::span(content.data(), content.size())));
+  // Its content must be durable before its name can be (a power cut must never leave a
+  // LOCK that cannot be read: that is an error, not a stale lock). Its name need not be:
+  // a LOCK lost in a power cut held nothing any more, one that survives is recovered as
+  // stale (no fsync of the directory, after the link nor after the release).
+  {
+    Fd fd = open_checked(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    write_all(fd.get(), std::as_bytes(std::span(content.data(), content.size())), tmp);
+    if (!fsync_skipped(kFsyncLockFile)) fsync_checked(fd.get(), tmp);
+    fd.close(tmp);
+  }
   struct TmpRemover {
     const fs::path& path;
     ~TmpRemover() { ::unlink(path.c_str()); }
@@ -223,7 +233,6 @@ DirLock DirLock::acquire_at(const fs::path& lock,
 
   for (int attempt = 0; attempt < 16; ++attempt) {
     if (::link(tmp.c_str(), lock.c_str()) == 0) {
-      fsync_dir(dir);
       DirLock held;
       held.path_ = lock;
       held.owner_ = true;
@@ -313,7 +322,6 @@ void DirLock::release() {
   if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
     throw_errno("cannot remove lock file", path_, errno);
   }
-  fsync_dir(path_.parent_path());
 }
 
 }  // namespace stormrun

@@ -52,13 +52,15 @@ std::string hex64(std::uint64_t value) {
 }
 
 std::string write_sync_hashed(int fd, std::span<const std::byte> bytes, const fs::path& path,
-                              const std::function<void()>& after_write) {
+                              const std::function<void()>& after_write, const char* label) {
   const std::span<const std::byte> parts[] = {bytes};
-  return write_sync_hashed(fd, parts, path, after_write);
+  return write_sync_hashed(fd, parts, path, after_write, label);
 }
 
 std::string write_sync_hashed(int fd, std::span<const std::span<const std::byte>> parts,
-                              const fs::path& path, const std::function<void()>& after_write) {
+                              const fs::path& path, const std::function<void()>& after_write,
+                              const char* label) {
+  const bool skip = fsync_skipped(label);
   std::size_t total = 0;
   for (const auto part : parts) {
     write_all(fd, part, path);  // large writes, exactly as a plain write of the bytes
@@ -68,7 +70,7 @@ std::string write_sync_hashed(int fd, std::span<const std::span<const std::byte>
   // The fsync waits on the disk and the hash works on the CPU, so they run side by side:
   // hashing costs nothing as long as the disk is slower than XXH3 (always, in practice).
   std::future<int> synced;
-  if (total >= kOverlapMin) {
+  if (total >= kOverlapMin && !skip) {
     try {
       synced = std::async(std::launch::async, [fd] { return ::fsync(fd) == 0 ? 0 : errno; });
     } catch (const std::system_error&) {
@@ -86,7 +88,7 @@ std::string write_sync_hashed(int fd, std::span<const std::span<const std::byte>
       XXH3_64bits_update(state.get(), part.data(), part.size());
     digest = XXH3_64bits_digest(state.get());
   }
-  const int err = synced.valid() ? synced.get() : (::fsync(fd) == 0 ? 0 : errno);
+  const int err = synced.valid() ? synced.get() : (skip || ::fsync(fd) == 0 ? 0 : errno);
   if (err != 0) throw_errno("cannot fsync", path, err);
   return hex64(digest);
 }
@@ -114,6 +116,18 @@ std::string hash_fd(int fd, const fs::path& path, std::uint64_t& bytes_read) {
 }
 
 void fsync_together(const std::vector<fs::path>& paths) {
+  std::vector<LabeledPath> labeled;
+  labeled.reserve(paths.size());
+  for (const auto& p : paths)
+    labeled.push_back({p, nullptr});
+  fsync_together_labeled(labeled);
+}
+
+void fsync_together_labeled(const std::vector<LabeledPath>& labeled) {
+  std::vector<fs::path> paths;
+  for (const auto& l : labeled) {
+    if (!fsync_skipped(l.label)) paths.push_back(l.path);
+  }
   std::vector<Fd> fds;
   fds.reserve(paths.size());
   for (const auto& p : paths)

@@ -19,13 +19,14 @@ std::string hex64(std::uint64_t value);
 /// Writes all of `bytes` to `fd`, calls `after_write`, then makes the file durable (fsync)
 /// while hashing the bytes on this thread; returns their XXH3-64 (hex). One write pass and
 /// one fsync, as a plain durable write, with the hash hidden behind the fsync.
+/// `label` names the fsync for the test-only STORMRUN_TEST_SKIP_FSYNC (fsync_skipped).
 std::string write_sync_hashed(int fd, std::span<const std::byte> bytes,
                               const std::filesystem::path& path,
-                              const std::function<void()>& after_write);
+                              const std::function<void()>& after_write, const char* label);
 /// The same for the concatenation of `parts`, written one after the other (no joined copy).
 std::string write_sync_hashed(int fd, std::span<const std::span<const std::byte>> parts,
                               const std::filesystem::path& path,
-                              const std::function<void()>& after_write);
+                              const std::function<void()>& after_write, const char* label);
 
 /// XXH3-64 (hex) of everything readable from `fd`, streamed in large chunks; `bytes_read`
 /// receives how many bytes it saw.
@@ -35,6 +36,39 @@ std::string hash_fd(int fd, const std::filesystem::path& path, std::uint64_t& by
 /// system then commits them together (one journal commit instead of one each). StoreError
 /// naming the first path that failed.
 void fsync_together(const std::vector<std::filesystem::path>& paths);
+
+/// A path to fsync and the label of that fsync (see fsync_skipped).
+struct LabeledPath {
+  std::filesystem::path path;
+  const char* label;
+};
+/// fsync_together, each fsync under its own label.
+void fsync_together_labeled(const std::vector<LabeledPath>& paths);
+
+/// The labels of the fsyncs of a commit (docs/checkpoint-format.md, "Commit order"), each
+/// one needed for durability (tests/powerloss proves it for each):
+inline constexpr const char* kFsyncCommitFile = "commit-file";         ///< each staged file
+inline constexpr const char* kFsyncManifest = "commit-manifest";       ///< manifest.json
+inline constexpr const char* kFsyncSubdirs = "commit-subdirs";         ///< staging sub-dirs
+inline constexpr const char* kFsyncStaging = "commit-staging";         ///< the staging dir
+inline constexpr const char* kFsyncCommitsDir = "commit-commits-dir";  ///< commits/ (the rename)
+/// And outside a commit: a directory a store creates, fsynced into its parent (ROOT,
+/// rank dir, commits/), and the content of a LOCK (or output lock) before its link.
+inline constexpr const char* kFsyncStoreDirs = "store-dirs";
+inline constexpr const char* kFsyncLockFile = "lock-file";
+/// Every label above, in commit order.
+const std::vector<std::string>& fsync_labels();
+
+/// Test-only (tests/powerloss): true when STORMRUN_TEST_SKIP_FSYNC (read once) names
+/// `label` (comma-separated list): that fsync is then left out, to prove that the
+/// power-loss matrix fails without it. A label that names no fsync ends the process with
+/// exit 2 and a message. Unset (always, outside tests): false.
+bool fsync_skipped(const char* label);
+
+/// Test-only (tests/powerloss): when STORMRUN_TEST_POWERLOSS_MARKS is set, tells the
+/// power-loss shim where the store is (an access(2) of a path the shim recognises and
+/// records in its log); no effect otherwise.
+void powerloss_mark(const std::string& text);
 
 enum class ReplaceStep { TmpWritten, Renamed, DirSynced };
 

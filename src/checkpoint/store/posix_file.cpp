@@ -11,6 +11,7 @@
 #include <random>
 #include <system_error>
 
+#include "store/durable_io.hpp"
 #include "stormrun/store.hpp"
 #include "stormrun/value.hpp"
 
@@ -126,7 +127,9 @@ bool create_directories_durable(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     throw_errno("cannot create directory", dir, errno);
   }
-  fsync_dir(parent.empty() ? fs::path(".") : parent);
+  if (!store_detail::fsync_skipped(store_detail::kFsyncStoreDirs)) {
+    fsync_dir(parent.empty() ? fs::path(".") : parent);
+  }
   return true;
 }
 

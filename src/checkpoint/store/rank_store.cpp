@@ -89,10 +89,19 @@ std::string plural(std::size_t n, const std::string& word) {
 
 }  // namespace
 
+// Whole (tmp file + rename), never fsynced: the catalog is an index that the next open
+// rebuilds from the manifests when a power cut lost it (docs/checkpoint-format.md).
 void RankStore::Impl::write_catalog(const FaultPlan* fault) {
-  replace_file_durable_steps(catalog, catalog_text(rows, rank), [fault](ReplaceStep step) {
-    if (fault) fault->after(catalog_step(step));
-  });
+  const fs::path tmp = write_tmp_beside(catalog, catalog_text(rows, rank));
+  if (fault) fault->after(catalog_step(ReplaceStep::TmpWritten));
+  try {
+    rename_checked(tmp, catalog);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (fault) fault->after(catalog_step(ReplaceStep::Renamed));
+  if (fault) fault->after(catalog_step(ReplaceStep::DirSynced));
 }
 
 void RankStore::Impl::reconcile() {
@@ -100,20 +109,26 @@ void RankStore::Impl::reconcile() {
   test_kill_point("store-dirs-created");
 
   // Staging and deletion leftovers of an interrupted commit: never valid, so removed.
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(".tmp_", 0) != 0 || registry->contains(entry.path().string())) continue;
-    const std::string err = remove_all_quietly(entry.path());
-    if (err.empty()) {
-      warning("removed stale " + entry.path().string() + " (left by an interrupted commit)");
-    } else {
-      warning("could not remove stale " + entry.path().string() + ": " + err);
+  // Staging dirs lie in commits/ (a commit's rename then stays inside one directory); the
+  // rank dir holds commits being deleted, catalog tmp files, and the staging dirs of older
+  // stormrun versions.
+  for (const fs::path& where : {dir, commits}) {
+    for (const auto& entry : fs::directory_iterator(where)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(".tmp_", 0) != 0 || registry->contains(entry.path().string())) continue;
+      const std::string err = remove_all_quietly(entry.path());
+      if (err.empty()) {
+        warning("removed stale " + entry.path().string() + " (left by an interrupted commit)");
+      } else {
+        warning("could not remove stale " + entry.path().string() + ": " + err);
+      }
     }
   }
 
   std::map<std::string, fs::path> on_disk;
   for (const auto& entry : fs::directory_iterator(commits)) {
     const std::string name = entry.path().filename().string();
+    if (name.rfind(".tmp_", 0) == 0) continue;  // being staged or deleted by this process
     if (!entry.is_symlink() && entry.is_directory() && is_commit_id(name)) {
       on_disk.emplace(name, entry.path());
     } else {
@@ -317,12 +332,15 @@ StagedCommit RankStore::stage(std::int64_t write_count) {
     throw StoreError("cannot stage a commit with negative write_count " +
                      std::to_string(write_count));
   }
+  powerloss_mark("commit-staged" + impl_->dir.string());
   char number[32];
   std::snprintf(number, sizeof number, "%08lld", static_cast<long long>(write_count));
   auto s = std::make_unique<StagedCommit::Impl>();
   s->rank_dir = impl_->dir;
   s->commit_id = std::string("commit_") + number + "_" + random_hex(12);
-  s->dir = impl_->dir / (".tmp_" + s->commit_id);
+  // In commits/ itself: the rename that publishes the commit stays inside one directory, so
+  // one fsync (of commits/) makes it durable.
+  s->dir = impl_->commits / (".tmp_" + s->commit_id);
   s->write_count = write_count;
   s->fault = FaultPlan::from_env();
   impl_->registry->add(s->dir.string());
@@ -379,10 +397,11 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   fault.after(CommitStep::ManifestWritten);
   // The manifest and every directory entry of the commit (files, sub-dirs, manifest) must
   // be durable before the rename publishes it. fsynced side by side: one journal commit.
-  std::vector<fs::path> to_sync{manifest_path};
-  to_sync.insert(to_sync.end(), s->subdirs.rbegin(), s->subdirs.rend());
-  to_sync.push_back(s->dir);
-  fsync_together(to_sync);
+  std::vector<LabeledPath> to_sync{{manifest_path, kFsyncManifest}};
+  for (auto it = s->subdirs.rbegin(); it != s->subdirs.rend(); ++it)
+    to_sync.push_back({*it, kFsyncSubdirs});
+  to_sync.push_back({s->dir, kFsyncStaging});
+  fsync_together_labeled(to_sync);
   fault.after(CommitStep::StagingSynced);
 
   const fs::path target = impl_->commits / s->commit_id;
@@ -402,8 +421,10 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
     return StoreError("commit " + target.string() + " is on disk, but " + e.what() +
                       "; the next open of " + impl_->dir.string() + " re-adds it");
   };
-  // The next catalog: the new row in, the rows retention drops out. Its tmp file is
-  // fsynced together with commits/ (one journal commit for both).
+  // The next catalog: the new row in, the rows retention drops out. It is an index that
+  // reconcile rebuilds from the manifests (a commit it lacks is re-added, a row whose commit
+  // is gone is dropped), so it is never fsynced: written here (a disk too full for it
+  // withdraws the commit, below), renamed into place after retention.
   const std::vector<std::string> victims = impl_->retention_victims(row, retention);
   const auto catalog_without = [&](const std::vector<std::string>& ids) {
     std::vector<CatalogRow> next = impl_->rows;
@@ -414,9 +435,7 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   fs::path catalog_tmp;
   try {
     catalog_tmp = write_tmp_beside(impl_->catalog, catalog_without(victims));
-    fsync_together({impl_->commits, catalog_tmp});
   } catch (const StoreError& e) {
-    if (!catalog_tmp.empty()) ::unlink(catalog_tmp.c_str());
     // Nothing is lost yet (no retention has run): the commit is withdrawn, renamed back
     // into its staging dir (removed with it), so that a failed commit (a disk that fills
     // just after the rename) leaves the rank dir exactly as before: its catalog lists the
@@ -425,17 +444,20 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
     std::erase_if(impl_->rows, [&](const CatalogRow& r) { return r.commit_id == row.commit_id; });
     if (::rename(target.c_str(), s->dir.c_str()) == 0) {
       s->sealed = false;
-      try {
-        fsync_dir(impl_->commits);
-      } catch (const StoreError&) {
-        // the rename back is done; its durability only matters for a crash right now
-      }
       throw StoreError("cannot commit " + target.string() + ": " + e.what() +
                        "; the commit was withdrawn and " + impl_->dir.string() +
                        " is as before it");
     }
     impl_->rows.push_back(row);
     sort_rows(impl_->rows);
+    throw on_disk_but(e);
+  }
+  // The rename (inside commits/) is durable once commits/ is: from here the commit survives
+  // a power loss.
+  try {
+    fsync_together_labeled({{impl_->commits, kFsyncCommitsDir}});
+  } catch (const StoreError& e) {
+    ::unlink(catalog_tmp.c_str());
     throw on_disk_but(e);
   }
   fault.after(CommitStep::CommitsDirSynced);
@@ -445,19 +467,27 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   Impl::Moved moved = impl_->move_away(victims, Impl::OnError::Warn);
   fault.after(CommitStep::RetentionRenamed);
   impl_->drop_rows(moved.ids);
+  // Retention's renames and the catalog's need no fsync: lost in a power cut, the old
+  // commit is back (the next commit drops it again) and the old catalog is reconciled.
   try {
     if (moved.ids.size() != victims.size()) {  // some stayed: list them after all
       ::unlink(catalog_tmp.c_str());
       catalog_tmp = write_tmp_beside(impl_->catalog, catalog_without(moved.ids));
-      fsync_together({catalog_tmp});
     }
     fault.after(CommitStep::CatalogTmpWritten);
-    publish_tmp(catalog_tmp, impl_->catalog,
-                [&fault](ReplaceStep step) { fault.after(catalog_step(step)); });
+    try {
+      rename_checked(catalog_tmp, impl_->catalog);
+    } catch (...) {
+      ::unlink(catalog_tmp.c_str());
+      throw;
+    }
+    fault.after(CommitStep::CatalogRenamed);
+    fault.after(CommitStep::CatalogDirSynced);  // nothing to sync: the catalog is an index
   } catch (const StoreError& e) {
     impl_->reap(std::move(moved.dirs), Impl::Removal::Background);
     throw on_disk_but(e);
   }
+  powerloss_mark("commit-returned" + target.string());
   impl_->reap(std::move(moved.dirs), Impl::Removal::Background);
   fault.after(CommitStep::RetentionDone);
   return row;

@@ -106,8 +106,8 @@ std::string StagedCommit::put_parts(std::string_view relpath,
   record.bytes = 0;
   for (const auto part : parts)
     record.bytes += part.size();
-  record.xxh3 =
-      write_sync_hashed(fd.get(), parts, path, [&s] { s.fault.after(CommitStep::FilesWritten); });
+  record.xxh3 = write_sync_hashed(
+      fd.get(), parts, path, [&s] { s.fault.after(CommitStep::FilesWritten); }, kFsyncCommitFile);
   fd.close(path);
   s.fault.after(CommitStep::FilesSynced);
   s.files.emplace(rel, std::move(record));

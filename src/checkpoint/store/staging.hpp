@@ -35,7 +35,8 @@ namespace stormrun {
 
 struct StagedCommit::Impl {
   std::filesystem::path rank_dir;
-  std::filesystem::path dir;  ///< rank_dir / ".tmp_<commit_id>"
+  std::filesystem::path dir;  ///< rank_dir / "commits" / ".tmp_<commit_id>" (older writers:
+                              ///< rank_dir / ".tmp_<commit_id>")
   std::string commit_id;
   std::int64_t write_count = 0;
   std::map<std::string, FileRecord> files;

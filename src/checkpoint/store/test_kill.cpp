@@ -3,6 +3,7 @@
 // runtime library. The environment is read once; unset, a point costs one static load.
 #include "stormrun/test_kill.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -95,3 +96,64 @@ void test_kill_point(std::string_view point) {
 }
 
 }  // namespace stormrun
+
+// ---- test-only hooks of the power-loss matrix (tests/powerloss) -------------------------
+#include <unistd.h>
+
+#include "store/durable_io.hpp"
+
+namespace stormrun::store_detail {
+
+const std::vector<std::string>& fsync_labels() {
+  static const std::vector<std::string> labels{kFsyncCommitFile, kFsyncManifest,   kFsyncSubdirs,
+                                               kFsyncStaging,    kFsyncCommitsDir, kFsyncStoreDirs,
+                                               kFsyncLockFile};
+  return labels;
+}
+
+namespace {
+
+std::vector<std::string> parse_skips(const char* value) {
+  std::vector<std::string> skips;
+  if (value == nullptr || *value == '\0') return skips;
+  const std::string text = value;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string label = text.substr(start, comma - start);
+    const auto& known = fsync_labels();
+    if (std::find(known.begin(), known.end(), label) == known.end()) {
+      std::string names;
+      for (const auto& k : known)
+        names += (names.empty() ? "" : ", ") + k;
+      std::fprintf(stderr,
+                   "stormrun: error: STORMRUN_TEST_SKIP_FSYNC='%s': no fsync '%s'; the labels: "
+                   "%s\n",
+                   text.c_str(), label.c_str(), names.c_str());
+      std::fflush(stderr);
+      std::_Exit(2);
+    }
+    skips.push_back(label);
+    start = comma + 1;
+  }
+  return skips;
+}
+
+}  // namespace
+
+bool fsync_skipped(const char* label) {
+  static const std::vector<std::string> skips =
+      parse_skips(std::getenv("STORMRUN_TEST_SKIP_FSYNC"));
+  if (skips.empty() || label == nullptr) return false;
+  return std::find(skips.begin(), skips.end(), label) != skips.end();
+}
+
+void powerloss_mark(const std::string& text) {
+  static const bool on = std::getenv("STORMRUN_TEST_POWERLOSS_MARKS") != nullptr;
+  if (!on) return;
+  // The shim (tests/powerloss/powerloss_shim.c) records this access in its log; nothing
+  // exists at that path.
+  (void)::access(("/.stormrun-powerloss-mark/" + text).c_str(), F_OK);
+}
+
+}  // namespace stormrun::store_detail
