@@ -3,6 +3,7 @@
 // and StateBinding handles keep a stable pointer to it when the Checkpoint is moved.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <map>
@@ -114,6 +115,8 @@ class CheckpointCore {
   struct InFlight;
   std::shared_ptr<InFlight>
       inflight_;  // shared_ptr: InFlight is complete only in commit_pipeline.cpp
+  // The last asynchronous commit's capture buffers, reused by the next capture.
+  std::vector<std::vector<std::byte>> spare_buffers_;
   std::exception_ptr pending_error_;
   std::int64_t pending_error_write_ = 0;
   double commit_seconds_ = 0;

@@ -63,6 +63,21 @@ class MemoryBlobs final : public BlobSink {
     return add(relpath, parts);
   }
   std::vector<Blob>& blobs() { return blobs_; }
+  /// Buffers of an earlier commit, in blob order, to copy into: their pages are mapped
+  /// already (a fresh large allocation costs a page fault per 4 KiB on first touch, more
+  /// than the copy itself; measured 4 ms/MiB on the build VM).
+  void reuse(std::vector<std::vector<std::byte>> buffers) { spare_ = std::move(buffers); }
+  /// The blobs' buffers, emptied but with their capacity, for the next commit's reuse().
+  std::vector<std::vector<std::byte>> release_buffers() {
+    std::vector<std::vector<std::byte>> buffers;
+    buffers.reserve(blobs_.size());
+    for (Blob& blob : blobs_) {
+      blob.bytes.clear();
+      buffers.push_back(std::move(blob.bytes));
+    }
+    blobs_.clear();
+    return buffers;
+  }
 
  private:
   std::string add(std::string_view relpath, std::span<const std::span<const std::byte>> parts) {
@@ -75,6 +90,8 @@ class MemoryBlobs final : public BlobSink {
     for (const auto& part : parts)
       size += part.size();
     Blob blob{std::move(path), {}};
+    if (blobs_.size() < spare_.size()) blob.bytes = std::move(spare_[blobs_.size()]);
+    blob.bytes.clear();
     blob.bytes.reserve(size);
     for (const auto& part : parts)
       blob.bytes.insert(blob.bytes.end(), part.begin(), part.end());
@@ -82,6 +99,7 @@ class MemoryBlobs final : public BlobSink {
     return blobs_.back().relpath;
   }
   std::vector<Blob> blobs_;
+  std::vector<std::vector<std::byte>> spare_;
   std::set<std::string> used_;
 };
 
@@ -171,6 +189,7 @@ void CheckpointCore::commit() {
     job->write_count = write_count_;
     job->manifest = pending_manifest();
     job->retention = retention;
+    job->blobs.reuse(std::move(spare_buffers_));
     encode_states(job->blobs, job->manifest);  // the copy: the caller may change its states now
     InFlight* const raw = job.get();
     RankStore* const store = &*store_;
@@ -182,7 +201,6 @@ void CheckpointCore::commit() {
           StagedCommit staged = store->stage(raw->write_count);
           for (MemoryBlobs::Blob& blob : raw->blobs.blobs()) {
             staged.put(blob.relpath, blob.bytes);
-            std::vector<std::byte>().swap(blob.bytes);  // written: free it at once
           }
           raw->row = store->commit(std::move(staged), std::move(raw->manifest), raw->retention);
         } catch (...) {
@@ -204,6 +222,8 @@ void CheckpointCore::settle() noexcept {
   if (!inflight_) return;
   const std::shared_ptr<InFlight> job = std::move(inflight_);
   job->thread.join();
+  // Kept for the next capture: at most one copy of the states stays allocated.
+  spare_buffers_ = job->blobs.release_buffers();
   if (job->error) {
     // The row was not committed: what it held is pending again (the next flush commits it,
     // with whatever was written since).
