@@ -532,8 +532,11 @@ def sigkill_resume(ctx):
             break
         log_path = ctx.path(f"attempt{attempt}.log")
         before = commit_dirs(store)
+        # A kill before the first rank dir existed leaves a store root without one (its LOCK
+        # or heartbeat dir only): nothing to read progress from yet.
+        started = os.path.isdir(store) and any(d.startswith("rank_") for d in os.listdir(store))
         remaining = window * (1 - sum(progress(ctx, store).values()) / total) \
-            if os.path.isdir(store) else window
+            if started else window
         with open(log_path, "w") as log:
             start = time.monotonic()
             p = subprocess.Popen(argv, env=ctx.env, cwd=ctx.work, stdout=log, stderr=log,
