@@ -135,6 +135,10 @@ const std::vector<OptionSpec>& option_specs() {
         {"sync-commits", "", Kind::Flag,
          "commit inside the step loop instead of on a background thread (docs/performance.md)",
          "off: asynchronous commits"},
+        {"checkpoint-layout", "rank|node", Kind::Value,
+         "who commits: every rank its own rank dir, or one rank per node for all its node's "
+         "ranks (fewer metadata operations on a parallel file system; docs/performance.md)",
+         "rank"},
         {"device", "auto|cpu|cuda", Kind::Value, "where the model runs (same bytes on each)",
          "auto"},
         {"stop-after-steps", "K", Kind::Value,
@@ -571,6 +575,10 @@ RunConfig build_config(const Settings& s) {
                                                   {{"auto", workflow::ResumeMode::Auto},
                                                    {"never", workflow::ResumeMode::Never},
                                                    {"require", workflow::ResumeMode::Require}});
+  if (s.has("checkpoint-layout"))
+    c.checkpoint_layout = parse_choice<workflow::CheckpointLayout>(
+        "checkpoint-layout", s.text("checkpoint-layout"),
+        {{"rank", workflow::CheckpointLayout::Rank}, {"node", workflow::CheckpointLayout::Node}});
   if (s.has("sync-commits")) c.sync_commits = parse_flag("sync-commits", s.text("sync-commits"));
   if (s.has("quiet")) c.quiet = parse_flag("quiet", s.text("quiet"));
   return c;

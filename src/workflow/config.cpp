@@ -121,6 +121,10 @@ std::string to_string(ResumeMode mode) {
   return "resume(" + std::to_string(static_cast<int>(mode)) + ")";
 }
 
+std::string to_string(CheckpointLayout layout) {
+  return layout == CheckpointLayout::Node ? "node" : "rank";
+}
+
 std::vector<std::string> model_names() {
   std::vector<std::string> names;
   for (const auto& spec : model::registered_models())

@@ -346,6 +346,10 @@ class Forecast {
     if (!mine.empty()) runtime::log_error(rt_.rank(), mine);
     output_.flush();
     // Agreed: every rank's last good row is durable before anyone reports.
+    {
+      const runtime::CollectiveScope scope("the commit group's hand-over");
+      restart_.share();
+    }
     local_step("step-stop-commit", [&] { restart_.flush(); });
     std::string first;
     for (const std::string& message : rt_.gather(mine))
@@ -405,7 +409,14 @@ class Forecast {
     slowest_step_ = std::max(slowest_step_, step_seconds);
     const std::string walltime = last ? std::string() : walltime_stop();
     const auto commit_started = SteadyClock::now();
-    const bool commits_here = active_here && restart_.will_flush();
+    // Whether this rank writes a row of step t (collective over its commit group): with its
+    // own rows when it runs units; with the node layout its node's committer for them all.
+    bool writes_here = false;
+    {
+      const runtime::CollectiveScope scope("the commit group's step agreement");
+      writes_here = restart_.writes_row(active_here);
+    }
+    const bool commits_here = writes_here && restart_.will_flush();
     bool any_commit = false, stop = false;
     {
       const runtime::CollectiveScope scope("the step's commit-and-stop agreement");
@@ -417,9 +428,13 @@ class Forecast {
       output_.flush();
     }
     runtime::progress_mark("commit", t);
+    // With the node layout the members hand their notes to the committer at every step a
+    // row may be committed (a commit, a stop, the run's last step).
+    const bool share = any_commit || stop || last;
     local_step("step-commit", [&] {
       try {
-        if (active_here) restart_.write(t, dt_ * t, running);
+        if (active_here || restart_.shares())
+          restart_.write(t, dt_ * t, running, writes_here, share);
       } catch (const std::exception& e) {
         throw std::runtime_error("checkpoint commit of step " + std::to_string(t) + ": " +
                                  e.what());
@@ -427,7 +442,9 @@ class Forecast {
     });
     // With asynchronous commits the row of step t is durable later; the committing write
     // has waited for the one before it, which is durable now.
-    if (commits_here) {
+    // A member of a shared commit group: its committer commits when any rank does (the
+    // same flush interval everywhere).
+    if (restart_.shares() ? any_commit : commits_here) {
       if (config_.sync_commits) {
         runtime::note_durable_step(t);
       } else {
@@ -527,23 +544,27 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
                         const Decision& decision, io::OutputFile& output) {
   runtime::StopSignals signals;
   const WarningSink warn = [&rt](const std::string& message) { rt.warn(message); };
+  // Who commits this rank's rows: itself, or its node's committer (--checkpoint-layout).
+  const CommitGroup group(rt,
+                          config.checkpoint ? config.checkpoint_layout : CheckpointLayout::Rank);
   std::optional<Checkpoint> checkpoint;
   agreed_step(rt, "checkpoint", kExitMismatch, true, [&] {
-    checkpoint.emplace(config.checkpoint ? Checkpoint(CheckpointOptions{
-                                               .name = config.checkpoint_name,
-                                               .path = context.root,
-                                               .mode = config.mode,
-                                               .flush_interval = config.flush_interval,
-                                               .history_size = config.history_size,
-                                               .level = config.level,
-                                               .rank = rt.rank(),
-                                               .world_size = rt.size(),
-                                               .warn = warn,
-                                               // reported once by the coordinator
-                                               .report_skipped_rows = false,
-                                               .async_commits = !config.sync_commits,
-                                           })
-                                         : Checkpoint::disabled());
+    checkpoint.emplace(config.checkpoint && group.committer()
+                           ? Checkpoint(CheckpointOptions{
+                                 .name = config.checkpoint_name,
+                                 .path = context.root,
+                                 .mode = config.mode,
+                                 .flush_interval = config.flush_interval,
+                                 .history_size = config.history_size,
+                                 .level = config.level,
+                                 .rank = rt.rank(),
+                                 .world_size = rt.size(),
+                                 .warn = warn,
+                                 // reported once by the coordinator
+                                 .report_skipped_rows = false,
+                                 .async_commits = !config.sync_commits,
+                             })
+                           : Checkpoint::disabled());
   });
   // This rank's model, initial states, diagnostics and restart state (which binds its record
   // and opens the session, after the perturbation has bound its own).
@@ -557,9 +578,9 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
     model = make_model(config, rt.device_choice());
     initial.emplace(config, model->variables(), rt.backend(), *checkpoint);
     if (!config.diagnostics.empty()) diagnostics.emplace(config.grid, rt.backend());
-    restart.emplace(*checkpoint, units, owned, decision.plan,
-                    FieldShape{model->name(), model->variables(), config.grid}, config.nsteps,
-                    context.fingerprint_hash);
+    restart.emplace(*checkpoint, group, config.checkpoint ? config.level : -1, units, owned,
+                    decision.plan, FieldShape{model->name(), model->variables(), config.grid},
+                    config.nsteps, context.fingerprint_hash);
   });
   restart->migrate(rt, context.root);
   // Rank 0 knows the job's end (--end-time, or SLURM's, re-read on a thread): the wall-time

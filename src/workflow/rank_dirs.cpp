@@ -85,6 +85,14 @@ std::vector<fs::path> prune_rank_dirs(const fs::path& root, int world_size) {
     throw std::invalid_argument("prune_rank_dirs: world size must be >= 1, got " +
                                 std::to_string(world_size));
   }
+  std::set<int> keep;
+  for (int r = 0; r < world_size; ++r)
+    keep.insert(r);
+  return prune_rank_dirs(root, keep);
+}
+
+std::vector<fs::path> prune_rank_dirs(const fs::path& root, const std::set<int>& keep) {
+  if (keep.empty()) throw std::invalid_argument("prune_rank_dirs: no rank dir to keep");
   std::vector<fs::path> removed;
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return removed;
@@ -109,7 +117,7 @@ std::vector<fs::path> prune_rank_dirs(const fs::path& root, int world_size) {
   // half-deleted rank dir, whatever happens during the slow removal.
   std::vector<fs::path> renamed;
   for (const auto& dir : rank_dirs_of(root)) {
-    if (dir.rank < world_size) continue;
+    if (keep.contains(dir.rank)) continue;
     const fs::path target = root / (std::string(kPrunedPrefix) + rank_dir_name(dir.rank));
     fs::rename(dir.path, target, ec);
     if (ec) {

@@ -20,6 +20,8 @@
 #include "stormrun/runtime/runtime.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
+#include "commit_group.hpp"
+
 namespace stormrun::workflow {
 
 /// What the fields of a unit look like in this run.
@@ -39,10 +41,14 @@ struct LiveUnit {
 class RestartState {
  public:
   /// Binds the UnitStates record to `checkpoint` (level 2 only) and opens a new session.
-  /// `owned`: this rank's unit indices; `plan`: the agreed restart plan. Local.
-  RestartState(Checkpoint& checkpoint, const std::vector<WorkUnit>& units,
-               std::vector<std::int64_t> owned, const RestartPlan& plan, FieldShape shape,
-               std::int64_t nsteps, std::string fingerprint_hash);
+  /// `owned`: this rank's unit indices; `plan`: the agreed restart plan; `group`: who
+  /// commits this rank's rows (a rank that is not its group's committer has a disabled
+  /// `checkpoint` and hands its rows to the committer); `level`: the run's checkpoint level,
+  /// or -1 without a checkpoint. Local.
+  RestartState(Checkpoint& checkpoint, const CommitGroup& group, int level,
+               const std::vector<WorkUnit>& units, std::vector<std::int64_t> owned,
+               const RestartPlan& plan, FieldShape shape, std::int64_t nsteps,
+               std::string fingerprint_hash);
   RestartState(const RestartState&) = delete;
   RestartState& operator=(const RestartState&) = delete;
 
@@ -59,14 +65,28 @@ class RestartState {
   /// running batch).
   model::FieldBatch take_parked(const Batch& batch);
 
-  /// Local. Whether the next write() commits.
+  /// Collective over the commit group. Whether this rank writes a row at this step, given
+  /// whether it runs units (`active`): with its own rows, when it is active; in a shared
+  /// group, the committer when any member is active, the others never.
+  bool writes_row(bool active) const;
+  /// Whether this rank's rows go through a shared commit group (the node layout): then every
+  /// member calls write() at every step, running units or not.
+  bool shares() const { return group_.shared(); }
+  /// Local. Whether the next write() commits (false on a rank that is not a committer).
   bool will_flush() const;
-  /// Local (this rank's store). Step `t` is written for the `running` units: their progress,
-  /// the finished ones, the level-2 fields of every unfinished unit held, then
-  /// Session::write (which commits when the flush interval says so).
-  void write(std::int64_t t, Duration lead_time, const std::vector<LiveUnit>& running);
+  /// Step `t` is noted for the `running` units: their progress, the finished ones, the
+  /// level-2 fields of every unfinished unit held. With `share` (the same on every member;
+  /// only in a shared group) the members then hand what they noted to the committer,
+  /// collectively over the group. Then, with `row`, Session::write (which commits when the
+  /// flush interval says so). Local otherwise: this rank's store. A member's failure to
+  /// note is thrown on it and, named, on the committer.
+  void write(std::int64_t t, Duration lead_time, const std::vector<LiveUnit>& running, bool row,
+             bool share);
+  /// Collective over the commit group (nothing in a rank's own group): the members hand
+  /// what they noted last to the committer, so that the next flush() commits it.
+  void share();
   /// Local. Commits the pending row now (a stop, the end of the run) and waits until it
-  /// is durable.
+  /// is durable. In a shared group only the committer has a row; share() first.
   void flush();
   /// Seconds the newest finished commit took (Checkpoint::last_commit_seconds).
   double last_commit_seconds() const { return checkpoint_.last_commit_seconds(); }
@@ -78,7 +98,13 @@ class RestartState {
   // Collective: rank 0 prunes the rank dirs >= the world size under `root`; agreed.
   void prune_old_rank_dirs(const runtime::Runtime& rt, const std::filesystem::path& root);
 
+  void note(std::int64_t t, const std::vector<LiveUnit>& running);
+  void note_progress(std::int64_t index, std::int64_t step);
   void record_fields(const std::vector<LiveUnit>& running);
+  // Collective over a shared group: the members' notes (and `error`, a failure to note) to
+  // the committer, which merges them into its row; returns the errors the committer learnt
+  // (each naming its rank and host; "" on the other members and without errors).
+  std::string share_notes(const std::string& error);
   Value completed_list() const;
 
   // A resumed unit's fields while its batch has not started yet.
@@ -88,6 +114,9 @@ class RestartState {
   };
 
   Checkpoint& checkpoint_;
+  const CommitGroup& group_;
+  bool store_ = false;        // the run keeps a checkpoint (this rank commits or hands over)
+  bool keep_fields_ = false;  // level 2: the rows hold the unfinished units' fields
   const std::vector<WorkUnit>& units_;
   std::vector<std::int64_t> owned_;
   const RestartPlan& plan_;
@@ -97,6 +126,15 @@ class RestartState {
   std::optional<StateBinding<UnitStates>> record_;
   std::map<std::int64_t, Parked> parked_;
   std::set<std::int64_t> completed_;
+  // A member that is not a committer: its units' progress (the committer's is its session's).
+  std::map<std::int64_t, std::int64_t> progress_;
+  // The committer of a shared group: what the other members handed over last. The record's
+  // fields are this rank's own units first (own_count_ of them), then these.
+  std::vector<std::int64_t> remote_units_, remote_steps_;
+  std::set<std::int64_t> remote_completed_;
+  std::size_t own_count_ = 0;
+  std::set<std::int64_t> group_owned_;
+  std::map<std::string, std::int64_t> unit_index_;  // the units every member of the group owns
 };
 
 }  // namespace stormrun::workflow

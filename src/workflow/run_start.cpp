@@ -295,6 +295,7 @@ std::map<std::string, std::string> shared_settings(const RunConfig& config,
   settings["max-no-progress"] = std::to_string(config.max_no_progress);
   settings["quiet"] = config.quiet ? "true" : "false";
   settings["sync-commits"] = config.sync_commits ? "true" : "false";
+  settings["checkpoint-layout"] = to_string(config.checkpoint_layout);
   settings["overwrite"] = config.overwrite ? "true" : "false";
   return settings;
 }

@@ -13,8 +13,8 @@ then starts the same command on 1-3 ranks again and again, each start SIGKILLed:
               test-only STORMRUN_TEST_KILL_AT=<point>:<rank>:<n> (docs/architecture.md),
   point-all   every rank kills itself at its n-th arrival at that point;
 
-with another rank count, --batch-size, --mode or --history-size now and then, and at
-last a start that runs to the end. Wall-clock instants are drawn over the time the run
+with another rank count, --batch-size, --mode, --history-size or --checkpoint-layout node
+(nodes of 2 ranks) now and then, and at last a start that runs to the end. Wall-clock instants are drawn over the time the run
 is expected to take (an uninterrupted run's duration, for what is left to do); a start
 that ends before its kill counts as no kill. After every kill it asserts: the store opens
 (`stormrun catalog --json`); no committed step is lost: per unit, the newest committed
@@ -118,6 +118,8 @@ def make_trial(rng, max_kills):
             extra = ["--mode", "overwrite"]
         elif r < 0.3:
             extra = ["--history-size", "1"]
+        if rng.random() < 0.3:  # one committer per node (2 ranks a node, see main)
+            extra = extra + ["--checkpoint-layout", "node"]
         point = victim = None
         if kind.startswith("point"):
             groups = [COMMIT_POINTS, OUTPUT_POINTS, GLOBAL_POINTS, STORE_POINTS]
@@ -477,6 +479,9 @@ def main():
     opts = parser.parse_args()
     seed = opts.seed if opts.seed is not None else random.randrange(1 << 30)
     ctx = e2e.Ctx(opts.stormrun, opts.mpiexec, "crash")
+    # Starts with --checkpoint-layout node see this machine as nodes of 2 ranks (3 ranks:
+    # committers 0 and 2); the rank layout ignores it.
+    ctx.env["STORMRUN_TEST_RANKS_PER_NODE"] = "2"
     h = Harness(ctx)
     print(f"== crash (in {ctx.work}): {opts.kills} kills, seed {seed} (--seed {seed} "
           f"repeats them)", flush=True)

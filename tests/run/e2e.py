@@ -35,6 +35,10 @@ script exits 1 when any expectation broke. The cases (see CASES at the bottom):
                         bytes; an output no checkpoint claims: exit 3, --overwrite: 0
   xarray_layout         xarray (h5netcdf) sees the dims, coords and values of the config
   config_precedence     INI file < STORMRUN_* environment < command line, through the binary
+  node_layout           --checkpoint-layout node on 4 ranks as 2 nodes: only the committers'
+                        rank dirs, each row holding its node's units; stopped and resumed,
+                        across layouts and world sizes (node 4 -> rank 3 -> node 2 ranks),
+                        level 1, SIGKILLed twice: same bytes, verify 0; bad values named
   zonal_model           a third model added through the registry (--stormrun-zonal: the
                         binary of tests/run/zonal_relaxation_model.cpp): 2 ranks stopped and
                         resumed on 3, 3 ranks stopped and resumed on 1: same bytes as 2 ranks
@@ -592,6 +596,146 @@ def sigkill_resume(ctx):
     verify(ctx, store, "after SIGKILL and resume")
 
 
+def rank_dir_names(store):
+    return sorted(d for d in os.listdir(store) if d.startswith("rank_"))
+
+
+def newest_rows(ctx, store):
+    """rank dir name -> the units of its newest row (absent: no row)."""
+    return {r: rows[-1]["units"]
+            for r, rows in catalog_json(ctx, store)["ranks"].items() if rows}
+
+
+def case_node_layout(ctx):
+    become_subreaper()
+    try:
+        node_layout(ctx)
+    finally:
+        for _ in range(50):
+            reap_orphans()
+            time.sleep(0.02)
+
+
+def node_layout(ctx):
+    """--checkpoint-layout node: one committer per node (the test hook
+    STORMRUN_TEST_RANKS_PER_NODE=2 makes 4 ranks on this machine two nodes of 2)."""
+    # Without statistics (whose rounds run one start time at a time), batches of 2: every
+    # unit is in flight from the start on 2, 3 and 4 ranks.
+    config = [a for a in ENSEMBLE if a not in ("--statistics", "mean,std")] + [
+        "--batch-size", "2"]
+    two_nodes = {"STORMRUN_TEST_RANKS_PER_NODE": "2"}
+    node = ["--checkpoint-layout", "node"]
+    ref = prepare(ctx, "ref")
+    ctx.run(config + out_args(ctx, "ref"), None, EXIT_OK, what="reference, 1 rank")
+    units = set(progress(ctx, ref + ".ckpt"))
+    ctx.require(len(units) == 6, f"reference store records {sorted(units)}, expected 6 units")
+
+    # 4 ranks in two nodes, stopped: only the committers (ranks 0 and 2) have rank dirs, and
+    # their rows hold every unit between them, each node's own.
+    out = prepare(ctx, "two_nodes")
+    store = out + ".ckpt"
+    args = config + out_args(ctx, "two_nodes") + node
+    ctx.run(args + ["--stop-after-steps", "2"], 4, EXIT_STOPPED, env=two_nodes,
+            what="4 ranks as 2 nodes of 2, node layout, stopped after 2 steps")
+    ctx.check(rank_dir_names(store) == ["rank_000000", "rank_000002"],
+              f"node layout on 2 nodes: rank dirs {rank_dir_names(store)}, expected the "
+              "committers' rank_000000 and rank_000002")
+    rows = newest_rows(ctx, store)
+    held = [set(rows.get(d, {})) for d in ("rank_000000", "rank_000002")]
+    ctx.check(held[0] and held[1] and not held[0] & held[1] and held[0] | held[1] == units,
+              f"node layout: the committers' rows hold {[sorted(h) for h in held]}, expected "
+              f"the 6 units split between the two nodes")
+    ctx.check(all(step == 2 for step in progress(ctx, store).values()),
+              f"node layout stop after 2 steps: progress {progress(ctx, store)}")
+    verify(ctx, store, "node layout, stopped")
+    r = ctx.run(args, 4, EXIT_OK, env=two_nodes, what="resumed on the same 2 nodes")
+    ctx.check("reruns from step 0" not in r.err, "the node-layout resume reran units", r)
+    compare_outputs(ctx, ref, out, "node layout on 2 nodes, stopped and resumed")
+    verify(ctx, store, "node layout, resumed")
+    ctx.check(rank_dir_names(store) == ["rank_000000", "rank_000002"],
+              f"node layout resumed: rank dirs {rank_dir_names(store)}")
+
+    # Across layouts and world sizes: 4 ranks on 2 nodes (node layout) -> 3 ranks with their
+    # own rows -> 2 ranks on one node (node layout, no hook: this machine is one node).
+    out = prepare(ctx, "relayout")
+    store = out + ".ckpt"
+    base = config + out_args(ctx, "relayout")
+    ctx.run(base + node + ["--stop-after-steps", "2"], 4, EXIT_STOPPED, env=two_nodes,
+            what="4 ranks, 2 nodes, node layout, stop after 2")
+    r = ctx.run(base + ["--stop-after-steps", "1"], 3, EXIT_STOPPED,
+                what="resumed on 3 ranks, rank layout, stop after 1 more")
+    ctx.check("reruns from step 0" not in r.err, "the rank-layout resume reran units", r)
+    ctx.check(rank_dir_names(store) == ["rank_000000", "rank_000001", "rank_000002"],
+              f"rank layout on 3 ranks: rank dirs {rank_dir_names(store)}")
+    ctx.check(all(step == 3 for step in progress(ctx, store).values()),
+              f"after the 3-rank resume: progress {progress(ctx, store)}")
+    r = ctx.run(base + node, 2, EXIT_OK, what="resumed on 2 ranks, one node, node layout")
+    ctx.check("reruns from step 0" not in r.err, "the one-node resume reran units", r)
+    compare_outputs(ctx, ref, out, "node -> rank -> node layout, 4 -> 3 -> 2 ranks")
+    verify(ctx, store, "node -> rank -> node layout")
+    ctx.check(rank_dir_names(store) == ["rank_000000"],
+              f"one node: rank dirs {rank_dir_names(store)}, expected only the committer's "
+              "(the others pruned once its row held their units)")
+    ctx.check(set(newest_rows(ctx, store).get("rank_000000", {})) == units,
+              "one node: the committer's row does not hold every unit")
+
+    # Level 1 keeps no fields: the node's committer records the progress of all, the
+    # unfinished units rerun from step 0 with the warning, and the bytes are the same.
+    out = prepare(ctx, "level1")
+    args = config + out_args(ctx, "level1") + node + ["--level", "1"]
+    ctx.run(args + ["--stop-after-steps", "2"], 4, EXIT_STOPPED, env=two_nodes,
+            what="node layout, level 1, stop after 2")
+    ctx.check(all(step == 2 for step in progress(ctx, out + ".ckpt").values()),
+              f"level 1, node layout: progress {progress(ctx, out + '.ckpt')}")
+    r = ctx.run(args, 4, EXIT_OK, env=two_nodes, what="node layout, level 1, resumed")
+    ctx.check("reruns from step 0" in r.err, "level 1: no rerun warning", r)
+    compare_outputs(ctx, ref, out, "node layout, level 1")
+
+    # SIGKILL of the whole job at a random instant after a commit past lead time 0, twice,
+    # then resumed: the same bytes.
+    seed = int(os.environ.get("STORMRUN_TEST_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    print(f"  random seed {seed} (STORMRUN_TEST_SEED={seed} repeats these kill instants)")
+    out = prepare(ctx, "killed")
+    store = out + ".ckpt"
+    argv = ctx.argv(config + out_args(ctx, "killed") + node, 4)
+    slow = dict(ctx.env, STORMRUN_TEST_SLOW_STEP="0.25", **two_nodes)
+    for attempt in (1, 2):
+        before = commit_dirs(store)
+        with open(ctx.path(f"kill{attempt}.log"), "w") as log:
+            start = time.monotonic()
+            p = subprocess.Popen(argv, env=slow, cwd=ctx.work, stdout=log, stderr=log,
+                                 start_new_session=True)
+            seen = wait_for_commit(p, store, before, 0 if before else 2, start)
+            time.sleep(rng.uniform(0.0, 0.5))
+            finished = p.poll() is not None
+            if not finished:
+                kill_session(p.pid)
+            p.wait()
+        print(f"  kill {attempt}: commit seen at {seen}, "
+              f"{'ended first' if finished else 'SIGKILL'}, progress {progress(ctx, store)}",
+              flush=True)
+        ctx.check(not finished or p.returncode == EXIT_OK,
+                  f"kill attempt {attempt} exited {p.returncode}")
+        if finished:
+            break
+    ctx.run(config + out_args(ctx, "killed") + node, 4, EXIT_OK, env=two_nodes,
+            what="resume after SIGKILL, node layout")
+    compare_outputs(ctx, ref, out, "node layout, SIGKILLed and resumed")
+    verify(ctx, store, "node layout, SIGKILLed and resumed")
+
+    # Bad values: the option and the test hook are named, nothing is written.
+    out = prepare(ctx, "bad")
+    r = ctx.run(config + out_args(ctx, "bad") + ["--checkpoint-layout", "rack"], 2,
+                EXIT_CONFIG, what="--checkpoint-layout rack")
+    ctx.check("--checkpoint-layout" in r.err and "rack" in r.err,
+              "--checkpoint-layout rack: the message does not name the option and value", r)
+    r = ctx.run(config + out_args(ctx, "bad") + node, 2, EXIT_CONFIG,
+                env={"STORMRUN_TEST_RANKS_PER_NODE": "two"}, what="a bad test hook value")
+    ctx.check("STORMRUN_TEST_RANKS_PER_NODE" in r.err,
+              "a bad STORMRUN_TEST_RANKS_PER_NODE is not named", r)
+
+
 def warning_lines(text):
     return [line for line in text.splitlines() if "warning:" in line]
 
@@ -1033,6 +1177,7 @@ CASES = {
     "mismatched_resume": case_mismatched_resume,
     "xarray_layout": case_xarray_layout,
     "config_precedence": case_config_precedence,
+    "node_layout": case_node_layout,
     "zonal_model": case_zonal_model,
 }
 

@@ -38,9 +38,13 @@ class ConfigError : public std::runtime_error {
 
 enum class WorkflowKind { Deterministic, Diagnostic, Ensemble };
 enum class ResumeMode { Auto, Never, Require };
+/// Who commits the checkpoint rows (--checkpoint-layout): every rank in its own rank dir, or
+/// one rank per node (the lowest) for all the node's ranks (docs/performance.md).
+enum class CheckpointLayout { Rank, Node };
 
-std::string to_string(WorkflowKind kind);  // "deterministic", "diagnostic", "ensemble"
-std::string to_string(ResumeMode mode);    // "auto", "never", "require"
+std::string to_string(WorkflowKind kind);        // "deterministic", "diagnostic", "ensemble"
+std::string to_string(ResumeMode mode);          // "auto", "never", "require"
+std::string to_string(CheckpointLayout layout);  // "rank", "node"
 
 struct RunConfig {
   // ---- what is computed (all of these are in the fingerprint) ------------------------
@@ -84,6 +88,9 @@ struct RunConfig {
   /// --sync-commits: every commit inside the step loop (default: on a background thread,
   /// overlapped with the next step; CheckpointOptions::async_commits).
   bool sync_commits = false;
+  /// --checkpoint-layout: one rank dir and commit per rank, or per node (a node leader
+  /// commits the rows of all its node's ranks; fewer metadata operations per commit).
+  CheckpointLayout checkpoint_layout = CheckpointLayout::Rank;
   std::int64_t batch_size = 1;
   model::DeviceChoice device = model::DeviceChoice::Auto;
   std::optional<std::int64_t> stop_after_steps{};

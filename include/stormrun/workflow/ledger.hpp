@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -238,5 +239,9 @@ bool is_store_output(const GlobalCatalog& catalog, const std::filesystem::path& 
 /// then deleted; list_rank_dirs never returns those. Returns the dirs removed.
 std::vector<std::filesystem::path> prune_rank_dirs(const std::filesystem::path& root,
                                                    int world_size);
+/// The same for every rank dir whose rank is not in `keep` (the committers of a run whose
+/// nodes commit through one rank each, --checkpoint-layout node). `keep` must not be empty.
+std::vector<std::filesystem::path> prune_rank_dirs(const std::filesystem::path& root,
+                                                   const std::set<int>& keep);
 
 }  // namespace stormrun::workflow
