@@ -91,12 +91,14 @@ void generate(const fs::path& dir, int n) {
                                             .rank = r,
                                             .world_size = n,
                                             .warn = [](const std::string&) {}});
-    RestartState state(checkpoint, units, owned_units(config.unit_count(), r, n), fresh,
-                       FieldShape{"swe", variables, config.grid}, config.nsteps,
+    const CommitGroup own_rows(r, n);
+    RestartState state(checkpoint, own_rows, 2, units, owned_units(config.unit_count(), r, n),
+                       fresh, FieldShape{"swe", variables, config.grid}, config.nsteps,
                        context.fingerprint_hash);
     // Step 1 of its unit done, its fields held: a restart resumes it after step 1.
     const std::int64_t index = owned_units(config.unit_count(), r, n).front();
-    state.write(1, std::chrono::hours(1), {LiveUnit{index, 1, fields}});
+    state.write(1, std::chrono::hours(1), {LiveUnit{index, 1, fields}}, /*row=*/true,
+                /*share=*/false);
     state.flush();
   }
   update_global_catalog(context.root, [&](GlobalCatalog& c) {

@@ -24,6 +24,9 @@ class CommitGroup {
   /// (MPI_COMM_TYPE_SHARED); the test hook STORMRUN_TEST_RANKS_PER_NODE=K groups ranks
   /// r / K instead, so that one machine can stand for several nodes.
   CommitGroup(const runtime::Runtime& rt, CheckpointLayout layout);
+  /// Rank `rank` of `world_size` committing its own rows (the rank layout; no MPI).
+  CommitGroup(int rank, int world_size)
+      : world_rank_(rank), world_size_(world_size), members_{rank} {}
   ~CommitGroup();
   CommitGroup(const CommitGroup&) = delete;
   CommitGroup& operator=(const CommitGroup&) = delete;

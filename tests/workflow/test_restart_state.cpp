@@ -17,6 +17,7 @@ using namespace ledger_test;
 namespace {
 
 constexpr std::int64_t kSteps = 8;
+const CommitGroup kOwnRows(0, 1);  // rank 0 of 1, committing its own rows
 
 runtime::Runtime& single_rank() {
   static runtime::MpiSession mpi(nullptr, nullptr);
@@ -89,11 +90,12 @@ TEST_CASE("RestartState rows are read back by the ledger, units of one row at di
   {
     Checkpoint checkpoint = open_checkpoint(dir.path());
     const RestartPlan plan = fresh_plan(units);
-    RestartState state(checkpoint, units, {0, 1, 2, 3}, plan, shape(), kSteps, kFingerprint);
+    RestartState state(checkpoint, kOwnRows, 2, units, {0, 1, 2, 3}, plan, shape(), kSteps,
+                       kFingerprint);
     state.migrate(rt, dir.path());  // not resumed: nothing to do
     for (std::int64_t t = 0; t <= 3; ++t) {
       const Live live(units, {0, 1}, t);
-      state.write(t, Duration(t), live.units);
+      state.write(t, Duration(t), live.units, true, false);
     }
     state.flush();
   }
@@ -106,7 +108,8 @@ TEST_CASE("RestartState rows are read back by the ledger, units of one row at di
   // The row then holds units at steps 3 and 1.
   {
     Checkpoint checkpoint = open_checkpoint(dir.path());
-    RestartState state(checkpoint, units, {0, 1, 2, 3}, plan, shape(), kSteps, kFingerprint);
+    RestartState state(checkpoint, kOwnRows, 2, units, {0, 1, 2, 3}, plan, shape(), kSteps,
+                       kFingerprint);
     state.migrate(rt, dir.path());
     // The migration row is committed at once and holds what the rank now owns.
     const DirSummary migrated = summarise_rank_dir(dir.path() / "rank_000000");
@@ -117,7 +120,7 @@ TEST_CASE("RestartState rows are read back by the ledger, units of one row at di
     CHECK(migrated.row->states.at(units[1].name).step == 3);
     for (std::int64_t t = 0; t <= 1; ++t) {
       const Live live(units, {2, 3}, t);
-      state.write(t, Duration(t), live.units);
+      state.write(t, Duration(t), live.units, true, false);
     }
     state.flush();
   }
@@ -139,7 +142,8 @@ TEST_CASE("RestartState rows are read back by the ledger, units of one row at di
   // exactly its own fields.
   {
     Checkpoint checkpoint = open_checkpoint(dir.path());
-    RestartState state(checkpoint, units, {0, 1, 2, 3}, plan, shape(), kSteps, kFingerprint);
+    RestartState state(checkpoint, kOwnRows, 2, units, {0, 1, 2, 3}, plan, shape(), kSteps,
+                       kFingerprint);
     state.migrate(rt, dir.path());
     const model::FieldBatch late = state.take_parked(Batch{{2, 3}, 2});
     CHECK(same_bytes(late.data, fields_of({names[2], names[3]}, {1, 1}).data));
@@ -154,9 +158,10 @@ TEST_CASE("RestartState records finished units and drops their fields") {
   const std::vector<WorkUnit> units = four_units();
   Checkpoint checkpoint = open_checkpoint(dir.path());
   const RestartPlan plan = fresh_plan(units);
-  RestartState state(checkpoint, units, {0, 1, 2, 3}, plan, shape(), kSteps, kFingerprint);
+  RestartState state(checkpoint, kOwnRows, 2, units, {0, 1, 2, 3}, plan, shape(), kSteps,
+                     kFingerprint);
   const Live live(units, {0, 1}, kSteps);
-  state.write(kSteps, Duration(kSteps), live.units);
+  state.write(kSteps, Duration(kSteps), live.units, true, false);
   state.flush();
   CHECK(state.completed_count() == 2);
   CHECK(state.is_completed(0));
