@@ -1,6 +1,8 @@
 // HDF5 error-stack text for the output room's messages.
 #include "hdf5_handle.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "stormrun/io/output.hpp"
@@ -29,11 +31,20 @@ std::string take_hdf5_error_text() {
   return text;
 }
 
+std::string system_error_note(int err) {
+  if (err == 0 || err == EINTR || err == EAGAIN) return {};
+  return "; the system call failed with: " + std::string(std::strerror(err));
+}
+
 void throw_hdf5_failure(const std::filesystem::path& file, const std::string& object,
                         const std::string& operation) {
+  // errno as the failing call left it: HDF5's error stack names the driver call, not the
+  // system's reason (EIO, ENOSPC, EDQUOT). The sites that write or flush clear errno first
+  // (ErrnoWatch), so a value here is this call's.
+  const int err = errno;
   const std::string detail = take_hdf5_error_text();
   throw OutputError("output file " + file.string() + ": " + object + ": " + operation + " failed" +
-                    (detail.empty() ? "" : " (HDF5: " + detail + ")"));
+                    (detail.empty() ? "" : " (HDF5: " + detail + ")") + system_error_note(err));
 }
 
 Hid checked(hid_t id, herr_t (*close)(hid_t), const std::filesystem::path& file,

@@ -4,6 +4,7 @@
 
 #include <hdf5.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -67,6 +68,13 @@ class QuietHdf5Errors {
 /// errno = 2, error message = 'No such file or directory'"), then clears the stack; empty
 /// when HDF5 recorded nothing.
 std::string take_hdf5_error_text();
+/// "; the system call failed with: <strerror(err)>", or "" for 0, EINTR and EAGAIN.
+std::string system_error_note(int err);
+/// Sets errno to 0, so that the errno a failing HDF5 write or flush leaves behind is that
+/// call's own (throw_hdf5_failure reports it).
+inline void clear_errno() {
+  errno = 0;
+}
 
 /// Throws OutputError "output file FILE: OBJECT: OPERATION failed (HDF5: ...)".
 [[noreturn]] void throw_hdf5_failure(const std::filesystem::path& file, const std::string& object,

@@ -326,6 +326,7 @@ std::string OutputFile::Impl::collective_write(Dataset& ds, bool writes, hid_t m
   try {
     if (!writes) checked(H5Sselect_none(ds.file_space.get()), path, what, "H5Sselect_none");
     test_kill_point("output-before-write");
+    clear_errno();
     checked(H5Dwrite(ds.dset.get(), H5T_NATIVE_DOUBLE, memory, ds.file_space.get(),
                      collective_dxpl.get(), buffer),
             path, what,
@@ -409,6 +410,7 @@ void OutputFile::Impl::write_checksums() {
     memory = values_space.get();
     buffer = values.data();
   }
+  clear_errno();
   checked(H5Dwrite(checksums.dset.get(), H5T_NATIVE_UINT64, memory, checksums.file_space.get(),
                    collective_dxpl.get(), buffer),
           path, what, "collective write of " + std::to_string(values.size()) + " step checksums");
@@ -708,6 +710,7 @@ void OutputFile::flush() {
   impl_->agree(error, "flush (step checksums)");
   try {
     test_kill_point("output-before-flush");
+    clear_errno();
     checked(H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL), impl_->path, "/", "H5Fflush");
     test_kill_point("output-after-flush");
   } catch (const OutputError& e) {
@@ -728,7 +731,9 @@ void OutputFile::close() {
   } catch (const OutputError& e) {
     checksum_error = e.what();
   }
+  clear_errno();
   const herr_t flushed = H5Fflush(im.file.get(), H5F_SCOPE_GLOBAL);
+  const int flush_errno = errno;
   const std::string flush_error = flushed < 0 ? take_hdf5_error_text() : std::string();
   im.datasets.clear();
   im.checksums = Impl::Dataset{};
@@ -739,7 +744,8 @@ void OutputFile::close() {
   std::string error;
   if (flushed < 0) {
     error = "output file " + im.path.string() + ": /: H5Fflush before close failed" +
-            (flush_error.empty() ? "" : " (HDF5: " + flush_error + ")") + free_space_note(im.path);
+            (flush_error.empty() ? "" : " (HDF5: " + flush_error + ")") +
+            system_error_note(flush_errno) + free_space_note(im.path);
   } else {
     try {
       checked(closed, im.path, "/", "close");
