@@ -17,8 +17,6 @@
 
 namespace stormrun::runtime {
 
-namespace {
-
 void check_mpi(int code, const char* what) {
   if (code == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];
@@ -26,8 +24,6 @@ void check_mpi(int code, const char* what) {
   MPI_Error_string(code, text, &length);
   throw std::runtime_error(std::string(what) + " failed: " + std::string(text, length));
 }
-
-}  // namespace
 
 MpiSession::MpiSession(int* argc, char*** argv) {
   int initialised = 0;

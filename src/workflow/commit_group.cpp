@@ -13,16 +13,9 @@
 
 namespace stormrun::workflow {
 
-namespace {
+using runtime::check_mpi;
 
-void check_mpi(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  throw std::runtime_error(std::string("commit group: ") + what +
-                           " failed: " + std::string(text, std::size_t(length)));
-}
+namespace {
 
 // The test hook's group size, or 0 (the node's ranks).
 int test_ranks_per_node() {

@@ -29,6 +29,9 @@ class MpiSession {
   bool owns_ = false;
 };
 
+/// Throws std::runtime_error "<what> failed: <MPI's error string>" unless code is MPI_SUCCESS.
+void check_mpi(int code, const char* what);
+
 class NcclGather;  // nccl_gather.cpp; only when built with NCCL and running on GPUs
 
 class Runtime {
