@@ -14,6 +14,16 @@ if(STORMRUN_SANITIZE)
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
   target_link_options(stormrun_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(STORMRUN_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "STORMRUN_FUZZ needs clang (libFuzzer): configure with "
+                        "-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  # Every library is instrumented for coverage; the fuzz targets link libFuzzer's main.
+  target_compile_options(stormrun_flags INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
+  target_link_options(stormrun_flags INTERFACE -fsanitize=address,undefined)
+endif()
 if(STORMRUN_TSAN)
   target_compile_options(stormrun_flags INTERFACE
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=thread -fno-omit-frame-pointer>)

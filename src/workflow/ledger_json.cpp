@@ -78,7 +78,8 @@ DirSummary DirSummary::from_json(const json& j) {
   return parse_record("DirSummary", j, [](const json& in) {
     DirSummary d;
     d.dir = in.at("dir").get<std::string>();
-    if (const json& row = in.at("row"); !row.is_null()) d.row = RowSummary::from_json(row);
+    if (const json& row_json = in.at("row"); !row_json.is_null())
+      d.row = RowSummary::from_json(row_json);
     d.warnings = in.at("warnings").get<std::vector<std::string>>();
     return d;
   });
