@@ -1,16 +1,16 @@
 """The benchmark suite's outputs: the Markdown table, CSV and JSON of every figure, and the
-PNG plots (matplotlib, Agg backend: no display, nothing downloaded). Used by run-suite and by
-the scaling sweep's gather step (jobs/stormrun-scaling-gather)."""
+PNG plots (matplotlib, Agg backend: no display, nothing downloaded), in the project's one
+plotting style (python/stormrun_plotstyle.py, shared with scripts/stormrun-quicklook). Used
+by run-suite and by the scaling sweep's gather step (jobs/stormrun-scaling-gather)."""
 
 import csv
 import json
 import math
 import os
+import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import stormrun_plotstyle as style  # noqa: E402
 
 
 def verdict(figure):
@@ -63,56 +63,50 @@ def fmt(v):
     return f"{v:.3f}"
 
 
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
 def plot_ratios(figures, path):
     """Every figure that has a target, as value ÷ target (1 = on the target)."""
     shown = [f for f in figures if f.get("target")]
-    fig, ax = plt.subplots(figsize=(9, 0.32 * len(shown) + 1.5))
+    fig, ax = style.figure("chart", size=style.bar_chart_size(len(shown)))
     names = [f"{f['id']} {f['name']}"[:60] for f in shown]
     values = [f["value"] / f["target"] for f in shown]
-    colors = ["tab:green" if verdict(f) == "pass" else "tab:red" for f in shown]
+    colors = [style.COLOR_PASS if verdict(f) == "pass" else style.COLOR_MISS for f in shown]
     ax.barh(range(len(shown)), values, color=colors)
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", lw=1)
-    ax.set_yticks(range(len(shown)), names, fontsize=7)
+    ax.set_yticks(range(len(shown)), names, fontsize=style.SMALL_SIZE)
     ax.invert_yaxis()
     ax.set_xlabel("figure ÷ target (green: pass; for '<=' targets below 1 passes)")
-    _save(fig, path)
+    style.save(fig, path)
 
 
 def plot_commit_sizes(rows, path):
     """rows: (bytes, ratio, write_ms) of bench_checkpoint's table."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = style.figure("chart")
     ax.semilogx([r[0] for r in rows], [r[1] for r in rows], "o-", label="commit ÷ raw write+fsync")
-    ax.axhline(0.9, color="gray", ls="--", label="P2 target at 256 MiB")
-    ax.axhline(0.5, color="gray", ls=":", label="P3 target (small)")
+    ax.axhline(0.9, color=style.COLOR_REFERENCE, ls="--", label="P2 target at 256 MiB")
+    ax.axhline(0.5, color=style.COLOR_REFERENCE, ls=":", label="P3 target (small)")
     ax.set_xlabel("state bytes per commit")
     ax.set_ylabel("throughput ratio")
-    ax.legend(fontsize=8)
-    _save(fig, path)
+    ax.legend()
+    style.save(fig, path)
 
 
 def plot_reconcile(rows, path):
     """rows: (dirs, seconds, peak_mib)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.loglog([r[0] for r in rows], [r[1] for r in rows], "o-", color="tab:blue")
-    ax.axhline(2.0, color="tab:blue", ls="--")
+    fig, ax = style.figure("chart")
+    ax.loglog([r[0] for r in rows], [r[1] for r in rows], "o-", color=style.COLOR_PRIMARY)
+    ax.axhline(2.0, color=style.COLOR_PRIMARY, ls="--")
     ax.set_xlabel("rank directories")
-    ax.set_ylabel("reconcile seconds (one process)", color="tab:blue")
+    ax.set_ylabel("reconcile seconds (one process)", color=style.COLOR_PRIMARY)
     ax2 = ax.twinx()
-    ax2.loglog([r[0] for r in rows], [r[2] for r in rows], "s-", color="tab:orange")
-    ax2.set_ylabel("peak RSS MiB", color="tab:orange")
-    _save(fig, path)
+    ax2.loglog([r[0] for r in rows], [r[2] for r in rows], "s-", color=style.COLOR_SECONDARY)
+    ax2.set_ylabel("peak RSS MiB", color=style.COLOR_SECONDARY)
+    style.save(fig, path)
 
 
 def plot_scaling(rows, path, xlabel="ranks"):
     """rows: dicts with n, kind ('weak'/'strong'), efficiency, normalised (or None)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = style.figure("chart")
     for kind, marker in (("weak", "o"), ("strong", "s")):
         pts = sorted((r["n"], r["efficiency"], r.get("normalised")) for r in rows
                      if r["kind"] == kind)
@@ -122,20 +116,20 @@ def plot_scaling(rows, path, xlabel="ranks"):
         if all(p[2] is not None for p in pts):
             ax.plot([p[0] for p in pts], [p[2] for p in pts], marker + "--",
                     label=f"{kind} ÷ STREAM scaling")
-    ax.axhline(0.9, color="gray", ls=":", label="P7 target (weak)")
+    ax.axhline(0.9, color=style.COLOR_REFERENCE, ls=":", label="P7 target (weak)")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("efficiency")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8)
-    _save(fig, path)
+    ax.legend()
+    style.save(fig, path)
 
 
 def plot_rss(rows, path):
     """rows: (label, rss_mib, state_mib)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.bar([r[0] for r in rows], [r[1] for r in rows], color="tab:blue", label="peak RSS")
+    fig, ax = style.figure("chart")
+    ax.bar([r[0] for r in rows], [r[1] for r in rows], color=style.COLOR_PRIMARY, label="peak RSS")
     if rows:
-        ax.axhline(rows[0][2], color="tab:orange", ls="--", label="level-2 state")
+        ax.axhline(rows[0][2], color=style.COLOR_SECONDARY, ls="--", label="level-2 state")
     ax.set_ylabel("MiB per rank")
-    ax.legend(fontsize=8)
-    _save(fig, path)
+    ax.legend()
+    style.save(fig, path)
