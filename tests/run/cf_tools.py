@@ -13,8 +13,9 @@ steps, statistics mean,std), then:
            HDF5 bytes;
   cdo      on the output file: the statistics, values equal to the HDF5 bytes;
            scripts/stormrun-export-cdo writes per start time one file per member and one of
-           the statistics; `cdo sinfon` lists every variable (none skipped), the time axis
-           is the valid time, `cdo outputf,%.17g` of every variable equals the HDF5 bytes,
+           the statistics (twice: the same bytes); `cdo sinfon` lists every variable (none
+           skipped), the time axis is the valid time, `cdo outputf,%.17g` of every variable
+           equals the HDF5 bytes,
            `cdo infon` gives the same min/mean/max as numpy, and `cdo ensmean` of the
            member files gives the stormrun ensemble mean.
 
@@ -213,6 +214,11 @@ def check_cdo(path, export, outdir, variables):
         want += [os.path.join(outdir, f"{stem}_{start}_member{m:03d}.nc") for m in range(NENS)]
         want.append(os.path.join(outdir, f"{stem}_{start}_stats.nc"))
     check(listed == want, f"export wrote {listed}, expected {want}")
+    # No timestamp in the export: the same output exports to the same bytes.
+    again = run([sys.executable, export, path, outdir + "-again"], "export again").stdout.split()
+    for first, second in zip(listed, again):
+        with open(first, "rb") as a, open(second, "rb") as b:
+            check(a.read() == b.read(), f"{first} and {second}: two exports differ")
     for ti in range(len(times)):
         files = want[ti * (NENS + 1):(ti + 1) * (NENS + 1)]
         for fi, nc in enumerate(files):
