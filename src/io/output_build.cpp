@@ -109,6 +109,30 @@ void create_step_checksums(hid_t file, const OutputLayout& layout,
   write_string_attribute(dset.get(), "fields", fields, path, what);
 }
 
+// /valid_time: int64 [time, lead_time], the CF auxiliary coordinate of the valid time; the
+// scales of time and lead_time attached (netCDF readers see its dims), written by rank 0.
+void create_valid_time(hid_t file, const OutputLayout& layout, const std::filesystem::path& path,
+                       int rank, const std::map<std::string, Hid>& scales) {
+  const AuxiliaryCoordinate valid = valid_time_of(layout);
+  const std::string what = "auxiliary coordinate " + valid.name;
+  Hid space = checked(H5Screate_simple(int(valid.shape.size()), valid.shape.data(), nullptr),
+                      H5Sclose, path, what, "H5Screate");
+  Hid dcpl = contiguous_early_dcpl(path, what);
+  checked(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), path, what, "H5Pset_fill_time");
+  Hid dset = checked(H5Dcreate2(file, valid.name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
+                                dcpl.get(), H5P_DEFAULT),
+                     H5Dclose, path, what, "create");
+  if (rank == 0)
+    checked(H5Dwrite(dset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                     valid.integers.data()),
+            path, what, "write values");
+  for (std::size_t axis = 0; axis < valid.dims.size(); ++axis)
+    checked(H5DSattach_scale(dset.get(), scales.at(valid.dims[axis]).get(), unsigned(axis)), path,
+            what, "H5DSattach_scale(" + valid.dims[axis] + ")");
+  for (const auto& [key, value] : valid.attributes)
+    write_string_attribute(dset.get(), key, value, path, what);
+}
+
 }  // namespace
 
 void build_output_objects(hid_t file, const OutputLayout& layout, const std::filesystem::path& path,
@@ -116,6 +140,7 @@ void build_output_objects(hid_t file, const OutputLayout& layout, const std::fil
   std::map<std::string, Hid> scales;
   for (const Coordinate& coord : coordinates_of(layout))
     scales.emplace(coord.name, create_coordinate(file, coord, path, rank));
+  create_valid_time(file, layout, path, rank, scales);
 
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (const DataVariable& var : data_variables_of(layout)) {
@@ -145,7 +170,7 @@ void build_output_objects(hid_t file, const OutputLayout& layout, const std::fil
   write_string_attribute(root.get(), kFingerprintAttribute, layout.fingerprint_hash, path, "/");
   write_string_attribute(root.get(), kFingerprintJsonAttribute, layout.fingerprint_json, path, "/");
   write_int_attribute(root.get(), kFormatAttribute, kOutputFormat, path);
-  write_string_attribute(root.get(), kConventionsAttribute, "CF-1.8", path, "/");
+  write_string_attribute(root.get(), kConventionsAttribute, kConventions, path, "/");
   for (const auto& [key, value] : layout.attributes)
     write_string_attribute(root.get(), key, value, path, "/");
 }

@@ -24,7 +24,7 @@ std::int64_t whole_seconds(Duration d, const std::string& what, const std::files
 
 bool is_coordinate_name(const std::string& name) {
   return name == "ensemble" || name == "time" || name == "lead_time" || name == "lat" ||
-         name == "lon";
+         name == "lon" || name == kValidTimeName;
 }
 
 void check_object_name(const std::string& name, const std::string& what,
@@ -59,8 +59,9 @@ void validate_layout(const OutputLayout& layout, const std::filesystem::path& fi
   for (const FieldInfo& field : layout.fields) {
     check_object_name(field.name, "field", file);
     if (is_coordinate_name(field.name))
-      throw OutputError(where + "field name '" + field.name +
-                        "' is the name of a coordinate (ensemble, time, lead_time, lat, lon)");
+      throw OutputError(
+          where + "field name '" + field.name +
+          "' is the name of a coordinate (ensemble, time, lead_time, lat, lon, valid_time)");
     if (field.name == kBookkeepingGroup)
       throw OutputError(where + "field name '" + field.name +
                         "' is the name of stormrun's bookkeeping group");
@@ -95,7 +96,9 @@ std::vector<Coordinate> coordinates_of(const OutputLayout& layout) {
   ensemble.is_integer = true;
   for (std::int64_t m = 0; m < layout.nensemble; ++m)
     ensemble.integers.push_back(m);
-  ensemble.attributes = {{"long_name", "ensemble member"}};
+  // CF: the ensemble member axis is identified by standard_name realization (no CF axis
+  // letter exists for it).
+  ensemble.attributes = {{"standard_name", "realization"}, {"long_name", "ensemble member"}};
 
   Coordinate& time = coords[1];
   time.name = "time";
@@ -105,7 +108,7 @@ std::vector<Coordinate> coordinates_of(const OutputLayout& layout) {
         std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
   time.attributes = {{"units", "seconds since 1970-01-01T00:00:00Z"},
                      {"calendar", "proleptic_gregorian"},
-                     {"standard_name", "time"},
+                     {"standard_name", "forecast_reference_time"},
                      {"long_name", "forecast start time"}};
 
   Coordinate& lead = coords[2];
@@ -115,19 +118,52 @@ std::vector<Coordinate> coordinates_of(const OutputLayout& layout) {
       std::chrono::duration_cast<std::chrono::seconds>(layout.lead_step).count();
   for (std::int64_t k = 0; k < layout.nlead; ++k)
     lead.integers.push_back(k * step);
-  lead.attributes = {{"units", "seconds"}, {"long_name", "lead time"}};
+  lead.attributes = {
+      {"units", "seconds"}, {"standard_name", "forecast_period"}, {"long_name", "lead time"}};
 
   Coordinate& lat = coords[3];
   lat.name = "lat";
   lat.reals = layout.grid.lat_degrees();
-  lat.attributes = {{"units", "degrees_north"}, {"standard_name", "latitude"}};
+  lat.attributes = {{"units", "degrees_north"}, {"standard_name", "latitude"}, {"axis", "Y"}};
 
   Coordinate& lon = coords[4];
   lon.name = "lon";
   lon.reals = layout.grid.lon_degrees();
-  lon.attributes = {{"units", "degrees_east"}, {"standard_name", "longitude"}};
+  lon.attributes = {{"units", "degrees_east"}, {"standard_name", "longitude"}, {"axis", "X"}};
   return coords;
 }
+
+AuxiliaryCoordinate valid_time_of(const OutputLayout& layout) {
+  AuxiliaryCoordinate valid;
+  valid.name = kValidTimeName;
+  valid.dims = {"time", "lead_time"};
+  valid.shape = {hsize_t(layout.times.size()), hsize_t(layout.nlead)};
+  const std::int64_t step =
+      std::chrono::duration_cast<std::chrono::seconds>(layout.lead_step).count();
+  for (const TimePoint& t : layout.times) {
+    const std::int64_t start =
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+    for (std::int64_t k = 0; k < layout.nlead; ++k)
+      valid.integers.push_back(start + k * step);
+  }
+  valid.attributes = {{"units", "seconds since 1970-01-01T00:00:00Z"},
+                      {"calendar", "proleptic_gregorian"},
+                      {"standard_name", "time"},
+                      {"long_name", "valid time (forecast start time + lead time)"}};
+  return valid;
+}
+
+namespace {
+
+/// CF cell_methods of an ensemble statistic: the reduction over the members, named by the
+/// standard name of the dimension reduced (the statistic has no ensemble dimension).
+std::string statistic_cell_methods(const std::string& stat) {
+  if (stat == "mean") return "realization: mean";
+  if (stat == "std") return "realization: standard_deviation";
+  return "";
+}
+
+}  // namespace
 
 std::vector<DataVariable> data_variables_of(const OutputLayout& layout) {
   const hsize_t ne = hsize_t(layout.nensemble);
@@ -140,15 +176,22 @@ std::vector<DataVariable> data_variables_of(const OutputLayout& layout) {
     vars.push_back({field.name,
                     {"ensemble", "time", "lead_time", "lat", "lon"},
                     {ne, nt, nl, ny, nx},
-                    {{"units", field.units}, {"long_name", field.long_name}}});
+                    {{"units", field.units},
+                     {"long_name", field.long_name},
+                     {"coordinates", kValidTimeName}}});
   for (const FieldInfo& field : layout.fields)
-    for (const std::string& stat : layout.statistics)
-      vars.push_back({statistic_dataset_name(field.name, stat),
-                      {"time", "lead_time", "lat", "lon"},
-                      {nt, nl, ny, nx},
-                      {{"units", field.units},
-                       {"long_name", field.long_name + " (ensemble " + stat + ")"},
-                       {"ensemble_statistic", stat}}});
+    for (const std::string& stat : layout.statistics) {
+      DataVariable var{statistic_dataset_name(field.name, stat),
+                       {"time", "lead_time", "lat", "lon"},
+                       {nt, nl, ny, nx},
+                       {{"units", field.units},
+                        {"long_name", field.long_name + " (ensemble " + stat + ")"},
+                        {"ensemble_statistic", stat},
+                        {"coordinates", kValidTimeName}}};
+      if (const std::string methods = statistic_cell_methods(stat); !methods.empty())
+        var.attributes.emplace_back("cell_methods", methods);
+      vars.push_back(std::move(var));
+    }
   return vars;
 }
 

@@ -39,6 +39,19 @@ struct Coordinate {
   hsize_t size() const { return is_integer ? integers.size() : reals.size(); }
 };
 
+/// The valid time (start time + lead time), a CF auxiliary coordinate variable: int64
+/// [time, lead_time], seconds since the epoch, named in each data variable's `coordinates`
+/// attribute. Files of stormrun before it have none; they are still resumed (the check
+/// compares it only when present).
+struct AuxiliaryCoordinate {
+  std::string name;
+  std::vector<std::string> dims;
+  std::vector<hsize_t> shape;
+  std::vector<std::int64_t> integers;  ///< row-major over `shape`
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+inline constexpr const char* kValidTimeName = "valid_time";
+
 /// One float64 data variable: a per-member field or an ensemble statistic.
 struct DataVariable {
   std::string name;
@@ -46,6 +59,9 @@ struct DataVariable {
   std::vector<hsize_t> shape;
   std::vector<std::pair<std::string, std::string>> attributes;
 };
+
+/// The CF version the file's metadata follows (root attribute "Conventions").
+inline constexpr const char* kConventions = "CF-1.10";
 
 /// Root attribute names this module writes itself (the caller's may not reuse them).
 inline constexpr const char* kFingerprintAttribute = "stormrun_fingerprint";
@@ -59,6 +75,8 @@ void validate_layout(const OutputLayout& layout, const std::filesystem::path& fi
 
 /// The five coordinates, in the dimension order of the per-member datasets.
 std::vector<Coordinate> coordinates_of(const OutputLayout& layout);
+/// valid_time: [time, lead_time], values time[t] + lead_time[k] in seconds.
+AuxiliaryCoordinate valid_time_of(const OutputLayout& layout);
 /// Per-member fields first (layout order), then each field's statistics.
 std::vector<DataVariable> data_variables_of(const OutputLayout& layout);
 /// The shape of /stormrun/step_checksum: (ensemble, time, lead_time).

@@ -127,6 +127,37 @@ void compare_coordinate(hid_t file, const Coordinate& coord, const std::filesyst
   }
 }
 
+// valid_time is compared only when the file has it: files of stormrun before it carry none
+// and are resumed as they are (their metadata stays that of their version).
+void compare_valid_time(hid_t file, const OutputLayout& layout, const std::filesystem::path& path,
+                        std::vector<std::string>& out) {
+  const AuxiliaryCoordinate valid = valid_time_of(layout);
+  if (H5Lexists(file, valid.name.c_str(), H5P_DEFAULT) <= 0) return;
+  const std::string what = "auxiliary coordinate " + valid.name;
+  Hid dset = checked(H5Dopen2(file, valid.name.c_str(), H5P_DEFAULT), H5Dclose, path, what, "open");
+  if (dataset_class(dset.get(), path, what) != H5T_INTEGER) {
+    out.push_back(what + ": element type in the file is not an integer");
+    return;
+  }
+  const std::vector<hsize_t> shape = dataset_shape(dset.get(), path, what);
+  if (shape != valid.shape) {
+    out.push_back(what + ": shape " + shape_text(shape) + " in the file, " +
+                  shape_text(valid.shape) + " for this run");
+    return;
+  }
+  std::vector<std::int64_t> values(valid.integers.size());
+  checked(H5Dread(dset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), path,
+          what, "read values");
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (values[i] != valid.integers[i]) {
+      out.push_back(what + "[" + std::to_string(i / valid.shape[1]) + ", " +
+                    std::to_string(i % valid.shape[1]) + "]: file " +
+                    format_utc_seconds(values[i], 0, 0) + ", this run " +
+                    format_utc_seconds(valid.integers[i], 0, 0));
+      return;
+    }
+}
+
 }  // namespace
 
 std::vector<std::string> layout_differences(hid_t file, const OutputLayout& layout,
@@ -161,10 +192,14 @@ std::vector<std::string> layout_differences(hid_t file, const OutputLayout& layo
   }
 
   std::set<std::string> expected;
+  const std::size_t before_coordinates = out.size();
   for (const Coordinate& coord : coordinates_of(layout)) {
     expected.insert(coord.name);
     compare_coordinate(file, coord, path, out);
   }
+  expected.insert(kValidTimeName);
+  // valid_time follows from time and lead_time: a difference there is already named.
+  if (out.size() == before_coordinates) compare_valid_time(file, layout, path, out);
   for (const DataVariable& var : data_variables_of(layout)) {
     expected.insert(var.name);
     const std::string what = "dataset " + var.name;

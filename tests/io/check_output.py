@@ -44,6 +44,10 @@ def statistic_values(field, stat):
     return -(stat + 1) * 100000.0 - field * 10000.0 + t * 100.0 + l * 10.0 + j * 0.01 + i * 0.0001
 
 
+def expected_lead_ns():
+    return (np.arange(NLEAD) * np.timedelta64(STEP_S, "s")).astype("timedelta64[ns]")
+
+
 def check(condition, what):
     if not condition:
         raise AssertionError(what)
@@ -73,7 +77,18 @@ def check_xarray(path):
         check(ds["lat"].attrs.get("standard_name") == "latitude", "lat standard_name")
         check(ds["lon"].attrs.get("units") == "degrees_east", "lon units")
         check(ds["lon"].attrs.get("standard_name") == "longitude", "lon standard_name")
-        check(ds["time"].attrs.get("standard_name") == "time", "time standard_name")
+        check(ds["time"].attrs.get("standard_name") == "forecast_reference_time",
+              "time standard_name")
+        check(ds["lead_time"].attrs.get("standard_name") == "forecast_period",
+              "lead_time standard_name")
+        check(ds["ensemble"].attrs.get("standard_name") == "realization",
+              "ensemble standard_name")
+        # valid_time: a coordinate through each field's `coordinates` attribute, decoded.
+        check("valid_time" in ds.coords and ds["valid_time"].dims == ("time", "lead_time"),
+              f"valid_time coordinate: {list(ds.coords)}")
+        check(np.array_equal(ds["valid_time"].values,
+                             TIMES[:, None] + expected_lead_ns()[None, :]),
+              f"valid_time values {ds['valid_time'].values}")
         check(ds["time"].encoding.get("units") == "seconds since 1970-01-01T00:00:00Z",
               f"time units {ds['time'].encoding.get('units')}")
         check(ds["time"].encoding.get("calendar") == "proleptic_gregorian", "time calendar")
@@ -82,7 +97,7 @@ def check_xarray(path):
         check(ds.attrs.get("stormrun_fingerprint") == FINGERPRINT, "root stormrun_fingerprint")
         check('"seed":7' in ds.attrs.get("stormrun_fingerprint_json", ""), "fingerprint json")
         check(int(ds.attrs.get("stormrun_format")) == 2, "stormrun_format")
-        check(ds.attrs.get("Conventions") == "CF-1.8", "Conventions")
+        check(ds.attrs.get("Conventions") == "CF-1.10", "Conventions")
         check(ds.attrs.get("title") == "stormrun output test", "caller attribute title")
 
         expected_vars = {name for name, _, _ in FIELDS}

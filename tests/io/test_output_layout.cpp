@@ -119,7 +119,7 @@ TEST_CASE("built objects: coordinates are scales, data variables have them attac
   H5Pget_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &fill);
   CHECK(std::isnan(fill));
   Hid root(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose);
-  CHECK(read_string_attribute(root.get(), "Conventions", path, "/") == "CF-1.8");
+  CHECK(read_string_attribute(root.get(), "Conventions", path, "/") == "CF-1.10");
   CHECK(read_string_attribute(root.get(), "title", path, "/") == "stormrun output test");
   CHECK(read_string_attribute(h.get(), "units", path, "h") == "m");
   Hid time(H5Dopen2(file.get(), "time", H5P_DEFAULT), H5Dclose);
@@ -129,6 +129,76 @@ TEST_CASE("built objects: coordinates are scales, data variables have them attac
   REQUIRE(H5Dread(time.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, seconds) >= 0);
   CHECK(seconds[0] == 1704067200);
   CHECK(seconds[1] == 1704067200 + 43200);
+}
+
+TEST_CASE("built objects: the CF metadata of a forecast file") {
+  TempDir dir("stormrun-io-layout");
+  const fs::path path = dir / "built.h5";
+  const OutputLayout layout = test_layout();
+  build_serial(path, layout);
+  QuietHdf5Errors quiet;
+  Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  REQUIRE(file.valid());
+  const auto attribute = [&](const char* object, const char* name) {
+    Hid dset(H5Dopen2(file.get(), object, H5P_DEFAULT), H5Dclose);
+    REQUIRE(dset.valid());
+    return read_string_attribute(dset.get(), name, path, object);
+  };
+  CHECK(attribute("ensemble", "standard_name") == "realization");
+  CHECK(attribute("time", "standard_name") == "forecast_reference_time");
+  CHECK(attribute("lead_time", "standard_name") == "forecast_period");
+  CHECK(attribute("lead_time", "units") == "seconds");
+  CHECK(attribute("lat", "axis") == "Y");
+  CHECK(attribute("lon", "axis") == "X");
+  CHECK(attribute("valid_time", "standard_name") == "time");
+  CHECK(attribute("valid_time", "units") == "seconds since 1970-01-01T00:00:00Z");
+  for (const char* name : {"h", "u", "h_mean", "u_std"})
+    CHECK(attribute(name, "coordinates") == "valid_time");
+  CHECK(attribute("h_mean", "cell_methods") == "realization: mean");
+  CHECK(attribute("u_std", "cell_methods") == "realization: standard_deviation");
+
+  // valid_time [time, lead_time] = start + k * 6 h, the scales of time and lead_time attached.
+  Hid valid(H5Dopen2(file.get(), "valid_time", H5P_DEFAULT), H5Dclose);
+  REQUIRE(valid.valid());
+  std::int64_t values[2][4] = {};
+  REQUIRE(H5Dread(valid.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
+  for (int t = 0; t < 2; ++t)
+    for (int k = 0; k < 4; ++k)
+      CHECK(values[t][k] == 1704067200 + t * 43200 + k * 21600);
+  Hid time(H5Dopen2(file.get(), "time", H5P_DEFAULT), H5Dclose);
+  Hid lead(H5Dopen2(file.get(), "lead_time", H5P_DEFAULT), H5Dclose);
+  CHECK(H5DSis_attached(valid.get(), time.get(), 0) > 0);
+  CHECK(H5DSis_attached(valid.get(), lead.get(), 1) > 0);
+}
+
+TEST_CASE("layout_differences: an output without valid_time (stormrun before it) still matches") {
+  TempDir dir("stormrun-io-layout");
+  const fs::path path = dir / "built.h5";
+  const OutputLayout layout = test_layout();
+  build_serial(path, layout);
+  {
+    QuietHdf5Errors quiet;
+    Hid file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    REQUIRE(file.valid());
+    // Its values changed: named, with the index and both times.
+    Hid valid(H5Dopen2(file.get(), "valid_time", H5P_DEFAULT), H5Dclose);
+    std::int64_t values[2][4] = {};
+    REQUIRE(H5Dread(valid.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
+    values[1][2] += 3600;
+    REQUIRE(H5Dwrite(valid.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
+  }
+  auto diffs = differences(path, layout);
+  REQUIRE(diffs.size() == 1);
+  CHECK(diffs[0] ==
+        "auxiliary coordinate valid_time[1, 2]: file 2024-01-02T01:00:00Z, this run "
+        "2024-01-02T00:00:00Z");
+  {
+    QuietHdf5Errors quiet;
+    Hid file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    REQUIRE(file.valid());
+    REQUIRE(H5Ldelete(file.get(), "valid_time", H5P_DEFAULT) >= 0);
+  }
+  CHECK(differences(path, layout).empty());
 }
 
 TEST_CASE("layout_differences names each kind of difference") {

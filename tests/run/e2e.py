@@ -73,7 +73,7 @@ MPI_ENV = {
 }
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_MISMATCH, EXIT_STOPPED = 0, 1, 2, 3, 75
 EXIT_NO_PROGRESS, EXIT_HUNG = 5, 76
-COORDS = ("ensemble", "time", "lead_time", "lat", "lon")
+COORDS = ("ensemble", "time", "lead_time", "lat", "lon", "valid_time")
 # Not a forecast variable: the group of stormrun's bookkeeping (/stormrun/step_checksum).
 BOOKKEEPING = "stormrun"
 

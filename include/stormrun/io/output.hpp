@@ -3,9 +3,14 @@
 // h5dump. DESIGN.md §5; crash safety from reference/phdf5-crash-safety.md.
 //
 // Layout (docs/user-guide.md, "The output file"):
-//   /ensemble   int64 [nensemble]            member index 0..n-1         (dimension scale)
-//   /time       int64 [ntime]                CF: "seconds since 1970-01-01T00:00:00Z"
-//   /lead_time  int64 [nlead]                CF: "seconds" (xarray: timedelta64)
+//   /ensemble   int64 [nensemble]            member index 0..n-1 (dimension scale), CF
+//                                            standard_name realization
+//   /time       int64 [ntime]                start times, "seconds since 1970-01-01T00:00:00Z",
+//                                            standard_name forecast_reference_time
+//   /lead_time  int64 [nlead]                "seconds" (xarray: timedelta64), standard_name
+//                                            forecast_period
+//   /valid_time int64 [time, lead_time]      time + lead_time, standard_name time: the CF
+//                                            auxiliary coordinate named by every field
 //   /lat        float64 [nlat]               "degrees_north", cell centres south → north
 //   /lon        float64 [nlon]               "degrees_east"
 //   /<field>    float64 [ensemble, time, lead_time, lat, lon]   per-member fields
@@ -15,7 +20,7 @@
 //                the per-member fields (0: never written); a group, so that xarray's root
 //                dataset shows only the forecast
 //   root attributes: "stormrun_fingerprint" (hash), "stormrun_fingerprint_json" (the
-//   settings as JSON), "stormrun_format" = kOutputFormatVersion, "Conventions" = "CF-1.8",
+//   settings as JSON), "stormrun_format" = kOutputFormatVersion, "Conventions" = "CF-1.10",
 //   plus the caller's.
 //
 // Every dataset is contiguous, allocated early with a fill value (NaN) written at
