@@ -113,7 +113,7 @@ std::optional<GlobalCatalog> read_global_catalog(const fs::path& root) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number out of range
     throw GlobalCatalogDamaged("global checkpoint catalog " + path.string() +
                                " is not valid JSON (" + e.what() +
                                "); move the checkpoint dir aside to start anew");

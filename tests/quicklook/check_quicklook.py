@@ -227,6 +227,9 @@ def case_pictures(ctx):
     part = ctx.run(ENSEMBLE + ["--stop-after-steps", "2", "--checkpoint-dir",
                                ctx.path("part.ckpt")], "part.h5", expect=75)
     out = ctx.path("pictures")
+    # -o needs its directory to exist (--out-dir creates it): made here, not by the "all"
+    # command that runs beside it.
+    os.makedirs(out, exist_ok=True)
     vort_png = os.path.join(out, "vorticity-m2.png")
     run = ctx.quicklook_together({
         # The defaults: the first field (h), member 0, the last lead time, all members, the

@@ -1,6 +1,8 @@
 // Damaged stores: every kind of damage is detected and named, and repairs are reported.
 #include <doctest/doctest.h>
 
+#include "checkpoint/store/catalog_file.hpp"
+#include "checkpoint/store/commit_check.hpp"
 #include "store_test_util.hpp"
 
 using namespace stormrun;
@@ -117,6 +119,23 @@ TEST_CASE("a damaged catalog is rebuilt from the manifests with a warning") {
   Warnings w3;
   CHECK(c.open(w3).rows().size() == 1);
   CHECK(w3.any_contains("missing"));
+}
+
+// Found by fuzz_catalog (tests/fuzz/regressions/catalog/number-overflow.json): a number too
+// large for a double is not a JSON syntax error to nlohmann but an out_of_range exception,
+// which escaped the catalog's and the manifest's readers uncaught (the process ended).
+TEST_CASE("a catalog or manifest holding a number out of range is damaged, not a crash") {
+  OneCommit c;
+  write_file(c.rank_dir / "catalog.json", R"({"format_version": 1, "rank": 0, "rows": 4e2489})");
+  Warnings w;
+  CHECK(c.open(w).rows().size() == 1);
+  CHECK(w.any_contains("catalog.json is damaged"));
+  CHECK_THROWS_AS(store_detail::parse_catalog(R"({"rows": 4e2489})", "catalog.json", 0),
+                  StoreError);
+  CHECK_THROWS_WITH_AS(store_detail::parse_manifest(R"({"format_version": 1e99999})", "m.json"),
+                       doctest::Contains("m.json: not valid JSON"), StoreError);
+  write_file(c.dir / "manifest.json", R"({"format_version": 2, "write_count": 1e400})");
+  CHECK_THROWS_AS(store_detail::read_manifest(c.dir, 0), StoreError);
 }
 
 TEST_CASE("a catalog of a newer format is an error, never overwritten") {

@@ -72,7 +72,7 @@ std::vector<CatalogRow> parse_catalog(const std::string& text, const fs::path& w
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number out of range
     throw StoreError(where.string() + ": not valid JSON (" + e.what() + ")");
   }
   const JsonFields f(doc, where.string());

@@ -9,19 +9,23 @@ namespace stormrun::store_detail {
 
 namespace fs = std::filesystem;
 
+Manifest parse_manifest(std::string_view text, const fs::path& where) {
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number overflow
+    throw StoreError(where.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  return Manifest::from_json(json, where);
+}
+
 Manifest read_manifest(const fs::path& commit_dir, int rank) {
   const fs::path where = commit_dir / "manifest.json";
   BeneathFile file = open_file_beneath(commit_dir, "manifest.json");
   if (!file.error.empty()) throw StoreError(where.string() + ": " + file.error);
   const auto bytes = read_exactly(file.fd.get(), file.size, where);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(reinterpret_cast<const char*>(bytes.data()),
-                                 reinterpret_cast<const char*>(bytes.data()) + bytes.size());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw StoreError(where.string() + ": not valid JSON (" + e.what() + ")");
-  }
-  Manifest m = Manifest::from_json(json, where);
+  Manifest m = parse_manifest(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), where);
   const std::string dir_name = commit_dir.filename().string();
   if (m.commit_id != dir_name) {
     throw StoreError(where.string() + ": commit_id '" + m.commit_id +
