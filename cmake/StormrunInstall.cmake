@@ -1,5 +1,6 @@
 # Install rules (docs/install.md): `cmake --install BUILD --prefix P` puts
 #   P/bin/stormrun                                  the command
+#   P/bin/stormrun-quicklook, stormrun-export-cdo   the output tools (Python)
 #   P/include/stormrun/...                          the public headers
 #   P/lib/libstormrun_*.a                           the libraries (static)
 #   P/lib/cmake/stormrun/                           find_package(stormrun CONFIG [COMPONENTS ...])
@@ -49,6 +50,11 @@ endforeach()
 # is static).
 set_target_properties(stormrun PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
 install(TARGETS stormrun RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The output tools beside it. stormrun-quicklook finds the shared plotting style in
+# ../share/stormrun/python from where it lies (or ../python in a checkout).
+install(PROGRAMS scripts/stormrun-quicklook scripts/stormrun-export-cdo
+        DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES python/stormrun_plotstyle.py DESTINATION ${CMAKE_INSTALL_DATADIR}/stormrun/python)
 
 # --- the headers -------------------------------------------------------------------------
 install(DIRECTORY include/stormrun DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
