@@ -14,10 +14,14 @@ if(NOT HDF5_IS_PARALLEL)
     "${HDF5_C_LIBRARIES}) is serial. On Debian install libhdf5-openmpi-dev (scripts/setup), "
     "or point HDF5_C_COMPILER_EXECUTABLE at the parallel h5pcc.")
 endif()
+# The found paths are this machine's: they hold in the build tree only. The installed CMake
+# package (cmake/StormrunInstall.cmake) exports these helper targets empty and its
+# stormrunConfig.cmake fills them from a search on the consumer's machine.
 add_library(stormrun_hdf5 INTERFACE)
-target_include_directories(stormrun_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS})
-target_link_libraries(stormrun_hdf5 INTERFACE ${HDF5_C_HL_LIBRARIES} ${HDF5_C_LIBRARIES} MPI::MPI_C)
-target_compile_definitions(stormrun_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
+target_include_directories(stormrun_hdf5 SYSTEM INTERFACE "$<BUILD_INTERFACE:${HDF5_C_INCLUDE_DIRS}>")
+target_link_libraries(stormrun_hdf5 INTERFACE
+                      "$<BUILD_INTERFACE:${HDF5_C_HL_LIBRARIES};${HDF5_C_LIBRARIES}>" MPI::MPI_C)
+target_compile_definitions(stormrun_hdf5 INTERFACE "$<BUILD_INTERFACE:${HDF5_C_DEFINITIONS}>")
 
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(doctest REQUIRED)
@@ -29,8 +33,8 @@ if(NOT XXHASH_INCLUDE_DIR OR NOT XXHASH_LIBRARY)
   message(FATAL_ERROR "xxhash not found (Debian: libxxhash-dev; run scripts/setup)")
 endif()
 add_library(stormrun_xxhash INTERFACE)
-target_include_directories(stormrun_xxhash SYSTEM INTERFACE ${XXHASH_INCLUDE_DIR})
-target_link_libraries(stormrun_xxhash INTERFACE ${XXHASH_LIBRARY})
+target_include_directories(stormrun_xxhash SYSTEM INTERFACE $<BUILD_INTERFACE:${XXHASH_INCLUDE_DIR}>)
+target_link_libraries(stormrun_xxhash INTERFACE $<BUILD_INTERFACE:${XXHASH_LIBRARY}>)
 
 # CUDA + NCCL: found automatically (AUTO), forced (ON), or left out (OFF).
 set(STORMRUN_HAVE_CUDA OFF)
@@ -61,8 +65,8 @@ if(NOT STORMRUN_CUDA STREQUAL "OFF")
     if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
       set(STORMRUN_HAVE_NCCL ON)
       add_library(stormrun_nccl INTERFACE)
-      target_include_directories(stormrun_nccl SYSTEM INTERFACE ${NCCL_INCLUDE_DIR})
-      target_link_libraries(stormrun_nccl INTERFACE ${NCCL_LIBRARY})
+      target_include_directories(stormrun_nccl SYSTEM INTERFACE $<BUILD_INTERFACE:${NCCL_INCLUDE_DIR}>)
+      target_link_libraries(stormrun_nccl INTERFACE $<BUILD_INTERFACE:${NCCL_LIBRARY}>)
     endif()
   elseif(STORMRUN_CUDA STREQUAL "ON")
     message(FATAL_ERROR "STORMRUN_CUDA=ON but no CUDA compiler was found (set CMAKE_CUDA_COMPILER)")
