@@ -53,19 +53,26 @@ static void setup(void) {
   const char* op = getenv("STORMRUN_IOERR_OP");
   const char* root = getenv("STORMRUN_IOERR_ROOT");
   if (!op || !root || !*root) return;
-  if (strcmp(op, "write") == 0) g_op = OP_WRITE;
-  else if (strcmp(op, "fsync") == 0) g_op = OP_FSYNC;
-  else if (strcmp(op, "rename") == 0) g_op = OP_RENAME;
-  else if (strcmp(op, "close") == 0) g_op = OP_CLOSE;
+  if (strcmp(op, "write") == 0)
+    g_op = OP_WRITE;
+  else if (strcmp(op, "fsync") == 0)
+    g_op = OP_FSYNC;
+  else if (strcmp(op, "rename") == 0)
+    g_op = OP_RENAME;
+  else if (strcmp(op, "close") == 0)
+    g_op = OP_CLOSE;
   else {
     fprintf(stderr, "ioerror_shim: STORMRUN_IOERR_OP '%s' is not write, fsync, rename or close\n",
             op);
     abort();
   }
   const char* err = getenv("STORMRUN_IOERR_ERRNO");
-  if (!err || strcmp(err, "EIO") == 0) g_errno = EIO;
-  else if (strcmp(err, "ENOSPC") == 0) g_errno = ENOSPC;
-  else if (strcmp(err, "EDQUOT") == 0) g_errno = EDQUOT;
+  if (!err || strcmp(err, "EIO") == 0)
+    g_errno = EIO;
+  else if (strcmp(err, "ENOSPC") == 0)
+    g_errno = ENOSPC;
+  else if (strcmp(err, "EDQUOT") == 0)
+    g_errno = EDQUOT;
   else {
     fprintf(stderr, "ioerror_shim: STORMRUN_IOERR_ERRNO '%s' is not EIO, ENOSPC or EDQUOT\n", err);
     abort();
