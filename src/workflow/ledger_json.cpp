@@ -1,5 +1,7 @@
 // JSON forms of the ledger's records: summaries and the plan travel between ranks as JSON
 // strings (MPI gather/broadcast), so each must read back exactly as it was written.
+#include <cstdint>
+#include <limits>
 #include <stdexcept>
 
 #include "stormrun/workflow/ledger.hpp"
@@ -10,7 +12,14 @@ using nlohmann::json;
 
 namespace {
 
-/// Runs `parse`, turning nlohmann's type and key errors into one naming the record.
+/// A field that is not what the record needs (raised inside parse_record, which names it).
+class BadField : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Runs `parse`, turning nlohmann's type and key errors (and BadField) into one naming the
+/// record.
 template <class F>
 auto parse_record(const char* what, const json& j, F&& parse) {
   try {
@@ -18,7 +27,33 @@ auto parse_record(const char* what, const json& j, F&& parse) {
   } catch (const json::exception& e) {
     throw std::invalid_argument(std::string("malformed ") + what + " JSON (" + e.what() +
                                 "): " + j.dump().substr(0, 200));
+  } catch (const BadField& e) {
+    throw std::invalid_argument(std::string("malformed ") + what + " JSON (" + e.what() +
+                                "): " + j.dump().substr(0, 200));
   }
+}
+
+/// `value` as a T: a JSON integer in T's range. nlohmann's get<T>() converts a number that
+/// only parsed as a float (1e73) by a cast whose result is undefined; this refuses it.
+template <class T>
+T integer_value(const json& value, const std::string& key) {
+  if (!value.is_number_integer()) throw BadField("'" + key + "' is not an integer");
+  if (value.is_number_unsigned()) {
+    const auto u = value.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+      throw BadField("'" + key + "' is out of range");
+    return static_cast<T>(u);
+  }
+  const auto v = value.get<std::int64_t>();
+  if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+      v > static_cast<std::int64_t>(std::numeric_limits<T>::max()))
+    throw BadField("'" + key + "' is out of range");
+  return static_cast<T>(v);
+}
+
+template <class T>
+T integer_field(const json& in, const char* key) {
+  return integer_value<T>(in.at(key), key);
 }
 
 }  // namespace
@@ -34,9 +69,9 @@ StateSource StateSource::from_json(const json& j) {
   return parse_record("StateSource", j, [](const json& in) {
     StateSource s;
     s.commit_dir = in.at("commit_dir").get<std::string>();
-    s.rank = in.at("rank").get<int>();
+    s.rank = integer_field<int>(in, "rank");
     s.commit_id = in.at("commit_id").get<std::string>();
-    s.step = in.at("step").get<std::int64_t>();
+    s.step = integer_field<std::int64_t>(in, "step");
     return s;
   });
 }
@@ -58,11 +93,12 @@ RowSummary RowSummary::from_json(const json& j) {
   return parse_record("RowSummary", j, [](const json& in) {
     RowSummary r;
     r.commit_dir = in.at("commit_dir").get<std::string>();
-    r.rank = in.at("rank").get<int>();
+    r.rank = integer_field<int>(in, "rank");
     r.commit_id = in.at("commit_id").get<std::string>();
     r.saved_at = in.at("saved_at").get<std::string>();
     r.fingerprint = in.at("fingerprint").get<std::string>();
-    r.units = in.at("units").get<std::map<std::string, std::int64_t>>();
+    for (const auto& [unit, step] : in.at("units").items())
+      r.units[unit] = integer_value<std::int64_t>(step, "units." + unit);
     for (const auto& [unit, source] : in.at("states").items())
       r.states.emplace(unit, StateSource::from_json(source));
     return r;
@@ -100,8 +136,8 @@ RestartPlan RestartPlan::from_json(const json& j) {
     RestartPlan plan;
     for (const json& unit_json : in.at("units")) {
       UnitPlan unit;
-      unit.index = unit_json.at("index").get<std::int64_t>();
-      unit.first_step = unit_json.at("first_step").get<std::int64_t>();
+      unit.index = integer_field<std::int64_t>(unit_json, "index");
+      unit.first_step = integer_field<std::int64_t>(unit_json, "first_step");
       if (const json& source = unit_json.at("source"); !source.is_null())
         unit.source = StateSource::from_json(source);
       plan.units.push_back(std::move(unit));

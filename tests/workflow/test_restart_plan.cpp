@@ -348,3 +348,22 @@ TEST_CASE("ledger records survive their JSON form (sent between ranks)") {
   CHECK_THROWS_AS(RestartPlan::from_json(nlohmann::json::parse(R"({"units": 3})")),
                   std::invalid_argument);
 }
+
+// Found by fuzz_ledger (tests/fuzz/regressions/ledger/float-rank.json): an integer field
+// holding a number that only parses as a float (1.7e73) reached nlohmann's get<int>(),
+// whose conversion is undefined behaviour (UBSan); now refused, naming the field.
+TEST_CASE("ledger JSON: an integer field holding a float or an out-of-range number is refused") {
+  const auto source = [](const std::string& rank) {
+    return nlohmann::json::parse(R"({"commit_dir": "/s/rank_000000/commits/c", "rank": )" + rank +
+                                 R"(, "commit_id": "c", "step": 3})");
+  };
+  CHECK(StateSource::from_json(source("1")).rank == 1);
+  CHECK_THROWS_WITH_AS(StateSource::from_json(source("1.6666666666666666e73")),
+                       doctest::Contains("'rank' is not an integer"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(StateSource::from_json(source("4294967296")),
+                       doctest::Contains("'rank' is out of range"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(RowSummary::from_json(nlohmann::json::parse(
+                           R"({"commit_dir": "d", "rank": 0, "commit_id": "c", "saved_at": "t",
+              "fingerprint": "f", "units": {"u": 2.5}, "states": {}})")),
+                       doctest::Contains("'units.u' is not an integer"), std::invalid_argument);
+}
