@@ -19,10 +19,9 @@ if(STORMRUN_FUZZ)
     message(FATAL_ERROR "STORMRUN_FUZZ needs clang (libFuzzer): configure with "
                         "-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++")
   endif()
-  # Every library is instrumented for coverage; the fuzz targets link libFuzzer's main.
-  target_compile_options(stormrun_flags INTERFACE
-    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
-  target_link_options(stormrun_flags INTERFACE -fsanitize=address,undefined)
+  # Every library is instrumented for coverage (ASan and UBSan come with STORMRUN_SANITIZE,
+  # which STORMRUN_FUZZ turns on); the fuzz targets link libFuzzer's main.
+  target_compile_options(stormrun_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link>)
 endif()
 if(STORMRUN_TSAN)
   target_compile_options(stormrun_flags INTERFACE
