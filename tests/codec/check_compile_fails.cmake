@@ -1,6 +1,7 @@
 # cmake -DCXX=... -DSOURCE=file.cpp -DINCLUDES=a|b -P check_compile_fails.cmake
 # Passes when compiling SOURCE fails with every message listed in its "// EXPECT: <regex>"
-# lines; fails when it compiles, or fails for another reason.
+# lines (GCC writes Codec<T, void>, clang Codec<T>); fails when it compiles, or fails for
+# another reason.
 string(REPLACE "|" ";" include_list "${INCLUDES}")
 set(include_flags)
 foreach(dir IN LISTS include_list)

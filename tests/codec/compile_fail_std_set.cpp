@@ -1,6 +1,6 @@
 // Must not compile: std::set is not a checkpointable type.
 // EXPECT: T is not a checkpointable type
-// EXPECT: Codec<std::set<int>, void>
+// EXPECT: Codec<std::set<int>(, void)?>
 #include <set>
 
 #include "stormrun/codec.hpp"

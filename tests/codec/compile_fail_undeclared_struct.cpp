@@ -1,6 +1,6 @@
 // Must not compile: a state field whose struct was not declared with STORMRUN_STATE.
 // EXPECT: T is not a checkpointable type
-// EXPECT: Codec<Undeclared, void>
+// EXPECT: Codec<Undeclared(, void)?>
 #include "stormrun/state.hpp"
 
 struct Undeclared {

@@ -43,14 +43,14 @@ struct EarlierRun {
   explicit EarlierRun(int level = 2) {
     rank2_ids = write_rows(dir.path(), 2, 3, level,
                            {{.units = {{u(0), 1}}, .states = unit_states({u(0)}, 1)},
-                            {.units = {{u(1), 4}}, .states = unit_states({u(1)}, {4})}});
+                            {.units = {{u(1), 4}}, .states = unit_states({u(1)}, 4)}});
     rank0_ids =
         write_rows(dir.path(), 0, 2, level,
                    {{.units = {{u(0), 1}, {u(1), 1}}, .states = unit_states({u(0), u(1)}, 1)},
                     {.units = {{u(0), 2}, {u(1), 2}}, .states = unit_states({u(0), u(1)}, 2)}});
     rank1_ids =
         write_rows(dir.path(), 1, 2, level,
-                   {{.units = {{u(2), kSteps}, {u(3), 3}}, .states = unit_states({u(3)}, {3})}});
+                   {{.units = {{u(2), kSteps}, {u(3), 3}}, .states = unit_states({u(3)}, 3)}});
   }
   fs::path commit(int rank, const std::string& id) const {
     return dir.path() / rank_dir_name(rank) / "commits" / id;
