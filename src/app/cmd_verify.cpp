@@ -149,6 +149,7 @@ void verify_ledger(const std::vector<fs::path>& dirs,
             {*output, "fingerprint " + hash + ", the store's run is " + catalog->fingerprint_hash});
     }
     std::vector<io::ClaimedSteps> list;
+    list.reserve(claims.size());
     for (const auto& [unit, claim] : claims)
       list.push_back(claim);
     for (const std::string& problem : io::check_claimed_steps(*output, list))

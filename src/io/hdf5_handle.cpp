@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "stormrun/bits/text.hpp"
 #include "stormrun/io/output.hpp"
 
 namespace stormrun::io {
@@ -33,7 +34,7 @@ std::string take_hdf5_error_text() {
 
 std::string system_error_note(int err) {
   if (err == 0 || err == EINTR || err == EAGAIN) return {};
-  return "; the system call failed with: " + std::string(std::strerror(err));
+  return "; the system call failed with: " + stormrun::text::errno_text(err);
 }
 
 void throw_hdf5_failure(const std::filesystem::path& file, const std::string& object,

@@ -296,7 +296,7 @@ std::vector<std::string> check_claims_by_fill(const std::filesystem::path& path,
                            " has no time for");
         continue;
       }
-      const auto steps = static_cast<hsize_t>(claim.last_step + 1);
+      const auto steps = static_cast<hsize_t>(claim.last_step) + 1;
       if (claim.member < 0 || static_cast<hsize_t>(claim.member) >= shape[0] || steps > shape[2]) {
         problems.push_back(claim.claimed_by + " claims member " + std::to_string(claim.member) +
                            " to step " + std::to_string(claim.last_step) + ", beyond " + name +

@@ -92,7 +92,7 @@ std::string free_space_note(const fs::path& path) {
   constexpr double kMiB = 1024.0 * 1024.0;
   return "; " + dir.string() + " has " +
          text::number_text(std::floor(double(space.available) / kMiB * 10) / 10) + " MiB free" +
-         (space.available < 1024 * 1024 ? " (is the disk full?)" : "");
+         (space.available < std::uintmax_t{1} << 20 ? " (is the disk full?)" : "");
 }
 
 /// Test-only fault point, as runtime::injected_fault (docs/architecture.md): when

@@ -130,6 +130,7 @@ Diagnostics& Diagnostics::operator=(Diagnostics&&) noexcept = default;
 FieldBatch Diagnostics::compute(const FieldBatch& state, const std::vector<std::string>& names) {
   impl_->check(state);
   std::vector<DiagnosticField> kinds;
+  kinds.reserve(names.size());
   for (const auto& name : names)
     kinds.push_back(field_kind(name));
   FieldBatch out(state.grid, names, state.members);

@@ -85,7 +85,7 @@ std::optional<int> parse_substeps(const std::string& text) {
   return value;
 }
 
-ShallowWater::ShallowWater(ShallowWaterConfig config) : config_(std::move(config)) {
+ShallowWater::ShallowWater(ShallowWaterConfig config) : config_(config) {
   if (!(config_.dt_seconds > 0.0) || !std::isfinite(config_.dt_seconds))
     throw std::invalid_argument("--dt " + std::to_string(config_.dt_seconds) +
                                 " is not a positive number of seconds");

@@ -34,6 +34,10 @@
 #define SWE_IVDEP
 #endif
 
+// The kernels index with int on purpose (32-bit index arithmetic on the GPU, the same
+// expressions on the CPU): swe_grid_requirement bounds a grid to 2^26 points, so that
+// every index of a member's fields and scratch fits in an int.
+// NOLINTBEGIN(bugprone-implicit-widening-of-multiplication-result)
 namespace stormrun::model {
 
 /// y = v·w (Twiddle), or y = v where w = 1 (j = 0: the twiddle is skipped, not multiplied).
@@ -293,3 +297,4 @@ SWE_HD_INLINE void swe_filter_cooperative(const SweView& g, int pair, double* xr
 }
 
 }  // namespace stormrun::model
+// NOLINTEND(bugprone-implicit-widening-of-multiplication-result)

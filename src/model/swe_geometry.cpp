@@ -30,8 +30,14 @@ double filter_response_of(int k, int nlon, double cos_row, double cos_cut) {
 }  // namespace
 
 std::optional<std::string> swe_grid_requirement(const Grid& g) {
-  if (g.nlat >= 4 && g.nlon >= 8 && g.nlon % 2 == 0) return std::nullopt;
-  return "it needs NLAT >= 4 and an even NLON >= 8 (e.g. 64x128)";
+  if (!(g.nlat >= 4 && g.nlon >= 8 && g.nlon % 2 == 0))
+    return "it needs NLAT >= 4 and an even NLON >= 8 (e.g. 64x128)";
+  // The kernels index a member's fields and scratch with int (swe_filter.hpp): 2^26 points
+  // (8192x8192, a 2.4 km global grid) keeps every index in range.
+  if (g.points() > kSweMaxPoints)
+    return "it has " + std::to_string(g.points()) + " points; the model computes grids of up to " +
+           std::to_string(kSweMaxPoints) + " points (e.g. 4096x16384)";
+  return std::nullopt;
 }
 
 SweGeometry::SweGeometry(Grid g, PlanetConstants p, double alpha, double filter_latitude_deg,

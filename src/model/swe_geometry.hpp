@@ -4,6 +4,7 @@
 // tables and use + - * / sqrt) see the very same numbers (DESIGN.md §6).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,10 +16,14 @@
 
 namespace stormrun::model {
 
+/// The most points a grid of the swe model has: its kernels index with int (swe_filter.hpp).
+inline constexpr std::int64_t kSweMaxPoints = std::int64_t{1} << 26;
+
 /// What the discretisation needs of a grid, when `grid` lacks it ("it needs NLAT >= 4 and an
 /// even NLON >= 8 (e.g. 64x128)"), else nullopt: the stencils need four rows, the polar
-/// filter an even number of columns. SweGeometry refuses exactly these grids; the registry
-/// asks it without building the tables (seconds on large grids).
+/// filter an even number of columns, the int indices at most kSweMaxPoints points.
+/// SweGeometry refuses exactly these grids; the registry asks it without building the
+/// tables (seconds on large grids).
 std::optional<std::string> swe_grid_requirement(const Grid& grid);
 
 /// The newest dynamics version of the swe model, and the oldest this build still computes.

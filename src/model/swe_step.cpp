@@ -47,6 +47,8 @@ void polar_filter(const SweView& g, std::int64_t members, int substep, const int
           xr[i] = field[std::size_t(south) * nlon + i];
           xi[i] = field[std::size_t(north) * nlon + i];
         }
+        // int offsets within one row pair's scratch (swe_filter.hpp on the grid bound)
+        // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
         swe_filter_lanes<1>(g, &pair, xr, xi, scratch + 2 * nlon, scratch + 3 * nlon);
         double* out = kf + (3 * m + var) * g.filtered_rows * std::size_t(nlon);
         for (int i = 0; i < nlon; ++i) {

@@ -98,6 +98,7 @@ void report(int my_rank, int size, const std::string& phase, const std::vector<R
     out << "\n";
   }
   std::vector<int> ranks;
+  ranks.reserve(failed.size());
   for (const Reported& f : failed)
     ranks.push_back(f.rank);
   if (size > 1)

@@ -9,7 +9,8 @@ namespace stormrun::runtime {
 
 std::string clock_text(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
-  const auto s = static_cast<long long>(seconds + 0.5);
+  if (seconds > 1e15) return "?";  // beyond any clock a run could show
+  const long long s = std::llround(seconds);
   char text[32];
   std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
   return text;
@@ -31,7 +32,7 @@ std::string Progress::line(const ProgressPoint& p, double elapsed) {
                 "step %lld/%lld  lead +%.4gh  round %lld/%lld  units done %lld/%lld  %.3g steps/s"
                 "  eta %s",
                 static_cast<long long>(p.step), static_cast<long long>(p.nsteps), p.lead_hours,
-                static_cast<long long>(p.round + 1), static_cast<long long>(p.nrounds),
+                static_cast<long long>(p.round) + 1, static_cast<long long>(p.nrounds),
                 static_cast<long long>(p.units_done), static_cast<long long>(p.units_total), rate,
                 clock_text(rate > 0 ? remaining / rate : -1).c_str());
   return text;

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "checkpoint/store/json_fields.hpp"
+#include "stormrun/bits/text.hpp"
 #include "stormrun/store.hpp"
 #include "stormrun/test_kill.hpp"
 #include "stormrun/workflow/ledger.hpp"
@@ -105,7 +106,7 @@ std::optional<GlobalCatalog> read_global_catalog(const fs::path& root) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw RestartMismatch("global checkpoint catalog " + path.string() +
-                          " cannot be opened: " + std::strerror(errno));
+                          " cannot be opened: " + stormrun::text::errno_text(errno));
   }
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (in.bad())
@@ -125,7 +126,7 @@ fs::path set_aside_global_catalog(const fs::path& root) {
   const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
   std::string stamp = format_utc(now);
   std::replace(stamp.begin(), stamp.end(), ':', '-');
-  const fs::path aside = root / ("catalog.json.damaged-" + stamp);
+  fs::path aside = root / ("catalog.json.damaged-" + stamp);
   fs::rename(catalog_path(root), aside);
   fsync_dir(root);
   return aside;

@@ -13,6 +13,7 @@
 #include "checkpoint/store/commit_check.hpp"
 #include "checkpoint/store/json_fields.hpp"
 #include "ledger_detail.hpp"
+#include "stormrun/bits/text.hpp"
 #include "stormrun/codec.hpp"
 #include "stormrun/workflow/ledger.hpp"
 
@@ -35,7 +36,7 @@ struct Candidate {
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw StoreError(path.string() + ": cannot open: " + std::strerror(errno));
+  if (!in) throw StoreError(path.string() + ": cannot open: " + stormrun::text::errno_text(errno));
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw StoreError(path.string() + ": read failed");
@@ -50,8 +51,8 @@ std::vector<CatalogRow> catalog_rows(const fs::path& rank_dir, int rank,
   struct stat st {};
   if (::lstat(catalog.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
-    warnings.push_back("cannot read " + catalog.string() + " (" + std::strerror(errno) +
-                       "); considering the commits on disk");
+    warnings.push_back("cannot read " + catalog.string() + " (" +
+                       stormrun::text::errno_text(errno) + "); considering the commits on disk");
     return {};
   }
   try {
@@ -95,6 +96,7 @@ std::vector<Candidate> candidates(const fs::path& rank_dir, int rank,
     }
   }
   std::vector<Candidate> out;
+  out.reserve(by_id.size());
   for (auto& [id, candidate] : by_id)
     out.push_back(std::move(candidate));
   std::sort(out.begin(), out.end());

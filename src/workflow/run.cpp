@@ -85,7 +85,9 @@ fs::path output_lock_path(const fs::path& output) {
 }
 
 // Rank 0's record of this start in the global catalog, kept while the run holds the store.
-struct StartRecord {
+// (bugprone-exception-escape reads nlohmann::json's noexcept move as throwing, through the
+// library's own invariant checks; no member here throws when moved.)
+struct StartRecord {     // NOLINT(bugprone-exception-escape)
   nlohmann::json entry;  // this start's entry of GlobalCatalog::runs
   bool decided = false;  // the coordinator accepted the store: a stop may be recorded in it
   bool marked = false;   // this start has written the catalog: a failure is recorded too

@@ -108,6 +108,12 @@ TEST_CASE("each model's grid rule refuses exactly the grids its constructor refu
   CHECK(*find_model("swe").grid_problem({2, 3}) ==
         "2x3 cannot be used by the swe model: it needs NLAT >= 4 and an even NLON >= 8 "
         "(e.g. 64x128)");
+  // The kernels' int indices bound the grid: 8192x8192 (2^26 points) is the largest square.
+  CHECK_FALSE(find_model("swe").grid_problem({8192, 8192}));
+  const auto too_big = find_model("swe").grid_problem({8192, 8194});
+  REQUIRE(too_big);
+  CHECK(too_big->find("8192x8194 cannot be used by the swe model: it has 67125248 points; the "
+                      "model computes grids of up to 67108864 points") != std::string::npos);
 }
 
 TEST_CASE("find_model names the unknown model and the registered ones") {

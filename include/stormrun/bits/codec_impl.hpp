@@ -34,7 +34,7 @@ std::int64_t checked_element_count(const std::vector<std::int64_t>& shape, std::
 
 [[noreturn]] void throw_out_of_range(std::string_view where, std::string_view value,
                                      std::string_view type_name);
-[[noreturn]] void throw_codec_error(std::string message);
+[[noreturn]] void throw_codec_error(const std::string& message);
 
 /// Exact rational scaling of an integer: value * num / den as int64, or nullopt when the
 /// result is not an integer or does not fit.

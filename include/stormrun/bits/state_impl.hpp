@@ -106,7 +106,7 @@ constexpr void check_state_declaration() {
 /// XXH3-64 of the text as 16 lower-case hex digits (out of line: xxhash stays private).
 std::string schema_text_hash(std::string_view schema_text);
 
-[[noreturn]] void throw_schema_error(std::string message);
+[[noreturn]] void throw_schema_error(const std::string& message);
 
 }  // namespace detail
 

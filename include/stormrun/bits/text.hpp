@@ -3,6 +3,7 @@
 #pragma once
 
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,25 @@ inline std::string join(const std::vector<std::string>& items, const std::string
     out += item;
   }
   return out;
+}
+
+namespace detail {
+// strerror_r is the GNU one (returns the text) under _GNU_SOURCE, else the XSI one (fills
+// the buffer, returns 0): each overload takes one of the two results.
+inline const char* strerror_result(const char* text, const char*) {
+  return text;
+}
+inline const char* strerror_result(int failed, const char* buffer) {
+  return failed == 0 ? buffer : "unknown error";
+}
+}  // namespace detail
+
+/// The C library's text for errno value `err` ("No such file or directory"), safe to call
+/// from several threads at once (std::strerror is not: the commit thread and the main
+/// thread both report system errors).
+inline std::string errno_text(int err) {
+  char buffer[256] = {};
+  return detail::strerror_result(strerror_r(err, buffer, sizeof buffer), buffer);
 }
 
 /// Each line on its own indented line ("\n  a\n  b"), for lists inside an error message.

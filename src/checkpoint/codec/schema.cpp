@@ -16,8 +16,8 @@ std::string schema_text_hash(std::string_view schema_text) {
   return hex;
 }
 
-void throw_schema_error(std::string message) {
-  throw SchemaError(std::move(message));
+void throw_schema_error(const std::string& message) {
+  throw SchemaError(message);
 }
 
 }  // namespace stormrun::detail

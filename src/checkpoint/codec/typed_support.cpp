@@ -38,8 +38,8 @@ void throw_out_of_range(std::string_view where, std::string_view value,
                    " cannot be represented exactly as " + std::string(type_name));
 }
 
-void throw_codec_error(std::string message) {
-  throw CodecError(std::move(message));
+void throw_codec_error(const std::string& message) {
+  throw CodecError(message);
 }
 
 std::optional<std::int64_t> scale_exact(std::int64_t value, std::intmax_t num, std::intmax_t den) {

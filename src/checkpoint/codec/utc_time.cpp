@@ -114,8 +114,8 @@ TimePoint parse_utc(const std::string& text) {
   if (h > 23 || mi > 59 || s > 59) malformed(text, "time of day out of range");
   // TimePoint holds int64 nanoseconds (years 1677..2262): check before converting.
   const std::int64_t seconds_since_epoch =
-      static_cast<std::int64_t>(sys_days(ymd).time_since_epoch().count()) * 86400 + h * 3600 +
-      mi * 60 + s;
+      static_cast<std::int64_t>(sys_days(ymd).time_since_epoch().count()) * 86400 +
+      std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + s;
   // Before the epoch, borrow one second so that the intermediate product stays in range
   // down to the very first representable nanosecond.
   const bool borrow = seconds_since_epoch < 0;

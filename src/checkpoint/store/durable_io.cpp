@@ -158,8 +158,8 @@ fs::path write_tmp_beside(const fs::path& path, std::string_view content) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   // Unique per writer, so two processes replacing the same file never share a tmp file;
   // ".tmp_" so that RankStore's reconcile removes it when a crash leaves it behind.
-  const fs::path tmp = dir / (".tmp_" + path.filename().string() + "." +
-                              std::to_string(::getpid()) + "." + random_hex(8));
+  fs::path tmp = dir / (".tmp_" + path.filename().string() + "." + std::to_string(::getpid()) +
+                        "." + random_hex(8));
   try {
     Fd fd = open_checked(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     write_all(fd.get(), std::as_bytes(std::span(content.data(), content.size())), tmp);

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "store/durable_io.hpp"
+#include "stormrun/bits/text.hpp"
 #include "stormrun/store.hpp"
 #include "stormrun/value.hpp"
 
@@ -41,7 +42,8 @@ void Fd::close(const fs::path& path) {
 }
 
 void throw_errno(std::string_view what, const fs::path& path, int err) {
-  throw StoreError(std::string(what) + " " + path.string() + ": " + std::strerror(err));
+  throw StoreError(std::string(what) + " " + path.string() + ": " +
+                   stormrun::text::errno_text(err));
 }
 
 Fd open_checked(const fs::path& path, int flags, mode_t mode) {
@@ -109,7 +111,7 @@ void rename_checked(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
     const int err = errno;
     throw StoreError("cannot rename " + from.string() + " to " + to.string() + ": " +
-                     std::strerror(err));
+                     stormrun::text::errno_text(err));
   }
 }
 
@@ -151,7 +153,7 @@ std::string open_error_text(int err, bool final_component) {
       return final_component ? "a parent is not a directory"
                              : "a path component is a symbolic link or not a directory";
     default:
-      return std::string("cannot open: ") + std::strerror(err);
+      return std::string("cannot open: ") + stormrun::text::errno_text(err);
   }
 }
 
@@ -190,7 +192,7 @@ BeneathFile open_file_beneath(const fs::path& dir, std::string_view relpath) {
     if (last) {
       struct stat st {};
       if (::fstat(next.get(), &st) != 0) {
-        out.error = std::string("cannot stat: ") + std::strerror(errno);
+        out.error = std::string("cannot stat: ") + stormrun::text::errno_text(errno);
         return out;
       }
       if (!S_ISREG(st.st_mode)) {

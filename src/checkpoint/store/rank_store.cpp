@@ -16,6 +16,7 @@
 #include "store/json_fields.hpp"
 #include "store/posix_file.hpp"
 #include "store/staging.hpp"
+#include "stormrun/bits/text.hpp"
 #include "stormrun/test_kill.hpp"
 
 namespace stormrun {
@@ -257,8 +258,8 @@ RankStore::Impl::Moved RankStore::Impl::move_away(const std::vector<std::string>
     } else if (on_error == OnError::Throw) {
       throw_errno("cannot move away commit", commits / id, err);
     } else {
-      warning("cannot move away old commit " + (commits / id).string() + ": " + std::strerror(err) +
-              "; it is kept");
+      warning("cannot move away old commit " + (commits / id).string() + ": " +
+              stormrun::text::errno_text(err) + "; it is kept");
     }
   }
   return moved;
@@ -414,7 +415,7 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   fault.after(CommitStep::Renamed);
 
   // The commit is visible now; whatever fails below, the next open re-adds it.
-  const CatalogRow row = row_from_manifest(manifest);
+  CatalogRow row = row_from_manifest(manifest);
   impl_->rows.push_back(row);
   sort_rows(impl_->rows);
   const auto on_disk_but = [&](const StoreError& e) {

@@ -81,7 +81,7 @@ std::string StagedCommit::put(std::string_view relpath, std::span<const std::byt
 std::string StagedCommit::put_parts(std::string_view relpath,
                                     std::span<const std::span<const std::byte>> parts) {
   Impl& s = live();
-  const std::string rel(relpath);
+  std::string rel(relpath);
   if (const std::string why = relpath_error(rel); !why.empty()) {
     throw StoreError("cannot stage '" + rel + "' in " + s.dir.string() + ": the path " + why);
   }

@@ -30,6 +30,7 @@ std::optional<Captured> run_program(const std::vector<std::string>& argv, double
   posix_spawn_file_actions_adddup2(&actions, err_fds[1], STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
