@@ -544,8 +544,18 @@ RunConfig build_config(const Settings& s) {
     const std::string& text = s.text("end-time");
     const bool epoch = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
     if (epoch) {
-      c.end_time = TimePoint(std::chrono::seconds(
-          parse_integer<std::int64_t>("end-time", text, "a UTC time or seconds since 1970")));
+      // TimePoint counts int64 nanoseconds (up to 2262-04-11): a larger count of seconds
+      // would overflow in the conversion.
+      constexpr std::int64_t kMostSeconds =
+          std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count();
+      const auto seconds =
+          parse_integer<std::int64_t>("end-time", text, "a UTC time or seconds since 1970");
+      if (seconds > kMostSeconds)
+        throw ConfigError("--end-time", "--end-time: " + text +
+                                            " seconds since 1970 is after 2262-04-11, the last "
+                                            "time stormrun represents; give a UTC time or fewer "
+                                            "seconds");
+      c.end_time = TimePoint(std::chrono::seconds(seconds));
     } else {
       try {
         c.end_time = parse_utc(text);

@@ -299,6 +299,7 @@ TEST_CASE("every invalid value exits 2 naming the option, and creates nothing") 
       {{"--grid", "x128"}, "--grid"},
       {{"--grid", "2x128"}, "--grid"},
       {{"--grid", "64x127"}, "--grid"},
+      {{"--grid", "8192x8194"}, "--grid"},
       {{"--grid", "0x0", "--model", "persistence"}, "--grid"},
       {{"--nsteps", "0"}, "--nsteps"},
       {{"--nsteps=-2"}, "--nsteps"},
@@ -321,6 +322,9 @@ TEST_CASE("every invalid value exits 2 naming the option, and creates nothing") 
       {{"--end-time", "tomorrow"}, "--end-time"},
       {{"--end-time", "2026-12-02 05:00"}, "--end-time"},
       {{"--end-time", "99999999999999999999"}, "--end-time"},
+      // Fits int64 seconds, not TimePoint's int64 nanoseconds (a fuzz finding: it overflowed).
+      {{"--end-time", "9223372037"}, "--end-time"},
+      {{"--end-time", "5388313981572612096"}, "--end-time"},
       {{"--walltime-reserve=-1"}, "--walltime-reserve"},
       {{"--walltime-reserve", "nan"}, "--walltime-reserve"},
       {{"--walltime-reserve", "1m"}, "--walltime-reserve"},
