@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "app/cli.hpp"
+#include "app/run_options.hpp"
 
 namespace stormrun::app {
 
@@ -18,7 +19,8 @@ DirCommand parse_dir_command(const std::string& command, const po::options_descr
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), parsed.vm);
     po::notify(parsed.vm);
   } catch (const po::error& e) {
-    std::cerr << "stormrun " << command << ": " << e.what() << "\n\n" << options << "\n";
+    std::cerr << "stormrun " << command << ": " << option_error_text(e) << "\n\n"
+              << options << "\n";
     parsed.exit_code = kExitUsage;
     return parsed;
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/cli.hpp"
+#include "app/run_options.hpp"
 #include "stormrun/checkpoint.hpp"
 #include "stormrun/model/initial_conditions.hpp"
 #include "stormrun/model/perturbation.hpp"
@@ -151,7 +152,7 @@ int run_demo(const Args& args) {
       throw po::validation_error(po::validation_error::invalid_option_value, "members",
                                  std::to_string(o.members));
   } catch (const po::error& e) {
-    std::cerr << "stormrun demo: " << e.what() << "\n\n" << visible << "\n";
+    std::cerr << "stormrun demo: " << option_error_text(e) << "\n\n" << visible << "\n";
     return kExitUsage;
   }
   return demo(o);

@@ -310,12 +310,56 @@ std::map<std::string, Given> from_config_file(const std::string& path) {
                    "see stormrun run --help");
     po::store(parsed, vm);
   } catch (const po::error& e) {
-    throw fail(e.what());
+    throw fail(option_error_text(e));
   }
   std::map<std::string, Given> given;
   collect(vm, Source::ConfigFile, path, given);
   return given;
 }
+
+// ---- parse errors ------------------------------------------------------------------------
+
+// Reads the parts of a Boost error that its what() would substitute: the class derives from
+// the error only to name its protected members (through pointers to them).
+class OptionErrorText : public po::error_with_option_name {
+ public:
+  static std::string of(const po::error_with_option_name& error) {
+    std::map<std::string, std::string> values = error.*(&OptionErrorText::m_substitutions);
+    values["canonical_option"] = (error.*(&OptionErrorText::get_canonical_option_name))();
+    values["prefix"] = (error.*(&OptionErrorText::get_canonical_option_prefix))();
+    std::string text = error.m_error_template;
+    // A placeholder without a value takes its default text (Boost's own, fixed).
+    for (const auto& [name, from_to] : error.*(&OptionErrorText::m_substitution_defaults))
+      if (values[name].empty()) text = replace_each(text, from_to.first, from_to.second);
+    // Then each "%name%" of the template is replaced once; what is put in is not read again.
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+      const std::size_t end = text[i] == '%' ? text.find('%', i + 1) : std::string::npos;
+      if (end != std::string::npos) {
+        if (const auto it = values.find(text.substr(i + 1, end - i - 1)); it != values.end()) {
+          out += it->second;
+          i = end + 1;
+          continue;
+        }
+      }
+      out += text[i++];
+    }
+    return out;
+  }
+
+ private:
+  static std::string replace_each(const std::string& text, const std::string& from,
+                                  const std::string& to) {
+    if (from.empty()) return text;
+    std::string out;
+    std::size_t at = 0;
+    for (std::size_t hit = text.find(from); hit != std::string::npos; hit = text.find(from, at)) {
+      out += text.substr(at, hit - at) + to;
+      at = hit + from.size();
+    }
+    return out + text.substr(at);
+  }
+};
 
 // ---- text to values ---------------------------------------------------------------------
 
@@ -616,6 +660,12 @@ const po::options_description& run_options_help() {
   return desc;
 }
 
+std::string option_error_text(const po::error& error) {
+  if (const auto* named = dynamic_cast<const po::error_with_option_name*>(&error))
+    return OptionErrorText::of(*named);
+  return error.what();  // a plain po::error: its text as given
+}
+
 std::map<std::string, std::string> current_environment() {
   std::map<std::string, std::string> env;
   for (char** entry = environ; entry && *entry; ++entry) {
@@ -659,7 +709,7 @@ ParsedRun parse_run_options(const std::vector<std::string>& args,
     }
     collect(vm, Source::CommandLine, "", cli);
   } catch (const po::error& e) {
-    return fail(std::string(e.what()) + "; see stormrun run --help");
+    return fail(option_error_text(e) + "; see stormrun run --help");
   }
 
   std::optional<Settings> settings;

@@ -57,6 +57,12 @@ ParsedRun parse_run_options(const std::vector<std::string>& args,
 /// The process environment (environ) as a map, for parse_run_options.
 std::map<std::string, std::string> current_environment();
 
+/// What a Boost.Program_options error says, formatted in one pass. Boost 1.74's own what()
+/// replaces each "%name%" placeholder of its template until none is left, so an option or
+/// an INI line that itself contains one ("%invalid_line%", "%canonical_option%") made it
+/// loop for ever (a fuzz_config finding). Every subcommand reports parse errors with this.
+std::string option_error_text(const boost::program_options::error& error);
+
 /// The command-line options with their meaning and default, as --help prints them.
 const boost::program_options::options_description& run_options_help();
 

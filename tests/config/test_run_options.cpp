@@ -516,6 +516,24 @@ TEST_CASE("an unknown INI key is an error naming the file and the key") {
   CHECK(contains(o.err, twice.string()));
 }
 
+TEST_CASE("option and INI text holding Boost's placeholders is reported, not looped on") {
+  // Boost.Program_options' own what() replaced "%invalid_line%" by a line holding it for
+  // ever (a fuzz_config finding); option_error_text formats in one pass.
+  TempDir dir("stormrun-options");
+  const std::string out = (dir / "out.h5").string();
+  const auto ini = write_ini(dir, "run.ini", "nsteps = 4\nstart-tim%invalid_line%%prefix%\n");
+  const Outcome bad_line = parse({"--config", ini.string(), "--output", out});
+  CHECK(bad_line.parsed.exit_code == 2);
+  CHECK(contains(bad_line.err, ini.string()));
+  CHECK(contains(bad_line.err, "start-tim%invalid_line%%prefix%"));
+  const Outcome bad_option = parse({"--%canonical_option%", "--output", out});
+  CHECK(bad_option.parsed.exit_code == 2);
+  CHECK(contains(bad_option.err, "%canonical_option%"));
+  // Boost's messages are otherwise unchanged.
+  const Outcome unknown = parse({"--nstep", "4", "--output", out});
+  CHECK(contains(unknown.err, "unrecognised option '--nstep'"));
+}
+
 TEST_CASE("STORMRUN_ variables that are not options are ignored") {
   TempDir dir("stormrun-options");
   const Env env = {{"STORMRUN_CHECKPOINT_ROOT", "/nowhere"},
