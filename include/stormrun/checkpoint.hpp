@@ -77,6 +77,12 @@ struct CheckpointOptions {
   /// it on `warn`. flush() and wait() return only when the commit is durable. false: every
   /// commit happens inside the call that triggers it (and nothing is copied).
   bool async_commits = true;
+  /// A commit whose files hold fewer bytes than this is written as one pack file (checkpoint
+  /// format 3, docs/checkpoint-format.md "Pack commits": two fsyncs, where a directory costs
+  /// one per file and directory); a larger one as a directory of files. 0: never pack. An
+  /// asynchronous commit knows its size when it is captured; a synchronous one writes while
+  /// it encodes, so it goes by the size of this checkpoint's previous commit.
+  std::uint64_t pack_below_bytes = kDefaultPackBelowBytes;
 
   /// CheckpointError naming the first invalid option and its value.
   void validate() const;

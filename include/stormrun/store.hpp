@@ -40,10 +40,21 @@ std::string to_string(CheckpointMode mode);
 CheckpointMode parse_checkpoint_mode(const std::string& text);  // StoreError naming the value
 
 /// Format version written into every manifest and catalog (docs/checkpoint-format.md,
-/// "Format versions"): 2 adds each manifest's own checksum. Readers accept
+/// "Format versions"): 2 adds each manifest's own checksum, 3 commits that are one pack
+/// file (CommitLayout::Pack). Readers accept
 /// kOldestCheckpointFormatVersion..kCheckpointFormatVersion and refuse anything newer.
-inline constexpr int kCheckpointFormatVersion = 2;
+inline constexpr int kCheckpointFormatVersion = 3;
 inline constexpr int kOldestCheckpointFormatVersion = 1;
+/// The first format whose commits may be packs.
+inline constexpr int kPackFormatVersion = 3;
+
+/// How a commit lies in commits/ (docs/checkpoint-format.md): a directory of files
+/// (commits/<id>/manifest.json, ...), or one file commits/<id> that packs them (format 3;
+/// two fsyncs a commit instead of one per file and directory: for small commits).
+enum class CommitLayout { Directory, Pack };
+/// The size below which a checkpoint packs its commits (CheckpointOptions::pack_below_bytes):
+/// below it a commit's cost is its fsyncs; above it, its bytes (P2 of docs/performance.md).
+inline constexpr std::uint64_t kDefaultPackBelowBytes = std::uint64_t{1} << 20;
 
 struct FileRecord {
   std::uint64_t bytes = 0;
@@ -175,9 +186,10 @@ class RankStore {
   /// Re-reads the catalog from disk (with the repairs above).
   void refresh();
 
-  /// New staging dir "commits/.tmp_<commit_id>" for a commit at `write_count`; commit ids are
+  /// New staging dir "commits/.tmp_<commit_id>" for a commit at `write_count` (with
+  /// CommitLayout::Pack a staging file of that name, the pack being written); commit ids are
   /// "commit_<8-digit write_count>_<12 random hex>".
-  StagedCommit stage(std::int64_t write_count);
+  StagedCommit stage(std::int64_t write_count, CommitLayout layout = CommitLayout::Directory);
   /// Seals `staged`: fills manifest.commit_id/files/saved_at/format_version (StoreError when
   /// manifest.write_count or manifest.rank disagree with the staged commit / this store), writes
   /// manifest.json, fsyncs it and the staging dir, renames it to commits/<id>, fsyncs
@@ -186,6 +198,8 @@ class RankStore {
   /// index that reconcile rebuilds) with the new row added and the old ones dropped in one
   /// rename; the old dirs are removed by a background thread. On a
   /// failure before the rename, nothing visible changes and the staging dir is removed.
+  /// A pack is sealed the same way with two fsyncs: the pack file (its members, the
+  /// manifest last, the index and footer), then commits/ after the rename.
   /// Returns the new row.
   CatalogRow commit(StagedCommit staged, Manifest manifest, const RetentionPolicy& retention);
 

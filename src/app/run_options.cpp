@@ -135,6 +135,10 @@ const std::vector<OptionSpec>& option_specs() {
         {"sync-commits", "", Kind::Flag,
          "commit inside the step loop instead of on a background thread (docs/performance.md)",
          "off: asynchronous commits"},
+        {"checkpoint-pack-below", "BYTES", Kind::Value,
+         "a commit of fewer bytes is one pack file, 2 fsyncs (0: every commit a directory; "
+         "docs/checkpoint-format.md)",
+         number(d.pack_below_bytes)},
         {"checkpoint-layout", "rank|node", Kind::Value,
          "who commits: every rank its own rank dir, or one rank per node for all its node's "
          "ranks (fewer metadata operations on a parallel file system; docs/performance.md)",
@@ -633,6 +637,9 @@ RunConfig build_config(const Settings& s) {
     c.checkpoint_layout = parse_choice<workflow::CheckpointLayout>(
         "checkpoint-layout", s.text("checkpoint-layout"),
         {{"rank", workflow::CheckpointLayout::Rank}, {"node", workflow::CheckpointLayout::Node}});
+  if (s.has("checkpoint-pack-below"))
+    c.pack_below_bytes = parse_integer<std::int64_t>(
+        "checkpoint-pack-below", s.text("checkpoint-pack-below"), "a byte count >= 0");
   if (s.has("sync-commits")) c.sync_commits = parse_flag("sync-commits", s.text("sync-commits"));
   if (s.has("quiet")) c.quiet = parse_flag("quiet", s.text("quiet"));
   return c;

@@ -291,6 +291,10 @@ void RunConfig::validate() const {
   if (history_size < 0)
     throw ConfigError("--history-size", "--history-size: " + std::to_string(history_size) +
                                             " is negative; give the rows to keep (0 = all)");
+  if (pack_below_bytes < 0)
+    throw ConfigError("--checkpoint-pack-below",
+                      "--checkpoint-pack-below: " + std::to_string(pack_below_bytes) +
+                          " is negative; give a byte count (0: never pack commits)");
   if (flush_interval && *flush_interval < 1)
     throw ConfigError("--flush-interval", "--flush-interval: " + std::to_string(*flush_interval) +
                                               " is not valid; give a positive integer or none");

@@ -549,22 +549,24 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
                           config.checkpoint ? config.checkpoint_layout : CheckpointLayout::Rank);
   std::optional<Checkpoint> checkpoint;
   agreed_step(rt, "checkpoint", kExitMismatch, true, [&] {
-    checkpoint.emplace(config.checkpoint && group.committer()
-                           ? Checkpoint(CheckpointOptions{
-                                 .name = config.checkpoint_name,
-                                 .path = context.root,
-                                 .mode = config.mode,
-                                 .flush_interval = config.flush_interval,
-                                 .history_size = config.history_size,
-                                 .level = config.level,
-                                 .rank = rt.rank(),
-                                 .world_size = rt.size(),
-                                 .warn = warn,
-                                 // reported once by the coordinator
-                                 .report_skipped_rows = false,
-                                 .async_commits = !config.sync_commits,
-                             })
-                           : Checkpoint::disabled());
+    checkpoint.emplace(
+        config.checkpoint && group.committer()
+            ? Checkpoint(CheckpointOptions{
+                  .name = config.checkpoint_name,
+                  .path = context.root,
+                  .mode = config.mode,
+                  .flush_interval = config.flush_interval,
+                  .history_size = config.history_size,
+                  .level = config.level,
+                  .rank = rt.rank(),
+                  .world_size = rt.size(),
+                  .warn = warn,
+                  // reported once by the coordinator
+                  .report_skipped_rows = false,
+                  .async_commits = !config.sync_commits,
+                  .pack_below_bytes = static_cast<std::uint64_t>(config.pack_below_bytes),
+              })
+            : Checkpoint::disabled());
   });
   // This rank's model, initial states, diagnostics and restart state (which binds its record
   // and opens the session, after the perturbation has bound its own).

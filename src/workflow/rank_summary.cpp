@@ -82,7 +82,7 @@ std::vector<Candidate> candidates(const fs::path& rank_dir, int rank,
     for (const auto& entry : it) {
       const std::string id = entry.path().filename().string();
       if (by_id.contains(id) || !store_detail::is_commit_id(id) || entry.is_symlink() ||
-          !entry.is_directory()) {
+          !(entry.is_directory() || entry.is_regular_file())) {  // a dir or a pack
         continue;
       }
       try {
@@ -153,10 +153,14 @@ std::vector<Problem> check_commit_arrays(const fs::path& commit_dir, const Manif
   for (const auto& [relpath, record] : manifest.files) {
     if (fs::path(relpath).extension() != ".npy") continue;
     const fs::path path = commit_dir / relpath;
-    std::ifstream in(path, std::ios::binary);
-    std::vector<std::byte> head(std::min<std::uint64_t>(record.bytes, kNpyMaxHeadBytes));
-    in.read(reinterpret_cast<char*>(head.data()), std::streamsize(head.size()));
-    if (std::size_t(in.gcount()) != head.size()) {
+    const auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(record.bytes, kNpyMaxHeadBytes));
+    std::vector<std::byte> head;
+    try {
+      head = store_detail::CommitFiles(commit_dir).head(relpath, want);
+    } catch (const StoreError&) {
+    }
+    if (head.size() != want) {
       problems.push_back({path, "cannot read its .npy header"});
       continue;
     }

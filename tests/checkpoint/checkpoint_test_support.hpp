@@ -47,6 +47,9 @@ inline stormrun::CheckpointOptions options_for(const fs::path& root, Warnings& w
   options.rank = 0;
   options.world_size = 1;
   options.warn = warnings.sink();
+  // Every commit a directory of files, so that tests can reach and damage one file; the
+  // pack layout of small commits has its own tests (pack_options, tests/store).
+  options.pack_below_bytes = 0;
   return options;
 }
 
@@ -58,12 +61,14 @@ inline fs::path commit_dir(const stormrun::Checkpoint& checkpoint, const std::st
   return checkpoint.rank_dir() / "commits" / commit_id;
 }
 
-/// Number of committed directories of a rank (what retention leaves on disk).
+/// Number of commits of a rank, directories and packs (what retention leaves on disk).
 inline std::size_t commit_count(const fs::path& rank_dir) {
   std::size_t count = 0;
   if (!fs::exists(rank_dir / "commits")) return 0;
-  for (const auto& entry : fs::directory_iterator(rank_dir / "commits"))
-    count += entry.is_directory() ? 1 : 0;
+  for (const auto& entry : fs::directory_iterator(rank_dir / "commits")) {
+    const bool staged = entry.path().filename().string().rfind(".tmp_", 0) == 0;
+    count += !staged && (entry.is_directory() || entry.is_regular_file()) ? 1 : 0;
+  }
   return count;
 }
 

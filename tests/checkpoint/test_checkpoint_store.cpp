@@ -189,6 +189,59 @@ TEST_CASE("damaged newest row is skipped for the newest valid one, with a warnin
   CHECK(checkpoint.select(-1).commit_id() == ids[0]);
 }
 
+TEST_CASE("small commits are packs; a damaged pack is skipped for the newest valid row") {
+  // The library's default: a commit smaller than pack_below_bytes is one regular file.
+  TempDir tmp;
+  Warnings warnings;
+  auto options = options_for(tmp / "ckpt", warnings);
+  options.pack_below_bytes = kDefaultPackBelowBytes;
+  std::vector<std::string> ids;
+  {
+    Checkpoint checkpoint(options);
+    auto noise = checkpoint.bind(NoiseState{.seed = 17}, 1);
+    Session& session = checkpoint.new_session();
+    for (int i = 1; i <= 3; ++i) {
+      noise->step = i;
+      session.write();
+      ids.push_back(session.commit_id());
+    }
+    for (const auto& id : ids)
+      CHECK(fs::is_regular_file(commit_dir(checkpoint, id)));
+  }
+  const fs::path rank_dir = tmp / "ckpt" / rank_dir_name(0);
+  CHECK(commit_count(rank_dir) == 3);
+
+  // Damage the newest pack's first member (offset 0 is always member bytes): its row is
+  // skipped with a warning naming it, and the row before it restores.
+  {
+    std::string bytes = read_text(rank_dir / "commits" / ids[2]);
+    bytes[0] = static_cast<char>(bytes[0] ^ 0x5a);
+    write_text(rank_dir / "commits" / ids[2], bytes);
+  }
+  warnings.lines.clear();
+  {
+    Checkpoint checkpoint(options);
+    auto noise = checkpoint.bind(NoiseState{}, 1);
+    Session& session = checkpoint.open_latest();
+    CHECK(session.commit_id() == ids[1]);
+    CHECK(noise->step == 2);
+    CHECK(warnings.contains(ids[2]));
+    INFO(warnings.all());
+    CHECK(fs::exists(rank_dir / "commits" / ids[2]));  // never deleted
+  }
+
+  // A pack cut short (a full disk, a copy stopped half-way): no footer, skipped the same way.
+  fs::resize_file(rank_dir / "commits" / ids[1], fs::file_size(rank_dir / "commits" / ids[1]) / 2);
+  warnings.lines.clear();
+  Checkpoint checkpoint(options);
+  auto noise = checkpoint.bind(NoiseState{}, 1);
+  Session& session = checkpoint.open_latest();
+  CHECK(session.commit_id() == ids[0]);
+  CHECK(noise->step == 1);
+  CHECK(warnings.contains(ids[1]));
+  INFO(warnings.all());
+}
+
 TEST_CASE("all rows damaged is a clear error, never a restore of wrong bytes") {
   TempDir tmp;
   Warnings warnings;

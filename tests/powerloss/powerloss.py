@@ -26,7 +26,7 @@ every rank made its rank dir in it (the shim was loaded in every rank).
     powerloss.py --stormrun PATH --shim PATH --mpiexec PATH [--ranks 1,2] [--nsteps N]
                  [--skip-fsync LABEL] [--expect-fail] [--real-cut N | --real-cut-every K]
                  [--count-fsyncs N [--count-only]] [--window all|last-step]
-                 [--max-states N] [--keep]
+                 [--max-states N] [--keep] [--run-arg=OPTION ...]
 
 --skip-fsync LABEL: run stormrun with that fsync left out (STORMRUN_TEST_SKIP_FSYNC);
 --expect-fail: exit 0 only when some cut breaks an assertion (stops at the first one);
@@ -34,7 +34,9 @@ every rank made its rank dir in it (the shim was loaded in every rank).
 tree the shim's log of that job leaves; --real-cut-every K: the same at K, 2K, ... until
 the job ends first (a sweep for manual runs); --count-fsyncs N: assert that one commit of a
 one-rank run makes exactly N fsyncs (counted from the log, the commit's own rank dir);
---count-only: only count; --max-states N: at most N trees per rank count (0: all);
+--count-only: only count; --run-arg=OPTION: an option added to the run (repeatable; the
+run's small commits are packs by default, --run-arg=--checkpoint-pack-below=0 makes them
+directories); --max-states N: at most N trees per rank count (0: all);
 --window last-step: for --window-from-ranks ranks and more (default 2), only the cuts from
 just after the second-last commit returned (the last step's output write and commit, the
 end); --nsteps N: a longer run (default 1: two commits, one retention). The CI matrix:
@@ -267,7 +269,7 @@ class Job:
     def run_args(self):
         return CONFIG + ["--nsteps", str(self.args.nsteps), "--output",
                          os.path.join(self.root, "out.h5"), "--checkpoint-dir",
-                         os.path.join(self.root, "ckpt")]
+                         os.path.join(self.root, "ckpt")] + list(self.args.run_arg or [])
 
     def start(self, shim=False, cut=None, skip=None, timeout=120):
         env = dict(self.env)
@@ -515,6 +517,9 @@ def main():
     ap.add_argument("--window-from-ranks", type=int, default=2,
                     help="--window applies to rank counts from this one on")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--run-arg", action="append",
+                    help="an extra option of the stormrun run (repeatable), e.g. "
+                         "--run-arg=--checkpoint-pack-below=0 for directory commits")
     args = ap.parse_args()
     args.stormrun = os.path.abspath(args.stormrun)
     args.shim = os.path.abspath(args.shim)

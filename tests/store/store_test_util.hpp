@@ -103,8 +103,9 @@ inline const std::string kArrayPath = "states/test.State/h.npy";
 
 /// Commits one row with two state files whose content depends on `write_count`.
 inline CatalogRow commit_row(RankStore& store, std::int64_t write_count, const Labels& labels,
-                             const RetentionPolicy& policy) {
-  StagedCommit staged = store.stage(write_count);
+                             const RetentionPolicy& policy,
+                             CommitLayout layout = CommitLayout::Directory) {
+  StagedCommit staged = store.stage(write_count, layout);
   staged.put(kStatePath, as_bytes("{\"step\": " + std::to_string(write_count) + "}"));
   staged.put(kArrayPath, as_bytes(std::string(4096, static_cast<char>('a' + write_count % 26))));
   Manifest m;

@@ -243,7 +243,7 @@ TEST_CASE("Manifest::from_json validates types and version") {
   CHECK_THROWS_WITH_AS(Manifest::from_json(bad, "m.json"), doctest::Contains("write_count"),
                        StoreError);
   bad = good;
-  bad["format_version"] = 3;
+  bad["format_version"] = kCheckpointFormatVersion + 1;
   CHECK_THROWS_WITH_AS(Manifest::from_json(bad, "m.json"), doctest::Contains("format_version"),
                        StoreError);
   bad = good;

@@ -140,10 +140,10 @@ TEST_CASE("a catalog or manifest holding a number out of range is damaged, not a
 
 TEST_CASE("a catalog of a newer format is an error, never overwritten") {
   OneCommit c;
-  const std::string newer = R"({"format_version": 3, "rank": 0, "rows": []})";
+  const std::string newer = R"({"format_version": 4, "rank": 0, "rows": []})";
   write_file(c.rank_dir / "catalog.json", newer);
   Warnings w;
-  CHECK_THROWS_WITH_AS(c.open(w), doctest::Contains("format_version 3"), StoreError);
+  CHECK_THROWS_WITH_AS(c.open(w), doctest::Contains("format_version 4"), StoreError);
   CHECK(read_file(c.rank_dir / "catalog.json") == newer);
 }
 

@@ -17,66 +17,71 @@ bool has_write_count(const RankStore& store, std::int64_t wc) {
   return false;
 }
 
-int crash_second_commit(const fs::path& root, CommitStep step, const RetentionPolicy& policy) {
+int crash_second_commit(const fs::path& root, CommitStep step, const RetentionPolicy& policy,
+                        CommitLayout layout) {
   return run_in_child([&] {
     ::setenv("STORMRUN_FAULT_INJECT", to_string(step).c_str(), 1);
     RankStore store(root, 0, quiet());
-    commit_row(store, 2, {{"member", "0"}}, policy);
+    commit_row(store, 2, {{"member", "0"}}, policy, layout);
   });
 }
 
 }  // namespace
 
-TEST_CASE("a crash after every commit step leaves a consistent store") {
-  for (const CheckpointMode mode : {CheckpointMode::Overwrite, CheckpointMode::Append}) {
-    for (const CommitStep step : all_commit_steps()) {
-      CAPTURE(to_string(mode));
-      CAPTURE(to_string(step));
-      TempDir tmp;
-      const RetentionPolicy policy{mode, 0};
-      {
-        RankStore store(tmp.path(), 0, quiet());
-        commit_row(store, 1, {{"member", "0"}}, policy);
-      }
-      CHECK(crash_second_commit(tmp.path(), step, policy) == 86);
+TEST_CASE("a crash after every commit step leaves a consistent store (directory and pack)") {
+  for (const CommitLayout layout : {CommitLayout::Directory, CommitLayout::Pack})
+    for (const CheckpointMode mode : {CheckpointMode::Overwrite, CheckpointMode::Append}) {
+      for (const CommitStep step : all_commit_steps()) {
+        CAPTURE(layout == CommitLayout::Pack);
+        CAPTURE(to_string(mode));
+        CAPTURE(to_string(step));
+        TempDir tmp;
+        const RetentionPolicy policy{mode, 0};
+        {
+          RankStore store(tmp.path(), 0, quiet());
+          // The older commit in the other layout: a store may hold both.
+          commit_row(store, 1, {{"member", "0"}}, policy,
+                     layout == CommitLayout::Pack ? CommitLayout::Directory : CommitLayout::Pack);
+        }
+        CHECK(crash_second_commit(tmp.path(), step, policy, layout) == 86);
 
-      Warnings w;
-      RankStore after(tmp.path(), 0, w.sink());
-      // The new row exists once the rename happened (re-added when the catalog missed it);
-      // the old row survives until retention has moved it away.
-      const bool new_expected = step >= CommitStep::Renamed;
-      const bool old_expected =
-          !(mode == CheckpointMode::Overwrite && step >= CommitStep::RetentionRenamed);
-      CHECK(has_write_count(after, 2) == new_expected);
-      CHECK(has_write_count(after, 1) == old_expected);
-      for (const auto& row : after.rows()) {
-        CHECK_NOTHROW(after.open_commit(row.commit_id));
-      }
-      CHECK(tmp_entries(after.dir()).empty());
-      if (step < CommitStep::Renamed || step == CommitStep::CatalogTmpWritten ||
-          (mode == CheckpointMode::Overwrite && step >= CommitStep::RetentionRenamed &&
-           step < CommitStep::RetentionDone)) {
-        CHECK(w.any_contains(".tmp_"));  // staging, catalog tmp or moved-away commit removed
-      }
-      if (step >= CommitStep::Renamed && step <= CommitStep::CatalogTmpWritten) {
-        CHECK(w.any_contains("re-added"));  // renamed, but the catalog did not list it yet
-      }
-      if (mode == CheckpointMode::Overwrite && step == CommitStep::RetentionRenamed) {
-        CHECK(w.any_contains("dropped row"));  // its dir left commits/ before the catalog
-      }
-      // The repairs were written back: a second open has nothing left to fix.
-      Warnings w2;
-      RankStore again(tmp.path(), 0, w2.sink());
-      CHECK(w2.messages.empty());
-      CHECK(again.rows().size() == after.rows().size());
+        Warnings w;
+        RankStore after(tmp.path(), 0, w.sink());
+        // The new row exists once the rename happened (re-added when the catalog missed it);
+        // the old row survives until retention has moved it away.
+        const bool new_expected = step >= CommitStep::Renamed;
+        const bool old_expected =
+            !(mode == CheckpointMode::Overwrite && step >= CommitStep::RetentionRenamed);
+        CHECK(has_write_count(after, 2) == new_expected);
+        CHECK(has_write_count(after, 1) == old_expected);
+        for (const auto& row : after.rows()) {
+          CHECK_NOTHROW(after.open_commit(row.commit_id));
+        }
+        CHECK(tmp_entries(after.dir()).empty());
+        if (step < CommitStep::Renamed || step == CommitStep::CatalogTmpWritten ||
+            (mode == CheckpointMode::Overwrite && step >= CommitStep::RetentionRenamed &&
+             step < CommitStep::RetentionDone)) {
+          CHECK(w.any_contains(".tmp_"));  // staging, catalog tmp or moved-away commit removed
+        }
+        if (step >= CommitStep::Renamed && step <= CommitStep::CatalogTmpWritten) {
+          CHECK(w.any_contains("re-added"));  // renamed, but the catalog did not list it yet
+        }
+        if (mode == CheckpointMode::Overwrite && step == CommitStep::RetentionRenamed) {
+          CHECK(w.any_contains("dropped row"));  // its dir left commits/ before the catalog
+        }
+        // The repairs were written back: a second open has nothing left to fix.
+        Warnings w2;
+        RankStore again(tmp.path(), 0, w2.sink());
+        CHECK(w2.messages.empty());
+        CHECK(again.rows().size() == after.rows().size());
 
-      // And the store keeps working: the next commit applies retention as usual.
-      commit_row(again, 3, {{"member", "0"}}, policy);
-      CHECK(has_write_count(again, 3));
-      CHECK(again.rows().size() ==
-            (mode == CheckpointMode::Overwrite ? 1U : after.rows().size() + 1));
+        // And the store keeps working: the next commit applies retention as usual.
+        commit_row(again, 3, {{"member", "0"}}, policy, layout);
+        CHECK(has_write_count(again, 3));
+        CHECK(again.rows().size() ==
+              (mode == CheckpointMode::Overwrite ? 1U : after.rows().size() + 1));
+      }
     }
-  }
 }
 
 TEST_CASE("a crash before retention keeps both commits; retention finishes later") {

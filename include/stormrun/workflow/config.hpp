@@ -91,6 +91,9 @@ struct RunConfig {
   /// --checkpoint-layout: one rank dir and commit per rank, or per node (a node leader
   /// commits the rows of all its node's ranks; fewer metadata operations per commit).
   CheckpointLayout checkpoint_layout = CheckpointLayout::Rank;
+  /// --checkpoint-pack-below: a commit of fewer bytes is one pack file (two fsyncs); 0
+  /// never packs (CheckpointOptions::pack_below_bytes).
+  std::int64_t pack_below_bytes = static_cast<std::int64_t>(kDefaultPackBelowBytes);
   std::int64_t batch_size = 1;
   model::DeviceChoice device = model::DeviceChoice::Auto;
   std::optional<std::int64_t> stop_after_steps{};

@@ -100,6 +100,8 @@ class CheckpointCore {
   void encode_states(BlobSink& sink, Manifest& manifest) const;
   /// A commit finished: the session now names `row`.
   void committed(const CatalogRow& row, double seconds);
+  /// The layout of a commit of `bytes` (options_.pack_below_bytes).
+  CommitLayout layout_for(std::uint64_t bytes) const;
   /// Joins the commit in flight, if any: success updates the session, an error is kept in
   /// pending_error_. Never throws.
   void settle() noexcept;
@@ -117,6 +119,8 @@ class CheckpointCore {
       inflight_;  // shared_ptr: InFlight is complete only in commit_pipeline.cpp
   // The last asynchronous commit's capture buffers, reused by the next capture.
   std::vector<std::vector<std::byte>> spare_buffers_;
+  /// Bytes of the files of this checkpoint's previous commit (a synchronous commit's layout).
+  std::uint64_t last_commit_bytes_ = 0;
   std::exception_ptr pending_error_;
   std::int64_t pending_error_write_ = 0;
   double commit_seconds_ = 0;

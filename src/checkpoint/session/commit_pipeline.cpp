@@ -42,6 +42,13 @@ std::span<const std::byte> as_bytes(const std::string& text) {
   return std::as_bytes(std::span<const char>(text.data(), text.size()));
 }
 
+std::uint64_t files_bytes(const std::map<std::string, FileRecord>& files) {
+  std::uint64_t bytes = 0;
+  for (const auto& [path, record] : files)
+    bytes += record.bytes;
+  return bytes;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -127,6 +134,7 @@ class SignalsBlocked {
 
 struct CheckpointCore::InFlight {
   std::int64_t write_count = 0;
+  CommitLayout layout = CommitLayout::Directory;
   Manifest manifest;
   MemoryBlobs blobs;
   RetentionPolicy retention;
@@ -168,6 +176,10 @@ void CheckpointCore::encode_states(BlobSink& sink, Manifest& manifest) const {
   }
 }
 
+CommitLayout CheckpointCore::layout_for(std::uint64_t bytes) const {
+  return bytes < options_.pack_below_bytes ? CommitLayout::Pack : CommitLayout::Directory;
+}
+
 void CheckpointCore::committed(const CatalogRow& row, double seconds) {
   exists_ = true;
   commit_id_ = row.commit_id;
@@ -179,9 +191,10 @@ void CheckpointCore::commit() {
   const RetentionPolicy retention{options_.mode, options_.history_size};
   if (!options_.async_commits) {
     const auto started = std::chrono::steady_clock::now();
-    StagedCommit staged = store_->stage(write_count_);
+    StagedCommit staged = store_->stage(write_count_, layout_for(last_commit_bytes_));
     Manifest manifest = pending_manifest();
     encode_states(staged, manifest);
+    last_commit_bytes_ = files_bytes(staged.files());
     committed(store_->commit(std::move(staged), std::move(manifest), retention),
               seconds_since(started));
   } else {
@@ -191,6 +204,11 @@ void CheckpointCore::commit() {
     job->retention = retention;
     job->blobs.reuse(std::move(spare_buffers_));
     encode_states(job->blobs, job->manifest);  // the copy: the caller may change its states now
+    std::uint64_t bytes = 0;
+    for (const MemoryBlobs::Blob& blob : job->blobs.blobs())
+      bytes += blob.bytes.size();
+    job->layout = layout_for(bytes);
+    last_commit_bytes_ = bytes;
     InFlight* const raw = job.get();
     RankStore* const store = &*store_;
     {
@@ -198,7 +216,7 @@ void CheckpointCore::commit() {
       job->thread = std::thread([raw, store] {
         const auto started = std::chrono::steady_clock::now();
         try {
-          StagedCommit staged = store->stage(raw->write_count);
+          StagedCommit staged = store->stage(raw->write_count, raw->layout);
           for (MemoryBlobs::Blob& blob : raw->blobs.blobs()) {
             staged.put(blob.relpath, blob.bytes);
           }

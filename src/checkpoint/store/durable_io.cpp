@@ -30,10 +30,11 @@ constexpr std::size_t kChunk = std::size_t{4} << 20;
 // Below this size the fsync is not worth a thread: hash, then fsync.
 constexpr std::size_t kOverlapMin = std::size_t{1} << 20;
 
-struct StateDeleter {
-  void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
-};
-using HashState = std::unique_ptr<XXH3_state_t, StateDeleter>;
+}  // namespace
+
+void HashStateDeleter::operator()(XXH3_state_s* s) const {
+  XXH3_freeState(s);
+}
 
 HashState new_hash_state() {
   HashState state(XXH3_createState());
@@ -42,8 +43,6 @@ HashState new_hash_state() {
   }
   return state;
 }
-
-}  // namespace
 
 std::string hex64(std::uint64_t value) {
   char buf[17];

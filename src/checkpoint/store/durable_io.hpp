@@ -6,12 +6,23 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+struct XXH3_state_s;  // xxhash.h's XXH3_state_t
+
 namespace stormrun::store_detail {
+
+struct HashStateDeleter {
+  void operator()(XXH3_state_s* s) const;
+};
+/// A streaming XXH3-64 state, reset and ready.
+using HashState = std::unique_ptr<XXH3_state_s, HashStateDeleter>;
+/// StoreError when it cannot be allocated.
+HashState new_hash_state();
 
 /// 16 lower-case hex digits of an XXH3-64 digest.
 std::string hex64(std::uint64_t value);
@@ -52,6 +63,8 @@ inline constexpr const char* kFsyncManifest = "commit-manifest";       ///< mani
 inline constexpr const char* kFsyncSubdirs = "commit-subdirs";         ///< staging sub-dirs
 inline constexpr const char* kFsyncStaging = "commit-staging";         ///< the staging dir
 inline constexpr const char* kFsyncCommitsDir = "commit-commits-dir";  ///< commits/ (the rename)
+/// A pack commit (CommitLayout::Pack) has two: the pack file, then commits/.
+inline constexpr const char* kFsyncPack = "commit-pack";
 /// And outside a commit: a directory a store creates, fsynced into its parent (ROOT,
 /// rank dir, commits/), and the content of a LOCK (or output lock) before its link.
 inline constexpr const char* kFsyncStoreDirs = "store-dirs";

@@ -130,11 +130,12 @@ void RankStore::Impl::reconcile() {
   for (const auto& entry : fs::directory_iterator(commits)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(".tmp_", 0) == 0) continue;  // being staged or deleted by this process
-    if (!entry.is_symlink() && entry.is_directory() && is_commit_id(name)) {
-      on_disk.emplace(name, entry.path());
+    if (!entry.is_symlink() && (entry.is_directory() || entry.is_regular_file()) &&
+        is_commit_id(name)) {
+      on_disk.emplace(name, entry.path());  // a directory, or a pack (format 3)
     } else {
       warning("ignoring " + entry.path().string() +
-              ": not a commit directory (commits/ holds only commit_<8 digits>_<12 hex> dirs)");
+              ": not a commit (commits/ holds only commit_<8 digits>_<12 hex> dirs and packs)");
     }
   }
 
@@ -328,7 +329,7 @@ void RankStore::refresh() {
   }
 }
 
-StagedCommit RankStore::stage(std::int64_t write_count) {
+StagedCommit RankStore::stage(std::int64_t write_count, CommitLayout layout) {
   if (write_count < 0) {
     throw StoreError("cannot stage a commit with negative write_count " +
                      std::to_string(write_count));
@@ -346,7 +347,17 @@ StagedCommit RankStore::stage(std::int64_t write_count) {
   s->fault = FaultPlan::from_env();
   impl_->registry->add(s->dir.string());
   s->registry = impl_->registry;
-  if (::mkdir(s->dir.c_str(), 0755) != 0) {
+  if (layout == CommitLayout::Pack) {
+    const int fd =
+        ::open(s->dir.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      const int err = errno;
+      s->sealed = true;  // nothing of ours to remove
+      throw_errno("cannot create staging pack", s->dir, err);
+    }
+    s->pack_fd = Fd(fd);
+    s->pack.emplace(fd, s->dir);
+  } else if (::mkdir(s->dir.c_str(), 0755) != 0) {
     const int err = errno;
     s->sealed = true;  // nothing of ours to remove
     throw_errno("cannot create staging directory", s->dir, err);
@@ -386,24 +397,38 @@ CatalogRow RankStore::commit(StagedCommit staged, Manifest manifest,
   Manifest::from_json(json, manifest_path);  // what we write must read back
   if (s->files.empty()) {                    // put() reports these steps when there are files
     fault.after(CommitStep::FilesWritten);
-    fault.after(CommitStep::FilesSynced);
+    if (!s->pack) fault.after(CommitStep::FilesSynced);  // a pack's: with its one fsync
   }
 
   const std::string text = json.dump(2) + "\n";
-  {
-    Fd fd = open_checked(manifest_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-    write_all(fd.get(), std::as_bytes(std::span(text.data(), text.size())), manifest_path);
-    fd.close(manifest_path);
+  const auto text_bytes = std::as_bytes(std::span(text.data(), text.size()));
+  if (s->pack) {
+    // The manifest, the index and the footer go out with the members gathered so far; one
+    // fsync makes the whole pack durable before the rename publishes it.
+    const std::span<const std::byte> parts[] = {text_bytes};
+    s->pack->add("manifest.json", parts);
+    s->pack->finish();
+    fault.after(CommitStep::ManifestWritten);
+    if (!fsync_skipped(kFsyncPack)) fsync_checked(s->pack_fd.get(), s->dir);
+    s->pack_fd.close(s->dir);
+    fault.after(CommitStep::FilesSynced);
+    fault.after(CommitStep::StagingSynced);
+  } else {
+    {
+      Fd fd = open_checked(manifest_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+      write_all(fd.get(), text_bytes, manifest_path);
+      fd.close(manifest_path);
+    }
+    fault.after(CommitStep::ManifestWritten);
+    // The manifest and every directory entry of the commit (files, sub-dirs, manifest) must
+    // be durable before the rename publishes it. fsynced side by side: one journal commit.
+    std::vector<LabeledPath> to_sync{{manifest_path, kFsyncManifest}};
+    for (auto it = s->subdirs.rbegin(); it != s->subdirs.rend(); ++it)
+      to_sync.push_back({*it, kFsyncSubdirs});
+    to_sync.push_back({s->dir, kFsyncStaging});
+    fsync_together_labeled(to_sync);
+    fault.after(CommitStep::StagingSynced);
   }
-  fault.after(CommitStep::ManifestWritten);
-  // The manifest and every directory entry of the commit (files, sub-dirs, manifest) must
-  // be durable before the rename publishes it. fsynced side by side: one journal commit.
-  std::vector<LabeledPath> to_sync{{manifest_path, kFsyncManifest}};
-  for (auto it = s->subdirs.rbegin(); it != s->subdirs.rend(); ++it)
-    to_sync.push_back({*it, kFsyncSubdirs});
-  to_sync.push_back({s->dir, kFsyncStaging});
-  fsync_together_labeled(to_sync);
-  fault.after(CommitStep::StagingSynced);
 
   const fs::path target = impl_->commits / s->commit_id;
   struct stat st {};

@@ -89,6 +89,19 @@ std::string StagedCommit::put_parts(std::string_view relpath,
     throw StoreError("cannot stage '" + rel + "' in " + s.dir.string() +
                      ": the commit already has a file with that path");
   }
+  if (s.pack) {
+    // A pack's members are gathered and written with its index; commit() fsyncs it once.
+    for (const auto& [done, record] : s.files) {
+      if (rel.rfind(done + "/", 0) == 0 || done.rfind(rel + "/", 0) == 0) {
+        throw StoreError("cannot stage '" + rel + "' in " + s.dir.string() + ": '" + done +
+                         "' is a file of the commit, and a file cannot also be a directory");
+      }
+    }
+    FileRecord record = s.pack->add(rel, parts);
+    s.fault.after(CommitStep::FilesWritten);
+    s.files.emplace(rel, std::move(record));
+    return rel;
+  }
   // Create the parent directories one by one (relpath_error ruled out ".." and "/").
   fs::path parent = s.dir;
   const fs::path relp(rel);

@@ -10,7 +10,11 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "store/fault_inject.hpp"
+#include "store/pack_file.hpp"
+#include "store/posix_file.hpp"
 #include "stormrun/store.hpp"
 
 namespace stormrun::store_detail {
@@ -44,6 +48,9 @@ struct StagedCommit::Impl {
   /// directory entry is durable too.
   std::set<std::filesystem::path> subdirs;
   store_detail::FaultPlan fault;
+  /// CommitLayout::Pack: `dir` is the staging file, written through `pack`.
+  store_detail::Fd pack_fd;
+  std::optional<store_detail::PackWriter> pack;
   bool sealed = false;  ///< renamed into commits/: the staging dir no longer exists
   std::shared_ptr<store_detail::StagingRegistry> registry;
 

@@ -1,4 +1,6 @@
-// VerifiedCommit: reads the files of a verified commit, re-checking each one it returns.
+// VerifiedCommit: reads the files of a verified commit (a directory or a pack), re-checking
+// each one it returns.
+#include "store/commit_check.hpp"
 #include "store/durable_io.hpp"
 #include "store/posix_file.hpp"
 #include "stormrun/store.hpp"
@@ -25,14 +27,12 @@ std::vector<std::byte> VerifiedCommit::get(std::string_view relpath) {
     throw StoreError(path.string() + ": not a file of commit " + manifest_.commit_id +
                      " (its manifest.json does not list it)");
   }
-  BeneathFile file = open_file_beneath(dir_, rel);
-  if (!file.error.empty()) throw StoreError(path.string() + ": " + file.error);
   // Re-checked now, not only when the commit was opened: the file may have changed since.
-  if (file.size != it->second.bytes) {
-    throw StoreError(path.string() + ": has " + std::to_string(file.size) +
+  auto bytes = store_detail::CommitFiles(dir_).read(rel);
+  if (bytes.size() != it->second.bytes) {
+    throw StoreError(path.string() + ": has " + std::to_string(bytes.size()) +
                      " bytes, manifest.json records " + std::to_string(it->second.bytes));
   }
-  auto bytes = read_exactly(file.fd.get(), file.size, path);
   const std::string digest = hex64(XXH3_64bits(bytes.data(), bytes.size()));
   if (digest != it->second.xxh3) {
     throw StoreError(path.string() + ": checksum xxh3 " + digest +
