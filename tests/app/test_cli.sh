@@ -66,19 +66,27 @@ assert [r["write_count"] for r in rows] == [4, 5, 6], rows
 PY
 
 # verify: clean store → 0; a flipped byte, a missing file, a bad manifest → 1 naming the file.
+# The demo's commits are small, so they are packs (checkpoint format 3): the flip damages a
+# member inside the newest pack; the missing-file and manifest cases edit a directory commit
+# (packs.py unpack turns each pack into the directory commit holding the same files).
+packs="/usr/bin/python3 $(dirname "$0")/../run/packs.py"
 expect_rc 0 "verify clean" -- "$stormrun" verify "$work/ckpt"
 grep -q "3 valid, 0 problem" "$work/out" || fail "verify summary"
 newest=$(ls -d "$work"/ckpt/rank_000000/commits/commit_* | sort | tail -1)
-npy=$(find "$newest" -name '*.npy' | head -1)
+[ -f "$newest" ] || fail "the demo's newest commit $newest is not a pack"
+npy=$($packs members "$newest" | awk '/\.npy /{print $1; exit}')
+[ -n "$npy" ] || fail "the newest pack has no .npy member"
 cp -r "$work/ckpt" "$work/flip"
-/usr/bin/python3 -c "
-import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-9]^=0x10; open(p,'wb').write(b)" "${npy/$work\/ckpt/$work/flip}"
+$packs flip "${newest/$work\/ckpt/$work/flip}" "$npy"
 expect_rc 1 "verify bit flip" -- "$stormrun" verify "$work/flip"
-grep -q "PROBLEM .*$(basename "$npy")" "$work/out" || fail "verify does not name the flipped file"
+grep -q "PROBLEM .*$(basename "$newest")/$npy" "$work/out" || fail "verify does not name the flipped member"
 cp -r "$work/ckpt" "$work/missing"
-rm "${npy/$work\/ckpt/$work/missing}"
+$packs unpack "$work/missing" >/dev/null
+rm "${newest/$work\/ckpt/$work/missing}/$npy"
 expect_rc 1 "verify missing file" -- "$stormrun" verify "$work/missing"
 cp -r "$work/ckpt" "$work/manifest"
+$packs unpack "$work/manifest" >/dev/null
+expect_rc 0 "verify unpacked store" -- "$stormrun" verify "$work/manifest"
 echo "{ not json" >"${newest/$work\/ckpt/$work/manifest}/manifest.json"
 expect_rc 1 "verify bad manifest" -- "$stormrun" verify "$work/manifest"
 grep -q "manifest.json" "$work/out" || fail "verify does not name the bad manifest"

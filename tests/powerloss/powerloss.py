@@ -55,6 +55,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "run"))
 import e2e  # noqa: E402  (Ctx, compare_outputs, kill_session, MPI_ENV)
+import packs  # noqa: E402  (pack commits: is_pack, index)
 
 T0 = e2e.T0
 # A small swe ensemble, level 2, a commit every step: 3 commits per rank, retention included.
@@ -225,6 +226,18 @@ def tree_id(log, entries):
     return h.hexdigest()
 
 
+def commit_present(commit):
+    """A directory commit with its manifest, or a pack whose footer and index read."""
+    if os.path.isfile(os.path.join(commit, "manifest.json")):
+        return True
+    if not packs.is_pack(commit):
+        return False
+    try:
+        return "manifest.json" in packs.index(commit)
+    except (ValueError, OSError):
+        return False
+
+
 def rebuild(root, log, entries):
     """The root as the power cut left it: everything else is gone."""
     for name in os.listdir(root):
@@ -324,7 +337,7 @@ def check_state(ctx, job, reference, label, entries, markers):
         done = set(returned)
         present = [os.path.join(commits, n) for n in os.listdir(commits)] \
             if os.path.isdir(commits) else []
-        ctx.check(os.path.isfile(os.path.join(commit, "manifest.json")) or
+        ctx.check(commit_present(commit) or
                   any(p not in done and os.path.basename(p).startswith("commit_")
                       for p in present),
                   f"{label}: commit {commit} had returned before the cut, and neither it nor "

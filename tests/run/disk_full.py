@@ -122,6 +122,8 @@ def commit_kib(rank_dir):
     commits = os.path.join(rank_dir, "commits")
     newest = max(os.listdir(commits), key=lambda n: os.path.getmtime(os.path.join(commits, n)))
     pages = 1
+    if os.path.isfile(os.path.join(commits, newest)):  # a pack (format 3): one file
+        return (pages - (-os.path.getsize(os.path.join(commits, newest)) // 4096)) * 4
     for root, dirs, files in os.walk(os.path.join(commits, newest)):
         pages += len(dirs) + sum(-(-os.path.getsize(os.path.join(root, f)) // 4096)
                                  for f in files)

@@ -181,18 +181,11 @@ def case_small_items(ctx):
             what="stopped")
     commits = e2e.commit_dirs(out + ".ckpt")
     newest = max(commits, key=commits.get)
-    victim = None
     rank_dir, commit_name = newest.split("/")
-    for base, _, files in os.walk(os.path.join(out + ".ckpt", rank_dir, "commits", commit_name)):
-        for name in files:
-            if name.endswith(".npy"):
-                victim = os.path.join(base, name)
-    ctx.require(victim is not None, f"no .npy file in {newest}")
-    with open(victim, "r+b") as f:
-        f.seek(-1, os.SEEK_END)
-        last = f.read(1)
-        f.seek(-1, os.SEEK_END)
-        f.write(bytes([last[0] ^ 0xFF]))
+    commit = os.path.join(out + ".ckpt", rank_dir, "commits", commit_name)
+    victims = [rel for rel in e2e.packs.member_paths(commit) if rel.endswith(".npy")]
+    ctx.require(victims, f"no .npy file in {newest}")
+    e2e.packs.flip(commit, victims[-1], back=1)  # its last byte, in a pack or a directory
     r = ctx.run(config + ["--output", out], 1, e2e.EXIT_OK, what="resume past a damaged commit")
     lines = [line for line in r.err.splitlines() if commit_name in line and "warning" in line]
     ctx.check(len(lines) == 1, f"the damaged commit {commit_name} is reported "

@@ -75,9 +75,11 @@ struct RowSpec {
 };
 
 /// Commits `rows` (one commit each, in order) into ROOT/rank_<rank> as rank `rank` of
-/// `world_size` at checkpoint `level`, keeping every row. Returns the commit ids.
+/// `world_size` at checkpoint `level`, keeping every row, as directory commits (or packs
+/// below `pack_below_bytes`). Returns the commit ids.
 inline std::vector<std::string> write_rows(const fs::path& root, int rank, int world_size,
-                                           int level, const std::vector<RowSpec>& rows) {
+                                           int level, const std::vector<RowSpec>& rows,
+                                           std::uint64_t pack_below_bytes = 0) {
   stormrun::CheckpointOptions options;
   options.name = "ledger-test";
   options.path = root;
@@ -86,6 +88,9 @@ inline std::vector<std::string> write_rows(const fs::path& root, int rank, int w
   options.level = level;
   options.history_size = 0;
   options.warn = [](const std::string&) {};
+  // Directory commits, so that tests can reach and damage one file of a commit; the
+  // ledger reads packs (format 3) through the same code (test_store_root.cpp).
+  options.pack_below_bytes = pack_below_bytes;
   stormrun::Checkpoint checkpoint(options);
   auto states = checkpoint.bind(UnitStates{}, 2);
   stormrun::Session& session = checkpoint.new_session();

@@ -83,6 +83,37 @@ TEST_CASE("summarise_rank_dir changes nothing on disk, damaged or not") {
   CHECK(tree_fingerprint(dir.path()) == damaged);
 }
 
+TEST_CASE("summarise_rank_dir reads pack commits (format 3) and skips a damaged one") {
+  TempDir dir("stormrun-root");
+  const std::string unit = "2026-01-01T00:00:00Z/m0000";
+  std::vector<RowSpec> rows;
+  for (int step = 0; step < 3; ++step)
+    rows.push_back({.units = {{unit, step}}, .states = unit_states({unit}, step)});
+  const auto ids = write_rows(dir.path(), 0, 1, 2, rows, stormrun::kDefaultPackBelowBytes);
+  const fs::path rank0 = dir.path() / "rank_000000";
+  for (const auto& id : ids)
+    REQUIRE(fs::is_regular_file(rank0 / "commits" / id));
+
+  DirSummary summary = summarise_rank_dir(rank0);
+  REQUIRE(summary.row.has_value());
+  CHECK(summary.row->commit_id == ids[2]);
+  CHECK(summary.row->units.at(unit) == 2);
+  CHECK(summary.warnings.empty());
+
+  // One bit of the newest pack's first member (offset 0): its row is skipped, nothing on disk
+  // changes.
+  std::string bytes = read_text(rank0 / "commits" / ids[2]);
+  bytes[0] = static_cast<char>(bytes[0] ^ 0x10);
+  write_text(rank0 / "commits" / ids[2], bytes);
+  const std::string before = tree_fingerprint(dir.path());
+  summary = summarise_rank_dir(rank0);
+  CHECK(tree_fingerprint(dir.path()) == before);
+  REQUIRE(summary.row.has_value());
+  CHECK(summary.row->commit_id == ids[1]);
+  REQUIRE(summary.warnings.size() == 1);
+  CHECK(summary.warnings[0].find(ids[2]) != std::string::npos);
+}
+
 TEST_CASE("global catalog: JSON round trip, durable write, and refusal of a bad document") {
   TempDir dir("stormrun-root");
   const fs::path root = dir.path();
