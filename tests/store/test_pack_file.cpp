@@ -162,6 +162,10 @@ TEST_CASE("a damaged or forged pack is refused, naming the file and what is wron
                                 R"({"members":[{"path":"a","offset":0,"bytes":64,"xxh3":"0"},)"
                                 R"({"path":"b","offset":32,"bytes":64,"xxh3":"0"}]})"))
               .find("overlap") != std::string::npos);
+    CHECK(pack_error(forge_pack(tmp.path() / "f2b", data,
+                                R"({"members":[{"path":"a","offset":0,"bytes":64,"xxh3":"0"},)"
+                                R"({"path":"b","offset":0,"bytes":8,"xxh3":"0"}]})"))
+              .find("overlap") != std::string::npos);
     CHECK(pack_error(forge_pack(tmp.path() / "f3", data,
                                 R"({"members":[{"path":"a","offset":0,"bytes":1,"xxh3":"0"},)"
                                 R"({"path":"a","offset":64,"bytes":1,"xxh3":"0"}]})"))

@@ -179,7 +179,9 @@ PackReader::PackReader(Fd fd, std::uint64_t size, fs::path path)
       throw bad("member '" + rel + "' lies outside the data (" + std::to_string(member.offset) +
                 "+" + std::to_string(member.bytes) + ")");
     }
-    if (member.bytes > 0) extents.emplace(member.offset, member.offset + member.bytes);
+    if (member.bytes > 0 && !extents.emplace(member.offset, member.offset + member.bytes).second) {
+      throw bad("two members overlap at byte " + std::to_string(member.offset));
+    }
     if (!members_.emplace(rel, std::move(member)).second) {
       throw bad("member '" + rel + "' is listed twice");
     }
