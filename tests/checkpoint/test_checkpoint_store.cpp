@@ -242,6 +242,44 @@ TEST_CASE("small commits are packs; a damaged pack is skipped for the newest val
   INFO(warnings.all());
 }
 
+TEST_CASE("the commit layout follows the state's size, synchronous and asynchronous") {
+  TempDir tmp;
+  Warnings warnings;
+  for (const bool async : {true, false}) {
+    CAPTURE(async);
+    auto options = options_for(tmp / (async ? "async" : "sync"), warnings);
+    options.async_commits = async;
+    options.pack_below_bytes = 4096;
+    options.mode = CheckpointMode::Append;
+    options.history_size = 0;  // keep every commit, to look at each
+    Checkpoint checkpoint(options);
+    auto field = checkpoint.bind(FieldState{}, 1);
+    Session& session = checkpoint.new_session();
+    std::vector<std::string> ids;
+    const auto commit_with = [&](std::int64_t values) {
+      field->fields = Array<double>{{values}, std::vector<double>(std::size_t(values), 1.5)};
+      session.write();
+      ids.push_back(session.commit_id());
+    };
+    commit_with(8);     // small: an asynchronous commit knows it, a synchronous one does not yet
+    commit_with(8);     // small, and the commit before it was small: a pack either way
+    commit_with(2048);  // 16 KiB: asynchronous knows; synchronous follows the commit before
+    commit_with(2048);  // large after large: a directory either way
+    checkpoint.wait();
+    const auto packed = [&](std::size_t i) {
+      return fs::is_regular_file(commit_dir(checkpoint, ids[i]));
+    };
+    CHECK(packed(0) == async);
+    CHECK(packed(1));
+    CHECK(packed(2) == !async);
+    CHECK_FALSE(packed(3));
+    checkpoint.close_session();
+    Session& again = checkpoint.open_latest();  // every layout reads back
+    CHECK(again.commit_id() == ids[3]);
+    CHECK(field->fields.shape == std::vector<std::int64_t>{2048});
+  }
+}
+
 TEST_CASE("all rows damaged is a clear error, never a restore of wrong bytes") {
   TempDir tmp;
   Warnings warnings;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -119,8 +120,11 @@ class CheckpointCore {
       inflight_;  // shared_ptr: InFlight is complete only in commit_pipeline.cpp
   // The last asynchronous commit's capture buffers, reused by the next capture.
   std::vector<std::vector<std::byte>> spare_buffers_;
-  /// Bytes of the files of this checkpoint's previous commit (a synchronous commit's layout).
-  std::uint64_t last_commit_bytes_ = 0;
+  /// Bytes of the files of this checkpoint's previous commit: a synchronous commit streams
+  /// its states into the store, so its layout is chosen from the commit before it. Before
+  /// the first commit the size is unknown, and taken as large (a directory): a large state
+  /// never goes into a pack, a small one costs one directory commit.
+  std::uint64_t last_commit_bytes_ = std::numeric_limits<std::uint64_t>::max();
   std::exception_ptr pending_error_;
   std::int64_t pending_error_write_ = 0;
   double commit_seconds_ = 0;
