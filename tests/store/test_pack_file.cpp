@@ -97,7 +97,9 @@ TEST_CASE("a pack holds its members, aligned, and reads each back checked") {
   const fs::path path = write_pack(tmp.path() / "p", members);
   const PackReader pack = open_pack(path);
   REQUIRE(pack.members().size() == members.size());
-  for (const auto& [rel, content] : members) {
+  for (const auto& member : members) {
+    const std::string& rel = member.first;  // CAPTURE cannot capture a structured binding
+    const std::string& content = member.second;
     CAPTURE(rel);
     const PackMember& m = pack.members().at(rel);
     CHECK(m.offset % kPackAlign == 0);
