@@ -150,6 +150,10 @@ class Replay:
             sp, dp = self.key(rec[3]), self.key(rec[5])
             self.add_op("ren", (sp, unesc(rec[4]), dp, unesc(rec[6]), self.key(rec[7])),
                         [sp, dp])
+        elif kind == "X":  # X seq pid adir aname bdir bname aino bino: names swapped
+            ap, bp = self.key(rec[3]), self.key(rec[5])
+            self.add_op("xch", (ap, unesc(rec[4]), bp, unesc(rec[6]), self.key(rec[7]),
+                                self.key(rec[8])), [ap, bp])
         elif kind == "S":
             k = self.key(rec[4])
             self.syncs.append((seq, int(rec[2]), k))
@@ -178,6 +182,10 @@ class Replay:
                     d.setdefault(k, {})
             elif kind == "del":
                 d.setdefault(args[0], {}).pop(args[1], None)
+            elif kind == "xch":
+                ap, aname, bp, bname, ak, bk = args
+                d.setdefault(ap, {})[aname] = bk
+                d.setdefault(bp, {})[bname] = ak
             else:
                 sp, sname, dp, dname, k = args
                 src = d.setdefault(sp, {})

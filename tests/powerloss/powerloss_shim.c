@@ -26,6 +26,7 @@
  *   L <seq> <pid> <parent ino> <name> <ino>         hard link
  *   U <seq> <pid> <parent ino> <name>               unlink, unlinkat, rmdir, remove
  *   R <seq> <pid> <src dir ino> <src name> <dst dir ino> <dst name> <ino>   rename
+ *   X <seq> <pid> <dir ino> <name> <dir ino> <name> <ino> <ino>   renameat2 RENAME_EXCHANGE
  *   S <seq> <pid> D <ino>              directory fsync
  *   S <seq> <pid> F <ino> <shadow>     file fsync/fdatasync, its content at that instant
  *   A <seq> <pid>                      sync()/syncfs(): followed by S records of everything
@@ -662,11 +663,18 @@ static int do_rename(int sd, const char* sp, int dd, const char* dp, unsigned fl
   begin();
   t_inside = 1;
   unsigned long long ino = ino_of(s.full, NULL);
+  unsigned long long dst_ino = (flags & RENAME_EXCHANGE) ? ino_of(d.full, NULL) : 0;
   int r = real_renameat2()(sd, sp, dd, dp, flags);
   int err = errno;
   if (r == 0) {
     char n1[1024], n2[1024];
-    if (in_s && in_d) {
+    if ((flags & RENAME_EXCHANGE) && !(in_s && in_d)) {
+      die("RENAME_EXCHANGE across the root's boundary is not modelled");
+    } else if (flags & RENAME_EXCHANGE) {
+      emit("X %lld %d %llu %s %llu %s %llu %llu", g_seq, getpid(), ino_of(s.parent, NULL),
+           esc(s.name, n1, sizeof n1), ino_of(d.parent, NULL), esc(d.name, n2, sizeof n2), ino,
+           dst_ino);
+    } else if (in_s && in_d) {
       emit("R %lld %d %llu %s %llu %s %llu", g_seq, getpid(), ino_of(s.parent, NULL),
            esc(s.name, n1, sizeof n1), ino_of(d.parent, NULL), esc(d.name, n2, sizeof n2), ino);
     } else if (in_s) {  // moved out of the root: an unlink as far as the root can tell

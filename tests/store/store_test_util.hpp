@@ -153,11 +153,23 @@ inline int run_in_child(const std::function<void()>& fn) {
 }
 
 /// Names in `dir` that start with ".tmp_".
+/// The .tmp_ entries of `dir` (staging, deletion or catalog leftovers), without the spares an
+/// open store keeps for reuse (.tmp_spare_*, see spare_entries).
 inline std::vector<std::string> tmp_entries(const std::filesystem::path& dir) {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     const auto name = e.path().filename().string();
-    if (name.rfind(".tmp_", 0) == 0) out.push_back(name);
+    if (name.rfind(".tmp_", 0) == 0 && name.rfind(".tmp_spare_", 0) != 0) out.push_back(name);
+  }
+  return out;
+}
+
+/// The spare files (.tmp_spare_*) in `dir`.
+inline std::vector<std::string> spare_entries(const std::filesystem::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind(".tmp_spare_", 0) == 0) out.push_back(name);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // round trip, damage, reconcile, retention and a store holding both layouts.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -316,4 +317,79 @@ TEST_CASE("CommitFiles reads a directory commit and a pack commit alike") {
     CHECK(files.check(kStatePath, wrong).find("manifest.json records") != std::string::npos);
     CHECK_THROWS_AS(files.read("states/none"), StoreError);
   }
+}
+
+namespace {
+
+/// A pack commit of one file of `bytes` bytes (overwrite: each one drops the one before).
+CatalogRow commit_sized(RankStore& store, std::int64_t write_count, std::size_t bytes) {
+  StagedCommit staged = store.stage(write_count, CommitLayout::Pack);
+  staged.put(kArrayPath, as_bytes(std::string(bytes, static_cast<char>('a' + write_count % 26))));
+  Manifest m;
+  m.name = "test-run";
+  m.mode = CheckpointMode::Overwrite;
+  m.rank = store.rank();
+  m.world_size = 1;
+  m.write_count = write_count;
+  m.units = {{"2024-01-01T00:00:00Z/0", write_count}};
+  return store.commit(std::move(staged), std::move(m), {CheckpointMode::Overwrite, 0});
+}
+
+ino_t inode_of(const fs::path& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st.st_ino;
+}
+
+}  // namespace
+
+TEST_CASE("dropped packs are reused as staging files once their rename is durable") {
+  TempDir tmp;
+  const fs::path commits = tmp.path() / "rank_000000" / "commits";
+  {
+    RankStore store(tmp.path(), 0, quiet());
+    const auto c1 = commit_sized(store, 1, 65536);  // larger than the packs after it
+    const ino_t first = inode_of(commits / c1.commit_id);
+    const auto c2 = commit_sized(store, 2, 1000);
+    // c1 became a spare after c2 was durable; its rename is durable only with the next fsync
+    // of commits/, so c3 (staged before that fsync) cannot have it.
+    const auto c3 = commit_sized(store, 3, 1000);
+    CHECK(inode_of(commits / c3.commit_id) != first);
+    CHECK(spare_entries(commits).size() == 2);  // c1 (ready) and c2 (until the next fsync)
+    const auto c4 = commit_sized(store, 4, 1000);
+    CHECK(inode_of(commits / c4.commit_id) == first);  // c1's file, overwritten
+    // What was c1 past the new pack's end is cut off: the pack verifies, reads back whole.
+    CHECK(fs::file_size(commits / c4.commit_id) < 65536);
+    CHECK(store.verify(c4.commit_id).empty());
+    const std::vector<std::byte> bytes = store.open_commit(c4.commit_id).get(kArrayPath);
+    CHECK(bytes.size() == 1000);
+    CHECK(std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{'e'}; }));
+    CHECK(write_counts(store) == std::vector<std::int64_t>{4});
+    CHECK(spare_entries(commits).size() == 2);  // never more than two
+    // catalog.json was exchanged with the spare each time, and reads back whole.
+    CHECK(spare_entries(store.dir()).size() == 1);
+    Warnings w;
+    RankStore reader(tmp.path(), 0, w.sink());  // leaves this process's spares alone
+    CHECK(w.messages.empty());
+    CHECK(write_counts(reader) == std::vector<std::int64_t>{4});
+    CHECK(spare_entries(commits).size() == 2);
+  }
+  // Closed: the spares are unlinked.
+  CHECK(spare_entries(commits).empty());
+  CHECK(spare_entries(tmp.path() / "rank_000000").empty());
+
+  // A run killed with spares on disk: the next open removes them without a warning.
+  CHECK(run_in_child([&] {
+          RankStore store(tmp.path(), 0, quiet());
+          for (int i = 5; i <= 8; ++i)
+            commit_sized(store, i, 1000);
+          ::_exit(spare_entries(commits).size() == 2 ? 0 : 1);
+        }) == 0);
+  Warnings w;
+  RankStore after(tmp.path(), 0, w.sink());
+  CHECK(w.messages.empty());
+  CHECK(write_counts(after) == std::vector<std::int64_t>{8});
+  CHECK(spare_entries(commits).empty());
+  CHECK(spare_entries(after.dir()).empty());
+  CHECK(after.verify(after.rows().back().commit_id).empty());
 }

@@ -118,6 +118,9 @@ class CheckpointCore {
   struct InFlight;
   std::shared_ptr<InFlight>
       inflight_;  // shared_ptr: InFlight is complete only in commit_pipeline.cpp
+  /// The background thread of asynchronous commits, started by the first one.
+  class CommitWorker;
+  std::shared_ptr<CommitWorker> worker_;  // shared_ptr: complete only in commit_pipeline.cpp
   // The last asynchronous commit's capture buffers, reused by the next capture.
   std::vector<std::vector<std::byte>> spare_buffers_;
   /// Bytes of the files of this checkpoint's previous commit: a synchronous commit streams

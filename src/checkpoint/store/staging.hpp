@@ -51,6 +51,9 @@ struct StagedCommit::Impl {
   /// CommitLayout::Pack: `dir` is the staging file, written through `pack`.
   store_detail::Fd pack_fd;
   std::optional<store_detail::PackWriter> pack;
+  /// The staging file is a spare (an earlier pack's file, RankStore::Impl::spares_ready):
+  /// its old bytes past the new pack's end are cut off before its fsync.
+  bool recycled = false;
   bool sealed = false;  ///< renamed into commits/: the staging dir no longer exists
   std::shared_ptr<store_detail::StagingRegistry> registry;
 
