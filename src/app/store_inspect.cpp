@@ -41,7 +41,15 @@ RankListing read_rank_listing(const fs::path& rank_dir) {
   listing.dir = rank_dir;
   listing.rank = workflow::detail::rank_of_dir_name(rank_dir.filename().string()).value();
   const fs::path catalog = rank_dir / "catalog.json";
-  const auto text = read_text(catalog);
+  // A live run rewrites the file its previous catalog.json was in place (RankStore reuses it
+  // as the next catalog's tmp file): a reader that kept the file open across two commits
+  // could read a mix of two catalogs. The listing is taken from two reads in a row that agree.
+  auto text = read_text(catalog);
+  for (int read = 0; text && read < 8; ++read) {
+    auto again = read_text(catalog);
+    if (again == text) break;
+    text = std::move(again);
+  }
   if (!text) {
     listing.catalog_problem = "catalog.json is missing (rebuilt from the manifests on next open)";
     return listing;

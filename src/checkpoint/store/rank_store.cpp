@@ -381,7 +381,7 @@ fs::path RankStore::Impl::stage_catalog(const std::string& text) {
     forget_spare(catalog_spare);
     catalog_spare.clear();
   }
-  const fs::path tmp = dir / (".tmp_spare_catalog_" + random_hex(12));
+  const fs::path tmp = dir / (".tmp_spare_catalog.json." + random_hex(12));
   registry->add(tmp.string());
   try {
     Fd file = open_checked(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
@@ -399,9 +399,15 @@ void RankStore::Impl::publish_catalog(const fs::path& tmp) {
     catalog_spare = tmp;  // it holds the previous catalog now
     return;
   }
-  // No catalog.json to exchange with, or a file system without RENAME_EXCHANGE.
+  const int err = errno;
   if (tmp == catalog_spare) catalog_spare.clear();
   try {
+    // No catalog.json to exchange with (ENOENT), or a file system without RENAME_EXCHANGE
+    // (EINVAL): a plain rename over it. Any other error is the rename's own.
+    if (err != ENOENT && err != EINVAL && err != ENOSYS) {
+      throw StoreError("cannot rename " + tmp.string() + " to " + catalog.string() + ": " +
+                       stormrun::text::errno_text(err));
+    }
     rename_checked(tmp, catalog);
   } catch (...) {
     forget_spare(tmp);
