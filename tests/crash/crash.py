@@ -265,10 +265,12 @@ class Harness:
             try:
                 p.wait(timeout=START_TIMEOUT)
             except subprocess.TimeoutExpired:
+                left = e2e.describe_session(p.pid)
                 e2e.kill_session(p.pid)
                 p.wait()
                 self.fail("hangs", f"{label}: did not end within {START_TIMEOUT}s "
-                                   f"({st.describe()}), killed", open(log_path).read())
+                                   f"({st.describe()}), killed; left then: {left}",
+                          open(log_path).read())
         text = open(log_path).read()
         if st.kind.startswith("point"):
             killed = p.returncode != 0 and ("signal 9" in text or p.returncode in KILLED_STATUSES)

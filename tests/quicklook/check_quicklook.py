@@ -39,6 +39,7 @@ MPI_ENV = {
     "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
     "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
     "OMPI_MCA_rmaps_base_oversubscribe": "1",
+    "PMIX_MCA_gds": "hash",  # docs/user-guide.md, "Hangs, lost ranks": mpirun finalize hang
 }
 T0 = "2026-01-01T00:00:00Z"
 T1 = "2026-01-01T12:00:00Z"

@@ -72,6 +72,7 @@ MPI_ENV = {
     "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
     "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
     "OMPI_MCA_rmaps_base_oversubscribe": "1",
+    "PMIX_MCA_gds": "hash",  # docs/user-guide.md, "Hangs, lost ranks": mpirun finalize hang
 }
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_MISMATCH, EXIT_STOPPED = 0, 1, 2, 3, 75
 EXIT_NO_PROGRESS, EXIT_HUNG = 5, 76
@@ -402,21 +403,42 @@ def case_deterministic_matrix(ctx):
                                      "other_batch": 3, "units": 3}, 5)
 
 
+def session_members(leader, zombies=False):
+    """[(pid, command name, state)] of the processes of the session `leader` heads (mpirun
+    and all its ranks, which Open MPI puts into process groups of their own)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[3]) == leader and (zombies or fields[0] != "Z"):  # 6: session id
+                found.append((int(entry), stat[stat.index("(") + 1:stat.rindex(")")],
+                              fields[0]))
+    return found
+
+
+def describe_session(leader):
+    """What is left of the session `leader` heads, for a hang report: each process with its
+    state and the kernel function it waits in. Tells a stuck rank from a launcher stuck
+    after every rank ended (docs/user-guide.md, "Hangs, lost ranks")."""
+    lines = []
+    for pid, name, state in sorted(session_members(leader, zombies=True)):
+        try:
+            wchan = open(f"/proc/{pid}/wchan").read().strip() or "-"
+        except OSError:
+            wchan = "?"
+        lines.append(f"{pid} {name} state {state} wchan {wchan}")
+    return "; ".join(lines) or "no process left"
+
+
 def kill_session(leader):
     """SIGKILL every process of the session `leader` heads: mpirun and all its ranks (which
     Open MPI puts into process groups of their own), at once."""
     def members():
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = open(f"/proc/{entry}/stat").read()
-                except OSError:
-                    continue
-                fields = stat[stat.rindex(")") + 2:].split()
-                if int(fields[3]) == leader and fields[0] != "Z":  # field 6: session id
-                    pids.append(int(entry))
-        return pids
+        return [pid for pid, _, _ in session_members(leader)]
     for _ in range(100):
         pids = members()
         if not pids:
