@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <climits>
+#include <fstream>
+#include <thread>
 
+#include "checkpoint/store/posix_file.hpp"
 #include "store_test_util.hpp"
 
 using namespace stormrun;
@@ -184,4 +187,29 @@ TEST_CASE("an output's lock file: another job is refused naming the output; rele
   CHECK_FALSE(fs::exists(lock_file));
   fs::remove(message_file);
   CHECK(fs::is_empty(tmp.path()));  // no tmp litter beside the output
+}
+
+TEST_CASE(
+    "random_hex: hex names of the asked length, new on every call, in threads and in "
+    "a forked child") {
+  using store_detail::random_hex;
+  const std::string a = random_hex(16), b = random_hex(16);
+  CHECK(a.size() == 16);
+  CHECK(random_hex(5).size() == 5);
+  CHECK(random_hex(0).empty());
+  CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(a != b);
+  std::string in_thread;
+  std::thread([&] { in_thread = random_hex(16); }).join();
+  CHECK(in_thread != a);
+  CHECK(in_thread != b);
+  // The child's copy of the parent's generator must not repeat the parent's next name (a
+  // forked process, e.g. a launcher helper, shares the directories).
+  TempDir tmp;
+  const fs::path child_name = tmp.path() / "child";
+  REQUIRE(run_in_child([&] { std::ofstream(child_name) << random_hex(16); }) == 0);
+  std::string from_child;
+  std::ifstream(child_name) >> from_child;
+  CHECK(from_child.size() == 16);
+  CHECK(from_child != random_hex(16));
 }
