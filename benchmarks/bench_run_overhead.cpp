@@ -89,6 +89,7 @@ double timed_run(const workflow::RunConfig& config, runtime::Runtime& rt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  runtime::share_one_malloc_arena();  // as `stormrun run` does
   runtime::MpiSession mpi(&argc, &argv);
   bool strong = false;
   std::vector<std::string> sides = {"plain", "every", "every4"};

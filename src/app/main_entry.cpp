@@ -9,6 +9,7 @@
 
 #include "app/cli.hpp"
 #include "stormrun/runtime/log.hpp"
+#include "stormrun/runtime/runtime.hpp"
 #include "stormrun/runtime/signals.hpp"
 
 namespace {
@@ -33,7 +34,10 @@ int main_entry(int argc, char** argv) {
   // `stormrun run` handles the stop signals from its first instruction to its last (before
   // MPI_Init, before anything is read or written): a signal at any instant ends it with 75
   // (or 0 when it had finished), never by the signal's default action (signals.hpp).
-  if (argc >= 2 && std::strcmp(argv[1], "run") == 0) runtime::StopSignals::install();
+  if (argc >= 2 && std::strcmp(argv[1], "run") == 0) {
+    runtime::StopSignals::install();
+    runtime::share_one_malloc_arena();  // before MPI's and the run's threads start
+  }
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;

@@ -1,8 +1,12 @@
 // Runtime: MPI context, device per local rank, rank-prefixed messages, collectives.
 #include "stormrun/runtime/runtime.hpp"
 
+#include <malloc.h>
+
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <stdexcept>
 
@@ -23,6 +27,16 @@ void check_mpi(int code, const char* what) {
   int length = 0;
   MPI_Error_string(code, text, &length);
   throw std::runtime_error(std::string(what) + " failed: " + std::string(text, length));
+}
+
+void share_one_malloc_arena() {
+#ifdef __GLIBC__
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr ||
+      (tunables != nullptr && std::strstr(tunables, "arena_max") != nullptr))
+    return;
+  mallopt(M_ARENA_MAX, 1);
+#endif
 }
 
 MpiSession::MpiSession(int* argc, char*** argv) {
