@@ -35,7 +35,8 @@ void share_one_malloc_arena() {
   if (std::getenv("MALLOC_ARENA_MAX") != nullptr ||
       (tunables != nullptr && std::strstr(tunables, "arena_max") != nullptr))
     return;
-  mallopt(M_ARENA_MAX, 1);
+  // Process-wide and MT-Unsafe by glibc: called once, before MPI or any thread starts.
+  mallopt(M_ARENA_MAX, 1);  // NOLINT(concurrency-mt-unsafe)
 #endif
 }
 

@@ -91,7 +91,16 @@ TEST_CASE("the auto hang bound: ten measured step+commit times, never below the 
   CHECK(runtime::kHangStartupSeconds > runtime::kHangFloorSeconds);
 }
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && defined(__GLIBC__)
+// Only with glibc's own allocator: the sanitizers bring theirs (clang-14 defines no
+// __SANITIZE_ADDRESS__, hence __has_feature).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define STORMRUN_SANITIZER_MALLOC 1
+#endif
+#endif
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(STORMRUN_SANITIZER_MALLOC) && defined(__GLIBC__)
 namespace {
 
 /// In a forked child (the setting is process-wide): `user_choice` set or not, calls
