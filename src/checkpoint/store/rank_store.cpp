@@ -381,7 +381,7 @@ fs::path RankStore::Impl::stage_catalog(const std::string& text) {
     forget_spare(catalog_spare);
     catalog_spare.clear();
   }
-  const fs::path tmp = dir / (".tmp_spare_catalog.json." + random_hex(12));
+  fs::path tmp = dir / (".tmp_spare_catalog.json." + random_hex(12));
   registry->add(tmp.string());
   try {
     Fd file = open_checked(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
