@@ -34,13 +34,8 @@ import matplotlib.image  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-MPI_ENV = {
-    "OMPI_ALLOW_RUN_AS_ROOT": "1",
-    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-    "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
-    "OMPI_MCA_rmaps_base_oversubscribe": "1",
-    "PMIX_MCA_gds": "hash",  # docs/user-guide.md, "Hangs, lost ranks": mpirun finalize hang
-}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "run"))
+from e2e import MPI_ENV  # noqa: E402  (Open MPI as root, PMIX_MCA_gds: one list)
 T0 = "2026-01-01T00:00:00Z"
 T1 = "2026-01-01T12:00:00Z"
 COMMON = ["--model", "swe", "--initial-condition", "galewsky", "--grid", "16x32",

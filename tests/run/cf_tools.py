@@ -37,13 +37,7 @@ import h5py
 import numpy as np
 
 SKIP = 77
-MPI_ENV = {
-    "OMPI_ALLOW_RUN_AS_ROOT": "1",
-    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-    "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
-    "OMPI_MCA_rmaps_base_oversubscribe": "1",
-    "PMIX_MCA_gds": "hash",  # docs/user-guide.md, "Hangs, lost ranks": mpirun finalize hang
-}
+from e2e import MPI_ENV  # noqa: E402  (Open MPI as root, PMIX_MCA_gds: one list)
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T12:00:00Z"
 NENS, NSTEPS, DT, NLAT, NLON = 3, 3, 3600, 8, 16
 CONFIG = ["run", "--workflow", "ensemble", "--model", "swe", "--initial-condition", "galewsky",

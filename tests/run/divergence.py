@@ -32,9 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WRAPPER = os.path.join(HERE, "rank_status.sh")
 TIMEOUT = 120
 EXIT_DIVERGED, EXIT_MISMATCH = 4, 3
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "OMPI_MCA_rmaps_base_oversubscribe": "1",
-           "OMPI_MCA_btl_vader_single_copy_mechanism": "none", "PMIX_MCA_gds": "hash"}
+from e2e import MPI_ENV  # noqa: E402  (Open MPI as root, PMIX_MCA_gds: one list)
 CONFIG = ["--workflow", "ensemble", "--model", "diverging", "--initial-condition", "galewsky",
           "--grid", "8x16", "--nsteps", "6", "--dt", "3600", "--nensemble", "2",
           "--perturbation", "gaussian", "--seed", "3", "--batch-size", "1", "--quiet"]
