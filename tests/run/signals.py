@@ -90,7 +90,7 @@ class Job:
         try:
             self.output, _ = self.p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.p.pid, signal.SIGKILL)
+            e2e.kill_session(self.p.pid)
             self.output, _ = self.p.communicate()
             self.output = f"TIMEOUT after {timeout}s\n{self.output}"
         return self.p.returncode
@@ -400,8 +400,10 @@ def case_catalog(ctx, ref):
               doc["lock"] and doc["lock"]["alive"] is True and
               doc["lock"]["host"] == socket.gethostname(),
               f"{name}: while running: {doc and (doc['last_run'], doc['lock'])}")
-    # Killed (SIGKILL of every process of the job): failed, the outcome not recorded.
-    os.killpg(job.p.pid, signal.SIGKILL)
+    # Killed (SIGKILL of every process of the job: mpirun and the ranks, which Open MPI puts
+    # into process groups of their own, so that none outlives it to write its status file
+    # while the next Job clears the directory): failed, the outcome not recorded.
+    e2e.kill_session(job.p.pid)
     job.wait()
     for _ in range(100):
         code, doc, err = catalog(ctx, store)
