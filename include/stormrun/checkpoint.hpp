@@ -77,6 +77,17 @@ struct CheckpointOptions {
   /// it on `warn`. flush() and wait() return only when the commit is durable. false: every
   /// commit happens inside the call that triggers it (and nothing is copied).
   bool async_commits = true;
+  /// With async_commits: a captured commit is written and its files made durable on the
+  /// background thread, but it is published (manifest, rename into commits/, catalog) only
+  /// after Checkpoint::release_commits() — for a caller whose commits claim something that
+  /// becomes durable elsewhere, later (the run driver: its output through the commit's
+  /// step, once every rank has agreed that its fsync of the output succeeded). The next
+  /// committing write() waits only until the waiting commit's files are written (it reuses
+  /// their buffers), and its commit runs after that one's publication. flush() and wait()
+  /// release every captured commit themselves; close_session() and the destructor abandon
+  /// one never released (its staging is removed; warned on `warn`). A commit still waiting
+  /// when the next one commits must be the newest: a CheckpointError otherwise.
+  bool gated_publish = false;
   /// A commit whose files hold fewer bytes than this is written as one pack file (checkpoint
   /// format 3, docs/checkpoint-format.md "Pack commits": two fsyncs, where a directory costs
   /// one per file and directory); a larger one as a directory of files. 0: never pack. An
@@ -207,6 +218,9 @@ class Checkpoint {
   /// Waits until the asynchronous commit in flight, if any, is durable; rethrows its error
   /// (StoreError etc., with the original message). Does nothing with synchronous commits.
   void wait();
+  /// CheckpointOptions::gated_publish: lets every commit captured so far be published. Does
+  /// nothing otherwise.
+  void release_commits();
   /// Seconds the newest finished commit took (on the background thread when asynchronous:
   /// what a synchronous commit of the same row would cost), 0 before the first.
   double last_commit_seconds() const;

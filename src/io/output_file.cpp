@@ -4,10 +4,13 @@
 // (reference/phdf5-crash-safety.md).
 #include "stormrun/io/output.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -15,9 +18,11 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "checkpoint/store/durable_io.hpp"
 #include "hdf5_handle.hpp"
 #include "output_build.hpp"
 #include "output_schema.hpp"
+#include "stormrun/bits/background_worker.hpp"
 #include "stormrun/bits/text.hpp"
 #include "stormrun/store.hpp"
 #include "stormrun/test_kill.hpp"
@@ -159,6 +164,21 @@ struct OutputFile::Impl {
   std::unordered_map<std::string, std::size_t> field_index;
   std::map<StepKey, PendingStep> pending;
   std::map<StepKey, std::uint64_t> ready;  ///< ascending: the file selection's order
+
+  // The deferred fsync (flush_deferred): this rank's fsync of the file on a thread of its
+  // own, through a descriptor of its own (fsync makes the file's data durable whichever
+  // descriptor it is called on). `sync_error` is written by that thread and read after
+  // syncer->wait().
+  std::unique_ptr<detail::BackgroundWorker> syncer;
+  int sync_fd = -1;
+  bool sync_pending = false;
+  std::string sync_error;
+  /// Local: waits for the deferred fsync, if one is pending; its error text (empty: fine).
+  std::string take_deferred();
+  ~Impl() {
+    syncer.reset();  // joins a deferred fsync still running
+    if (sync_fd >= 0) ::close(sync_fd);
+  }
 
   /// Local. `rows` (ascending `members`) of `field` at (time, lead) are in the file.
   void record_written(const std::string& field, std::int64_t time_index, std::int64_t lead_index,
@@ -697,15 +717,23 @@ std::vector<double> OutputFile::read_members(const std::string& field, std::int6
   return result;
 }
 
+std::string OutputFile::Impl::take_deferred() {
+  if (!sync_pending) return {};
+  syncer->wait();
+  sync_pending = false;
+  return std::exchange(sync_error, {});
+}
+
 void OutputFile::flush() {
   QuietHdf5Errors quiet;
   impl_->require_open("flush");
-  std::string error;
-  // The step checksums first (a collective write of their own), agreed before the flush.
+  // A deferred fsync's outcome first: its error is this flush's.
+  std::string error = impl_->take_deferred();
+  // The step checksums (a collective write of their own), agreed before the flush.
   try {
     impl_->write_checksums();
   } catch (const OutputError& e) {
-    error = e.what() + free_space_note(impl_->path);
+    if (error.empty()) error = e.what() + free_space_note(impl_->path);
   }
   impl_->agree(error, "flush (step checksums)");
   try {
@@ -720,11 +748,54 @@ void OutputFile::flush() {
   impl_->agree(error, "flush");
 }
 
+void OutputFile::flush_deferred() {
+  QuietHdf5Errors quiet;
+  Impl& im = *impl_;
+  im.require_open("flush_deferred");
+  std::string error = im.take_deferred();
+  try {
+    im.write_checksums();
+  } catch (const OutputError& e) {
+    if (error.empty()) error = e.what() + free_space_note(im.path);
+  }
+  if (error.empty() && im.sync_fd < 0) {
+    im.sync_fd = ::open(im.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (im.sync_fd < 0)
+      error = "output file " + im.path.string() + ": cannot open it for its deferred fsync" +
+              system_error_note(errno);
+  }
+  im.agree(error, "flush (step checksums)");
+  // Everything this rank wrote is in the kernel now (HDF5 writes raw data through MPI-IO
+  // without a cache of its own, and after creation only raw data): an fsync of the file
+  // makes it durable, as H5Fflush's MPI_File_sync would.
+  if (!im.syncer) im.syncer = std::make_unique<detail::BackgroundWorker>();
+  im.sync_pending = true;
+  const int fd = im.sync_fd;
+  std::string fault = injected_output_fault("output-deferred-fsync", im.comm, im.path);
+  const bool skipped = store_detail::fsync_skipped(store_detail::kFsyncOutputDeferred);
+  im.syncer->run([&im, fd, skipped, fault = std::move(fault)] {
+    if (!skipped && ::fsync(fd) != 0) {
+      const int err = errno;
+      im.sync_error = "output file " + im.path.string() + ": deferred fsync failed" +
+                      system_error_note(err) + free_space_note(im.path);
+    } else if (!fault.empty()) {
+      im.sync_error = fault;
+    }
+  });
+}
+
+void OutputFile::confirm_durable() {
+  Impl& im = *impl_;
+  im.require_open("confirm_durable");
+  im.agree(im.take_deferred(), "deferred fsync");
+}
+
 void OutputFile::close() {
   QuietHdf5Errors quiet;
   Impl& im = *impl_;
   im.require_open("close");
   im.open = false;  // even if the flush fails, the handles below are released
+  const std::string deferred_error = im.take_deferred();
   std::string checksum_error;
   try {
     im.write_checksums();
@@ -753,6 +824,7 @@ void OutputFile::close() {
       error = e.what();
     }
   }
+  if (error.empty()) error = deferred_error;
   if (error.empty() && !checksum_error.empty()) error = checksum_error + free_space_note(im.path);
   if (error.empty()) error = injected_output_fault("output-close", im.comm, im.path);
   im.agree(error, "close");

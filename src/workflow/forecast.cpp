@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "initial_states.hpp"
 #include "restart_state.hpp"
@@ -423,9 +424,24 @@ class Forecast {
       any_commit = rt_.any(commits_here);
       stop = rt_.any(step_limit || signal != 0 || !walltime.empty());
     }
+    // The output's deferred fsync of the previous commit (flush_deferred below), agreed:
+    // every rank's output through that commit's step is durable, so it may be published
+    // now (CheckpointOptions::gated_publish); a failed fsync fails the run on every rank.
+    if (output_deferred_) {
+      const runtime::CollectiveScope scope("the output's deferred fsync agreement");
+      output_deferred_ = false;
+      output_.confirm_durable();
+      restart_.release_commits();
+    }
+    // With asynchronous commits a commit step's output fsync runs beside the next step
+    // (deferred); a stop or the last step flushes at once, so its rows are published now.
+    const bool defer = any_commit && !stop && !last && !config_.sync_commits;
     if (any_commit || stop) {
       const runtime::CollectiveScope scope("the output flush");
-      output_.flush();
+      if (defer)
+        output_.flush_deferred();
+      else
+        output_.flush();
     }
     runtime::progress_mark("commit", t);
     // With the node layout the members hand their notes to the committer at every step a
@@ -440,16 +456,21 @@ class Forecast {
                                  e.what());
       }
     });
-    // With asynchronous commits the row of step t is durable later; the committing write
-    // has waited for the one before it, which is durable now.
+    if (defer)
+      output_deferred_ = true;
+    else if (any_commit || stop)
+      restart_.release_commits();  // the output through t is durable on every rank (agreed)
+    // With asynchronous commits the row of step t is published later; the committing write
+    // has waited for the files of the one before it, which could only start once the one
+    // before that was published: durable now.
     // A member of a shared commit group: its committer commits when any rank does (the
     // same flush interval everywhere).
     if (restart_.shares() ? any_commit : commits_here) {
       if (config_.sync_commits) {
         runtime::note_durable_step(t);
       } else {
-        if (launched_step_ >= 0) runtime::note_durable_step(launched_step_);
-        launched_step_ = t;
+        if (launched_before_ >= 0) runtime::note_durable_step(launched_before_);
+        launched_before_ = std::exchange(launched_step_, t);
       }
     }
     if (!stop) {
@@ -529,7 +550,9 @@ class Forecast {
   Duration dt_;
   runtime::Progress progress_;
   std::int64_t steps_this_run_ = 0;
-  std::int64_t launched_step_ = -1;  // the step of the asynchronous commit in flight
+  std::int64_t launched_step_ = -1;    // the step of the newest asynchronous commit
+  std::int64_t launched_before_ = -1;  // the step of the one before it
+  bool output_deferred_ = false;       // an output fsync is deferred (flush_deferred)
   SteadyClock::time_point step_started_ = SteadyClock::now();
   double slowest_step_ = 0;
   double slowest_commit_ = 0;
@@ -564,6 +587,8 @@ ForecastResult forecast(const RunConfig& config, runtime::Runtime& rt, const Sta
                   // reported once by the coordinator
                   .report_skipped_rows = false,
                   .async_commits = !config.sync_commits,
+                  // published only after the output's deferred fsync is agreed (end_step)
+                  .gated_publish = !config.sync_commits,
                   .pack_below_bytes = static_cast<std::uint64_t>(config.pack_below_bytes),
               })
             : Checkpoint::disabled());

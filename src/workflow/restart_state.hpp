@@ -88,6 +88,9 @@ class RestartState {
   /// Local. Commits the pending row now (a stop, the end of the run) and waits until it
   /// is durable. In a shared group only the committer has a row; share() first.
   void flush();
+  /// Local: lets the commits captured so far be published (Checkpoint::release_commits):
+  /// once every rank has agreed that the output they claim is durable.
+  void release_commits() { checkpoint_.release_commits(); }
   /// Seconds the newest finished commit took (Checkpoint::last_commit_seconds).
   double last_commit_seconds() const { return checkpoint_.last_commit_seconds(); }
 

@@ -211,3 +211,152 @@ TEST_CASE("an asynchronous commit's error surfaces at the next write, flush or w
     CHECK(checkpoint.last_commit_seconds() == 0);
   }
 }
+
+// ---- gated publish (CheckpointOptions::gated_publish, the run driver's mode) -------------
+
+namespace {
+
+CheckpointOptions gated_options(const fs::path& root, Warnings& warnings) {
+  auto options = async_options(root, warnings);
+  options.gated_publish = true;
+  return options;
+}
+
+/// Staging dirs (".tmp_<commit id>") left in the rank dir; pack spares do not count.
+std::size_t staging_left(const fs::path& rank_dir) {
+  std::size_t n = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(rank_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".tmp_") && !name.starts_with(".tmp_spare")) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("gated publish: a captured commit is published only after release_commits()") {
+  TempDir tmp;
+  Warnings warnings;
+  {
+    Checkpoint checkpoint(gated_options(tmp / "ckpt", warnings));
+    auto field = checkpoint.bind(FieldState{}, 0);
+    Session& session = checkpoint.new_session();
+    fill(*field, 1);
+    session.write({{"step", 1}});  // captured, written, held at the gate
+    // Not published however long it waits: the catalog (which waits for released commits
+    // only) and the disk say so.
+    std::this_thread::sleep_for(200ms);
+    CHECK(checkpoint.catalog().empty());
+    CHECK(commit_count(checkpoint.rank_dir()) == 0);
+    CHECK_FALSE(session.exists());
+
+    // The next capture waits only for the files of the one at the gate, and queues behind.
+    fill(*field, 2);
+    session.write({{"step", 2}});
+    CHECK(commit_count(checkpoint.rank_dir()) == 0);
+
+    checkpoint.release_commits();  // both: what they claim is durable elsewhere
+    checkpoint.wait();
+    const std::vector<CatalogRow> rows = checkpoint.catalog();
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].write_count == 1);  // published in capture order
+    CHECK(rows[1].write_count == 2);
+  }
+  CHECK_MESSAGE(warnings.lines.empty(), warnings.all());
+  CHECK(restore(tmp / "ckpt", 0, warnings).step == 1);
+  CHECK(restore(tmp / "ckpt", 1, warnings).step == 2);
+}
+
+TEST_CASE("gated publish: flush() releases, and releases between captures keep the order") {
+  TempDir tmp;
+  Warnings warnings;
+  Checkpoint checkpoint(gated_options(tmp / "ckpt", warnings));
+  auto field = checkpoint.bind(FieldState{}, 0);
+  Session& session = checkpoint.new_session();
+  for (std::int64_t step = 1; step <= 5; ++step) {
+    fill(*field, step);
+    session.write({{"step", step}});
+    checkpoint.release_commits();  // the run driver: at the next step's agreement
+  }
+  fill(*field, 6);
+  session.write({{"step", 6}});  // held at the gate
+  session.flush();               // says it is durable: published when flush returns
+  const std::vector<CatalogRow> rows = checkpoint.catalog();
+  REQUIRE(rows.size() == 6);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    CHECK(rows[i].write_count == std::int64_t(i + 1));
+  CHECK(rows.back().metadata.at("step") == 6);
+}
+
+TEST_CASE("gated publish: a commit never released is abandoned, not published") {
+  TempDir tmp;
+  Warnings warnings;
+  fs::path rank_dir;
+  SUBCASE("by the destructor (a run that failed before its output was shown durable)") {
+    {
+      Checkpoint checkpoint(gated_options(tmp / "ckpt", warnings));
+      auto field = checkpoint.bind(FieldState{}, 0);
+      Session& session = checkpoint.new_session();
+      fill(*field, 1);
+      session.write({{"step", 1}});
+      checkpoint.release_commits();
+      fill(*field, 2);
+      session.write({{"step", 2}});  // never released
+      rank_dir = checkpoint.rank_dir();
+    }
+    CHECK(warnings.contains("a captured commit was never released and is not published"));
+  }
+  SUBCASE("by close_session()") {
+    Checkpoint checkpoint(gated_options(tmp / "ckpt", warnings));
+    auto field = checkpoint.bind(FieldState{}, 0);
+    Session& session = checkpoint.new_session();
+    fill(*field, 1);
+    session.write({{"step", 1}});
+    checkpoint.release_commits();
+    fill(*field, 2);
+    session.write({{"step", 2}});
+    checkpoint.close_session();
+    CHECK(warnings.contains("a captured commit was never released and is not published"));
+    CHECK(checkpoint.catalog().size() == 1);
+    rank_dir = checkpoint.rank_dir();
+    warnings.lines.clear();
+    checkpoint.new_session().flush();  // nothing written: no commit, no warning
+    CHECK(warnings.lines.empty());
+  }
+  CHECK(commit_count(rank_dir) == 1);
+  CHECK(staging_left(rank_dir) == 0);  // the abandoned commit's staging is gone
+  Warnings reader;
+  CHECK(restore(tmp / "ckpt", -1, reader).step == 1);
+}
+
+TEST_CASE("gated publish: an older commit still at the gate is an error, not a hang") {
+  TempDir tmp;
+  Warnings warnings;
+  Checkpoint checkpoint(gated_options(tmp / "ckpt", warnings));
+  auto field = checkpoint.bind(FieldState{}, 0);
+  Session& session = checkpoint.new_session();
+  fill(*field, 1);
+  session.write({{"step", 1}});
+  fill(*field, 2);
+  session.write({{"step", 2}});  // queued behind write 1, which is at the gate
+  fill(*field, 3);
+  std::string message;
+  try {
+    session.write({{"step", 3}});
+  } catch (const CheckpointError& e) {
+    message = e.what();
+  }
+  CHECK(message.find("the commit of write 1 was never released") != std::string::npos);
+  CHECK(session.write_count() == 2);  // write 3 rolled back
+  checkpoint.release_commits();
+  checkpoint.wait();
+  CHECK(checkpoint.catalog().size() == 2);
+}
+
+TEST_CASE("gated publish needs asynchronous commits") {
+  TempDir tmp;
+  Warnings warnings;
+  auto options = gated_options(tmp / "ckpt", warnings);
+  options.async_commits = false;
+  CHECK_THROWS_WITH_AS(options.validate(), doctest::Contains("gated_publish"), CheckpointError);
+}

@@ -149,6 +149,18 @@ class OutputFile {
   /// disk (MPI_File_sync → fsync) when it returns. A step whose checksum is not yet written
   /// reads as never written: the file claims only what a flush made durable.
   void flush();
+  /// Collective. As flush(), with the fsync deferred: the step checksums are written (and
+  /// their outcome agreed), then this rank's fsync of the file runs on a thread of its own
+  /// while the caller goes on. What was written is durable only once confirm_durable()
+  /// has returned on every rank; until then nothing may claim it (the run driver publishes
+  /// the checkpoint commit of the step only after that). The next flush(),
+  /// flush_deferred(), confirm_durable() or close() waits for the fsync; a failed one is
+  /// that call's error (CollectiveOutputError on every rank).
+  void flush_deferred();
+  /// Collective. Waits for this rank's deferred fsync, if any, and agrees on the outcome:
+  /// returns on every rank when every rank's fsync succeeded, else throws
+  /// CollectiveOutputError on every rank (the failing ones with their own text).
+  void confirm_durable();
   /// Collective. flush() then close. Further calls throw OutputError.
   void close();
 

@@ -82,6 +82,10 @@ void Checkpoint::wait() {
   core().wait();
 }
 
+void Checkpoint::release_commits() {
+  core().release_commits();
+}
+
 double Checkpoint::last_commit_seconds() const {
   return core().last_commit_seconds();
 }

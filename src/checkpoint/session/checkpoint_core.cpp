@@ -140,6 +140,7 @@ void CheckpointCore::activate(LoadedRow loaded) {
 }
 
 void CheckpointCore::deactivate() {
+  abandon_unreleased();  // a commit nobody released is never published
   settle();
   report_pending_error("");
   if (active_ && dirty_)
@@ -242,7 +243,8 @@ void CheckpointCore::write(const Metadata& metadata) {
   if (!store_) return;
   // A commit in flight that failed: its error is this write's, before anything changes (and
   // a write that commits waits for the one in flight here, for the same reason).
-  if (will_flush())
+  // (Gated: the committing write waits only for the files of the commit in flight, in commit().)
+  if (will_flush() && !options_.gated_publish)
     rethrow_pending();
   else
     surface_finished();
@@ -271,6 +273,7 @@ void CheckpointCore::write(const Metadata& metadata) {
 void CheckpointCore::flush(const Metadata& metadata) {
   require_session("flush()");
   if (!store_) return;
+  release_commits();  // gated_publish: flush() says that what they claim is durable
   rethrow_pending();  // the commit in flight is durable, or its error is this call's
   if (!dirty_ && metadata.empty()) return;
   encode_metadata(metadata);

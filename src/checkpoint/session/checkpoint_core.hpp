@@ -18,6 +18,8 @@
 
 namespace stormrun::detail {
 
+class BackgroundWorker;
+
 /// Options with the defaults filled in: absolute path, rank, world size, warning sink.
 CheckpointOptions resolve_options(CheckpointOptions options);
 /// The documented default store root for `name` (CheckpointOptions::path).
@@ -39,8 +41,11 @@ class CheckpointCore {
   /// Waits for a commit in flight (its error stays pending for write/flush/wait).
   std::vector<CatalogRow> catalog();
   void refresh();
-  /// Waits for the commit in flight and rethrows its error.
+  /// Releases the commits captured so far (gated_publish), waits for them and rethrows
+  /// an error.
   void wait();
+  /// Lets every captured commit be published (CheckpointOptions::gated_publish).
+  void release_commits() noexcept;
   double last_commit_seconds() const { return commit_seconds_; }
 
   // Session activation.
@@ -103,9 +108,16 @@ class CheckpointCore {
   void committed(const CatalogRow& row, double seconds);
   /// The layout of a commit of `bytes` (options_.pack_below_bytes).
   CommitLayout layout_for(std::uint64_t bytes) const;
-  /// Joins the commit in flight, if any: success updates the session, an error is kept in
-  /// pending_error_. Never throws.
+  /// Joins the commits in flight up to the first one not released (gated_publish): success
+  /// updates the session, an error is kept in pending_error_. Never throws.
   void settle() noexcept;
+  /// Applies the commits that have finished, oldest first, without waiting.
+  void reap() noexcept;
+  /// Before an asynchronous capture: waits for the commit in flight (gated: only for its
+  /// files, whose buffers the capture reuses) and rethrows an earlier failure.
+  void make_room();
+  /// Closed gates become abandoned: those commits are never published (warned).
+  void abandon_unreleased() noexcept;
   /// settle(), then rethrows (and clears) pending_error_.
   void rethrow_pending();
   /// Reports (on the warning sink) and clears pending_error_: where no caller can be thrown
@@ -116,11 +128,11 @@ class CheckpointCore {
   void warn(const std::string& message) const;
 
   struct InFlight;
-  std::shared_ptr<InFlight>
-      inflight_;  // shared_ptr: InFlight is complete only in commit_pipeline.cpp
+  /// Commits handed to the background thread and not applied yet, oldest first: one, or
+  /// with gated_publish two (one written and waiting for its release, the next captured).
+  std::vector<std::shared_ptr<InFlight>> inflight_;  // complete only in commit_pipeline.cpp
   /// The background thread of asynchronous commits, started by the first one.
-  class CommitWorker;
-  std::shared_ptr<CommitWorker> worker_;  // shared_ptr: complete only in commit_pipeline.cpp
+  std::shared_ptr<BackgroundWorker> worker_;  // shared_ptr: complete only in commit_pipeline.cpp
   // The last asynchronous commit's capture buffers, reused by the next capture.
   std::vector<std::vector<std::byte>> spare_buffers_;
   /// Bytes of the files of this checkpoint's previous commit: a synchronous commit streams

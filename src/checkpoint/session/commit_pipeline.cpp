@@ -11,17 +11,20 @@
 // it touches nothing else, so waiting for it is the only synchronisation needed. Its error is
 // kept (pending_error_) and rethrown, unchanged, from the next write(), flush() or wait().
 //
-// The background thread is one long-lived thread per checkpoint (CommitWorker), started by
-// the first asynchronous commit and stopped by the checkpoint's destructor: a new thread
-// per commit cost ≈ 0.1 ms of clone, signal masks and stack set-up on every small commit's
-// own path (docs/performance.md, "Pack commits: what P3 reached").
-#include <pthread.h>
-
-#include <atomic>
+// With CheckpointOptions::gated_publish a captured commit is written (files fsynced) but not
+// published — no manifest, rename or catalog — until release_commits() says that what it
+// claims is durable elsewhere (the run's output through its step, agreed by every rank). The
+// next capture then waits only until the waiting commit's files are written (it reuses their
+// buffers: still one copy of the state) and queues behind it; the background thread runs
+// commits in order, so the new one starts once the one before is published. A commit never
+// released is abandoned (its staging removed, nothing published) when the session closes or
+// the checkpoint is destroyed.
+//
+// The background thread is one long-lived thread per checkpoint (BackgroundWorker), started
+// by the first asynchronous commit and stopped by the checkpoint's destructor.
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <csignal>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -29,11 +32,11 @@
 #include <set>
 #include <span>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "checkpoint_core.hpp"
+#include "stormrun/bits/background_worker.hpp"
 
 namespace stormrun::detail {
 namespace {
@@ -118,85 +121,7 @@ class MemoryBlobs final : public BlobSink {
   std::set<std::string> used_;
 };
 
-/// Blocks the signals a run stops on in the calling thread while it lives, so that a thread
-/// started inside inherits the mask: signals keep going to the main thread, whose handlers
-/// and interrupted calls the run is written around.
-class SignalsBlocked {
- public:
-  SignalsBlocked() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int signal : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP, SIGQUIT, SIGALRM, SIGCONT})
-      sigaddset(&set, signal);
-    pthread_sigmask(SIG_BLOCK, &set, &old_);
-  }
-  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  SignalsBlocked(const SignalsBlocked&) = delete;
-  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
-
- private:
-  sigset_t old_;
-};
-
 }  // namespace
-
-/// The checkpoint's background thread: runs one job at a time, handed over by run() and
-/// waited for by wait(). Its signals are blocked (SignalsBlocked at its start).
-class CheckpointCore::CommitWorker {
- public:
-  CommitWorker() {
-    const SignalsBlocked blocked;
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~CommitWorker() {
-    {
-      const std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
-  CommitWorker(const CommitWorker&) = delete;
-  CommitWorker& operator=(const CommitWorker&) = delete;
-
-  /// Hands `job` to the thread; the thread must be idle (the caller waited for the last).
-  void run(std::function<void()> job) {
-    {
-      const std::lock_guard lock(mutex_);
-      job_ = std::move(job);
-      busy_ = true;
-    }
-    wake_.notify_one();
-  }
-  /// Returns once the job handed over last has finished.
-  void wait() {
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [this] { return !busy_; });
-  }
-
- private:
-  void loop() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [this] { return stopping_ || job_; });
-      if (!job_) return;  // stopping, and nothing left to do
-      const std::function<void()> job = std::exchange(job_, nullptr);
-      lock.unlock();
-      job();  // never throws: the job keeps its own error
-      lock.lock();
-      busy_ = false;
-      idle_.notify_all();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  std::function<void()> job_;  // handed over, not started yet
-  bool busy_ = false;          // a job is handed over and not finished
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 struct CheckpointCore::InFlight {
   std::int64_t write_count = 0;
@@ -204,14 +129,61 @@ struct CheckpointCore::InFlight {
   Manifest manifest;
   MemoryBlobs blobs;
   RetentionPolicy retention;
-  // Written by the background thread only; read after CommitWorker::wait().
+  bool buffers_taken = false;  // the caller's thread only: blobs' buffers moved to the next
+
+  // Shared with the background thread, under `mutex`.
+  enum class Gate { Open, Closed, Abandoned };
+  std::mutex mutex;
+  std::condition_variable changed;
+  Gate gate = Gate::Open;      // Closed: written, but not published until released
+  bool files_written = false;  // the blobs are on disk (or the job failed): buffers free
+  bool done = false;
+  // Written by the background thread before `done`; read after it.
   std::optional<CatalogRow> row;
   std::exception_ptr error;
+  bool abandoned = false;  // never published: the gate was abandoned
   double seconds = 0;
-  std::atomic<bool> done{false};
+
+  void set(bool InFlight::*flag) {
+    {
+      const std::lock_guard lock(mutex);
+      this->*flag = true;
+    }
+    changed.notify_all();
+  }
+  void await(bool InFlight::*flag) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return this->*flag; });
+  }
+  bool is(bool InFlight::*flag) {
+    const std::lock_guard lock(mutex);
+    return this->*flag;
+  }
+  /// The background thread: whether to publish (false: abandoned).
+  bool pass_gate() {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return gate != Gate::Closed; });
+    return gate == Gate::Open;
+  }
+  /// Opens (or abandons) a closed gate; true if it was closed.
+  bool open(Gate to) {
+    {
+      const std::lock_guard lock(mutex);
+      if (gate != Gate::Closed) return false;
+      gate = to;
+    }
+    changed.notify_all();
+    return true;
+  }
+  bool closed() {
+    const std::lock_guard lock(mutex);
+    return gate == Gate::Closed;
+  }
 };
 
 CheckpointCore::~CheckpointCore() {
+  // A captured commit nobody released claims what was never shown durable: never published.
+  abandon_unreleased();
   settle();
   report_pending_error(" and was never waited for");
   // Handles that outlive the checkpoint keep their record and read as disabled.
@@ -252,9 +224,9 @@ void CheckpointCore::committed(const CatalogRow& row, double seconds) {
 }
 
 void CheckpointCore::commit() {
-  rethrow_pending();  // at most one in flight; an earlier failure is this call's error
   const RetentionPolicy retention{options_.mode, options_.history_size};
   if (!options_.async_commits) {
+    rethrow_pending();  // an earlier failure is this call's error
     const auto started = std::chrono::steady_clock::now();
     StagedCommit staged = store_->stage(write_count_, layout_for(last_commit_bytes_));
     Manifest manifest = pending_manifest();
@@ -263,35 +235,42 @@ void CheckpointCore::commit() {
     committed(store_->commit(std::move(staged), std::move(manifest), retention),
               seconds_since(started));
   } else {
+    make_room();
     auto job = std::make_shared<InFlight>();
     job->write_count = write_count_;
     job->manifest = pending_manifest();
     job->retention = retention;
+    job->gate = options_.gated_publish ? InFlight::Gate::Closed : InFlight::Gate::Open;
     job->blobs.reuse(std::move(spare_buffers_));
+    spare_buffers_.clear();
     encode_states(job->blobs, job->manifest);  // the copy: the caller may change its states now
     std::uint64_t bytes = 0;
     for (const MemoryBlobs::Blob& blob : job->blobs.blobs())
       bytes += blob.bytes.size();
     job->layout = layout_for(bytes);
     last_commit_bytes_ = bytes;
-    InFlight* const raw = job.get();
     RankStore* const store = &*store_;
-    if (!worker_) worker_ = std::make_shared<CommitWorker>();
-    worker_->run([raw, store] {
+    if (!worker_) worker_ = std::make_shared<BackgroundWorker>();
+    worker_->run([job, store] {
       const auto started = std::chrono::steady_clock::now();
       try {
-        StagedCommit staged = store->stage(raw->write_count, raw->layout);
-        for (MemoryBlobs::Blob& blob : raw->blobs.blobs()) {
+        StagedCommit staged = store->stage(job->write_count, job->layout);
+        for (MemoryBlobs::Blob& blob : job->blobs.blobs()) {
           staged.put(blob.relpath, blob.bytes);
         }
-        raw->row = store->commit(std::move(staged), std::move(raw->manifest), raw->retention);
+        job->set(&InFlight::files_written);  // the caller may reuse the buffers now
+        if (job->pass_gate())
+          job->row = store->commit(std::move(staged), std::move(job->manifest), job->retention);
+        else
+          job->abandoned = true;  // `staged` removes its staging dir: nothing was published
       } catch (...) {
-        raw->error = std::current_exception();
+        job->error = std::current_exception();
       }
-      raw->seconds = seconds_since(started);
-      raw->done.store(true, std::memory_order_release);
+      job->seconds = seconds_since(started);
+      job->set(&InFlight::files_written);
+      job->set(&InFlight::done);
     });
-    inflight_ = std::move(job);
+    inflight_.push_back(std::move(job));
   }
   dirty_ = false;
   // States of the selected row not yet delivered are not offered any more: retention may
@@ -299,24 +278,73 @@ void CheckpointCore::commit() {
   restored_.reset();
 }
 
-void CheckpointCore::settle() noexcept {
-  if (!inflight_) return;
-  const std::shared_ptr<InFlight> job = std::move(inflight_);
-  worker_->wait();
-  // Kept for the next capture: at most one copy of the states stays allocated.
-  spare_buffers_ = job->blobs.release_buffers();
-  if (job->error) {
-    // The row was not committed: what it held is pending again (the next flush commits it,
-    // with whatever was written since).
-    if (!pending_error_) {
-      pending_error_ = job->error;
-      pending_error_write_ = job->write_count;
-    }
-    dirty_ = true;
-    commit_seconds_ = job->seconds;
+void CheckpointCore::make_room() {
+  if (!options_.gated_publish) {
+    rethrow_pending();  // at most one in flight; an earlier failure is this call's error
     return;
   }
-  committed(*job->row, job->seconds);
+  // Gated: the newest commit may still wait for its release; only its buffers are needed.
+  // Every older one must have been released, or it would never finish.
+  for (std::size_t i = 0; i + 1 < inflight_.size(); ++i)
+    if (inflight_[i]->closed())
+      throw CheckpointError("checkpoint '" + options_.name + "': the commit of write " +
+                            std::to_string(inflight_[i]->write_count) +
+                            " was never released (release_commits()) before write " +
+                            std::to_string(write_count_) + " committed");
+  if (!inflight_.empty()) {
+    InFlight& newest = *inflight_.back();
+    newest.await(&InFlight::files_written);
+    spare_buffers_ = newest.blobs.release_buffers();
+    newest.buffers_taken = true;
+  }
+  reap();
+  if (pending_error_) std::rethrow_exception(std::exchange(pending_error_, nullptr));
+}
+
+void CheckpointCore::reap() noexcept {
+  while (!inflight_.empty() && inflight_.front()->is(&InFlight::done)) {
+    const std::shared_ptr<InFlight> job = std::move(inflight_.front());
+    inflight_.erase(inflight_.begin());
+    const bool newest = inflight_.empty();
+    // Kept for the next capture: at most one copy of the states stays allocated.
+    if (!job->buffers_taken) spare_buffers_ = job->blobs.release_buffers();
+    if (job->error || job->abandoned) {
+      // The row was not committed: what it held is pending again (the next flush commits it,
+      // with whatever was written since), unless a newer capture holds it already.
+      if (job->error && !pending_error_) {
+        pending_error_ = job->error;
+        pending_error_write_ = job->write_count;
+      }
+      if (newest) dirty_ = true;
+      commit_seconds_ = job->seconds;
+      continue;
+    }
+    committed(*job->row, job->seconds);
+  }
+}
+
+void CheckpointCore::settle() noexcept {
+  // Waits for every commit up to the first one still waiting for its release.
+  for (const std::shared_ptr<InFlight>& job : inflight_) {
+    if (job->closed()) break;
+    job->await(&InFlight::done);
+  }
+  reap();
+}
+
+void CheckpointCore::release_commits() noexcept {
+  for (const std::shared_ptr<InFlight>& job : inflight_)
+    job->open(InFlight::Gate::Open);
+}
+
+void CheckpointCore::abandon_unreleased() noexcept {
+  bool any = false;
+  for (const std::shared_ptr<InFlight>& job : inflight_)
+    any = job->open(InFlight::Gate::Abandoned) || any;
+  if (any)
+    warn("checkpoint '" + options_.name +
+         "': a captured commit was never released and is not published; the newest durable "
+         "row is the one before it");
 }
 
 void CheckpointCore::rethrow_pending() {
@@ -339,11 +367,12 @@ void CheckpointCore::report_pending_error(const std::string& how) noexcept {
 }
 
 void CheckpointCore::surface_finished() {
-  if (pending_error_ || (inflight_ && inflight_->done.load(std::memory_order_acquire)))
-    rethrow_pending();
+  reap();
+  if (pending_error_) std::rethrow_exception(std::exchange(pending_error_, nullptr));
 }
 
 void CheckpointCore::wait() {
+  release_commits();  // the caller says what they claim is durable
   rethrow_pending();
 }
 

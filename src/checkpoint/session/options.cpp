@@ -50,6 +50,9 @@ void CheckpointOptions::validate() const {
   static const std::regex device_pattern("cpu|cuda|cuda:[0-9]+");
   if (!std::regex_match(staging_device, device_pattern))
     invalid("staging_device", quoted(staging_device), "expected \"cpu\", \"cuda\" or \"cuda:N\"");
+  if (gated_publish && !async_commits)
+    invalid("gated_publish", "true",
+            "it needs async_commits (a synchronous commit is published inside the call)");
   std::error_code ec;
   if (!path.empty() && fs::exists(path, ec) && !fs::is_directory(path, ec))
     invalid("path", path.string(),

@@ -69,6 +69,9 @@ inline constexpr const char* kFsyncPack = "commit-pack";
 /// rank dir, commits/), and the content of a LOCK (or output lock) before its link.
 inline constexpr const char* kFsyncStoreDirs = "store-dirs";
 inline constexpr const char* kFsyncLockFile = "lock-file";
+/// The run's output (OutputFile::flush_deferred: this rank's fsync of the output file
+/// before the commit claiming its step is published, with asynchronous commits).
+inline constexpr const char* kFsyncOutputDeferred = "output-deferred";
 /// Every label above, in commit order.
 const std::vector<std::string>& fsync_labels();
 

@@ -105,9 +105,9 @@ void test_kill_point(std::string_view point) {
 namespace stormrun::store_detail {
 
 const std::vector<std::string>& fsync_labels() {
-  static const std::vector<std::string> labels{kFsyncCommitFile, kFsyncManifest, kFsyncSubdirs,
-                                               kFsyncStaging,    kFsyncPack,     kFsyncCommitsDir,
-                                               kFsyncStoreDirs,  kFsyncLockFile};
+  static const std::vector<std::string> labels{
+      kFsyncCommitFile, kFsyncManifest,  kFsyncSubdirs,  kFsyncStaging,       kFsyncPack,
+      kFsyncCommitsDir, kFsyncStoreDirs, kFsyncLockFile, kFsyncOutputDeferred};
   return labels;
 }
 
