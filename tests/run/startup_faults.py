@@ -18,6 +18,7 @@ The measured times are printed, not asserted.
     startup_faults.py --stormrun PATH --mpiexec PATH
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -67,6 +68,9 @@ POINTS = {
     # the output's collective operations (output_file.cpp): agreed inside each one
     "output-write": ("step", e2e.EXIT_FAILURE, False, True, ((3, [0]), (3, [1, 2]))),
     "output-flush": ("step", e2e.EXIT_FAILURE, False, True, ((2, [1]),)),
+    # the deferred fsync of a commit step's output (asynchronous commits), on its own thread:
+    # its failure is agreed at the next step, and the commit claiming it is never published
+    "output-deferred-fsync": ("step", e2e.EXIT_FAILURE, False, True, ((2, [1]), (3, [0, 2]))),
     "output-close": ("close", e2e.EXIT_FAILURE, False, True, ((2, [1]), (3, [0, 2]))),
 }
 
@@ -139,6 +143,14 @@ def check_fault(ctx, point, ranks, failing, ref, times):
                   f"{name}: rank {r} and its host are not named with the message\n{err}")
     ctx.check(f"stopped in phase '{phase}'" in err,
               f"{name}: no line naming the phase the run stopped in\n{err}")
+    if point == "output-deferred-fsync":
+        # The fault fails the first deferred fsync (step 0's): no rank published a row.
+        p = subprocess.run([ctx.stormrun, "catalog", out + ".ckpt", "--json"],
+                           capture_output=True, text=True, env=ctx.env)
+        rows = json.loads(p.stdout).get("ranks", {}) if p.returncode == 0 else None
+        ctx.check(rows is not None and not any(rows.values()),
+                  f"{name}: a commit whose output fsync failed was published: {rows}\n"
+                  f"{p.stdout}{p.stderr}")
     if not may_write:
         ctx.check(not os.path.exists(out) and not os.path.exists(out + ".ckpt"),
                   f"{name}: files were created: {os.listdir(ctx.path(name))}")
