@@ -1,7 +1,9 @@
 // The forecast itself (forecast.hpp): this rank's checkpoint, model and initial states, the
 // migration of restart state, then rounds of batches in lockstep with every other rank —
 // per lead-time step: model step → diagnostics → collective output writes → statistics →
-// agreed commit and stop checks (output flushed FIRST) → checkpoint write → progress line.
+// agreed commit and stop checks (output flushed FIRST: at once, or with asynchronous commits
+// its fsync deferred and agreed at the next step before the commit is published) →
+// checkpoint write → progress line.
 #include "forecast.hpp"
 
 #include <algorithm>
