@@ -144,11 +144,11 @@ struct CheckpointCore::InFlight {
   bool abandoned = false;  // never published: the gate was abandoned
   double seconds = 0;
 
+  /// The background thread. Notifies under the lock: once `done` is set the caller's thread
+  /// may destroy the job, so the background thread touches nothing of it after this.
   void set(bool InFlight::*flag) {
-    {
-      const std::lock_guard lock(mutex);
-      this->*flag = true;
-    }
+    const std::lock_guard lock(mutex);
+    this->*flag = true;
     changed.notify_all();
   }
   void await(bool InFlight::*flag) {
@@ -251,7 +251,10 @@ void CheckpointCore::commit() {
     last_commit_bytes_ = bytes;
     RankStore* const store = &*store_;
     if (!worker_) worker_ = std::make_shared<BackgroundWorker>();
-    worker_->run([job, store] {
+    // A plain pointer: inflight_ owns the job until it is done, so that the job (and an
+    // exception it keeps, which the caller's thread rethrows) is destroyed on that thread.
+    InFlight* const raw = job.get();
+    worker_->run([job = raw, store] {
       const auto started = std::chrono::steady_clock::now();
       try {
         StagedCommit staged = store->stage(job->write_count, job->layout);
