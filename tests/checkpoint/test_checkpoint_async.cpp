@@ -281,9 +281,13 @@ TEST_CASE("gated publish: flush() releases, and releases between captures keep t
   fill(*field, 6);
   session.write({{"step", 6}});  // held at the gate
   session.flush();               // says it is durable: published when flush returns
+  CHECK(commit_count(checkpoint.rank_dir()) == 6);
+  // A flush that commits (pending metadata) publishes its own commit before it returns.
+  session.flush({{"note", "end"}});
+  CHECK(commit_count(checkpoint.rank_dir()) == 7);
   const std::vector<CatalogRow> rows = checkpoint.catalog();
-  REQUIRE(rows.size() == 6);
-  for (std::size_t i = 0; i < rows.size(); ++i)
+  REQUIRE(rows.size() == 7);
+  for (std::size_t i = 0; i < 6; ++i)
     CHECK(rows[i].write_count == std::int64_t(i + 1));
   CHECK(rows.back().metadata.at("step") == 6);
 }

@@ -282,6 +282,7 @@ void CheckpointCore::flush(const Metadata& metadata) {
     metadata_[key] = value;
   try {
     commit();
+    release_commits();  // its own commit too (gated_publish): flush() says it is durable
     rethrow_pending();  // flush() returns when the row is durable
   } catch (...) {
     metadata_ = std::move(old_metadata);
