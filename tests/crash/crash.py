@@ -291,8 +291,12 @@ class Harness:
         # From the previous kill: at level 2 every step stays; at 0 and 1 finished units
         # (an unfinished one reruns from step 0 by design).
         floor = {u: s for u, s in previous[0].items() if level == 2 or s == nsteps}
-        for u, s in (before or {}).items():  # read in this very run, just before the kill
-            floor[u] = max(s, floor.get(u, -1))
+        # Read just before the kill, with the same rule: at levels 0 and 1 an unfinished
+        # unit's record may be the previous start's (the read can begin before this start's
+        # migration row, which reruns it from step 0, is published).
+        for u, s in (before or {}).items():
+            if level == 2 or s == nsteps:
+                floor[u] = max(s, floor.get(u, -1))
         lost = {u: (s, now.get(u)) for u, s in floor.items() if now.get(u, -1) < s}
         if lost:
             self.fail("committed steps lost", f"{label}: committed steps lost by the kill "
