@@ -517,6 +517,13 @@ def wait_for_commit(p, store, known, min_count, start, limit=120.0):
     return None
 
 
+def store_started(store):
+    """Whether `store` has a rank dir yet. A kill before the first one existed leaves a store
+    root without one (its LOCK or heartbeat dir only), which `stormrun catalog` refuses as
+    no store: nothing is committed there yet."""
+    return os.path.isdir(store) and any(d.startswith("rank_") for d in os.listdir(store))
+
+
 def sigkill_resume(ctx):
     nsteps, members = 24, 4
     total = nsteps * members  # unit-steps past lead time 0 when the run is complete
@@ -560,11 +567,8 @@ def sigkill_resume(ctx):
             break
         log_path = ctx.path(f"attempt{attempt}.log")
         before = commit_dirs(store)
-        # A kill before the first rank dir existed leaves a store root without one (its LOCK
-        # or heartbeat dir only): nothing to read progress from yet.
-        started = os.path.isdir(store) and any(d.startswith("rank_") for d in os.listdir(store))
         remaining = window * (1 - sum(progress(ctx, store).values()) / total) \
-            if started else window
+            if store_started(store) else window
         with open(log_path, "w") as log:
             start = time.monotonic()
             p = subprocess.Popen(argv, env=ctx.env, cwd=ctx.work, stdout=log, stderr=log,
@@ -594,7 +598,7 @@ def sigkill_resume(ctx):
             shutil.rmtree(ctx.path("killed"))
             prepare(ctx, "killed")
             continue
-        done = progress(ctx, store) if os.path.isdir(store) else {}
+        done = progress(ctx, store) if store_started(store) else {}
         committed = sum(done.values())
         print(f"  attempt {attempt}: SIGKILL at {at:.2f}s, {committed} of {total} unit-steps "
               "committed", flush=True)
