@@ -175,6 +175,9 @@ struct OutputFile::Impl {
   std::string sync_error;
   /// Local: waits for the deferred fsync, if one is pending; its error text (empty: fine).
   std::string take_deferred();
+  /// Collective: take_deferred(), then the step checksums' write (every rank takes part);
+  /// the first error text of the two (empty: fine), for the caller to agree on.
+  std::string deferred_then_checksums();
   ~Impl() {
     syncer.reset();  // joins a deferred fsync still running
     if (sync_fd >= 0) ::close(sync_fd);
@@ -724,17 +727,20 @@ std::string OutputFile::Impl::take_deferred() {
   return std::exchange(sync_error, {});
 }
 
+std::string OutputFile::Impl::deferred_then_checksums() {
+  std::string error = take_deferred();  // a deferred fsync's error is the next flush's
+  try {
+    write_checksums();
+  } catch (const OutputError& e) {
+    if (error.empty()) error = e.what() + free_space_note(path);
+  }
+  return error;
+}
+
 void OutputFile::flush() {
   QuietHdf5Errors quiet;
   impl_->require_open("flush");
-  // A deferred fsync's outcome first: its error is this flush's.
-  std::string error = impl_->take_deferred();
-  // The step checksums (a collective write of their own), agreed before the flush.
-  try {
-    impl_->write_checksums();
-  } catch (const OutputError& e) {
-    if (error.empty()) error = e.what() + free_space_note(impl_->path);
-  }
+  std::string error = impl_->deferred_then_checksums();
   impl_->agree(error, "flush (step checksums)");
   try {
     test_kill_point("output-before-flush");
@@ -752,12 +758,7 @@ void OutputFile::flush_deferred() {
   QuietHdf5Errors quiet;
   Impl& im = *impl_;
   im.require_open("flush_deferred");
-  std::string error = im.take_deferred();
-  try {
-    im.write_checksums();
-  } catch (const OutputError& e) {
-    if (error.empty()) error = e.what() + free_space_note(im.path);
-  }
+  std::string error = im.deferred_then_checksums();
   if (error.empty() && im.sync_fd < 0) {
     im.sync_fd = ::open(im.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (im.sync_fd < 0)
