@@ -2,6 +2,7 @@
 #include "stormrun/runtime/runtime.hpp"
 
 #include <malloc.h>
+#include <sched.h>
 
 #include <climits>
 #include <cstdio>
@@ -54,6 +55,13 @@ MpiSession::~MpiSession() {
   int finalised = 0;
   MPI_Finalized(&finalised);
   if (!finalised) MPI_Finalize();
+}
+
+int allowed_cpu_count() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+  return CPU_COUNT(&set);
 }
 
 Runtime::Runtime(MPI_Comm comm, model::DeviceChoice device, bool quiet)

@@ -3,9 +3,13 @@
 // (forecast.cpp); the shut-down.
 #include "stormrun/workflow/run.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "forecast.hpp"
 #include "input_checks.hpp"
@@ -122,6 +126,45 @@ void record_end(const fs::path& root, StartRecord& record, int code, std::int64_
   }
 }
 
+// "0-3, 7": ranks in ascending order, runs of consecutive ones as ranges.
+std::string rank_ranges(const std::vector<int>& ranks) {
+  std::string out;
+  for (std::size_t i = 0; i < ranks.size();) {
+    std::size_t j = i;
+    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1)
+      ++j;
+    out += (out.empty() ? "" : ", ") + std::to_string(ranks[i]) +
+           (j > i ? (j == i + 1 ? ", " : "-") + std::to_string(ranks[j]) : "");
+    i = j + 1;
+  }
+  return out;
+}
+
+// Collective. On the CPU path the asynchronous commit's thread and the output's deferred
+// fsync run beside the model step, on the rank's CPUs: a rank bound to one CPU (mpirun's
+// default for 1-2 ranks, srun --cpus-per-task=1) shares it with them, and its committing
+// steps pay for the commit's CPU work (docs/performance.md, "Where the commit threads run").
+// Rank 0 says so once, naming the ranks and where the first one runs.
+void note_one_cpu_ranks(const RunConfig& config, const runtime::Runtime& rt) {
+  const bool shares = config.checkpoint && !config.sync_commits &&
+                      rt.backend() == model::Backend::Cpu && runtime::allowed_cpu_count() == 1;
+  const std::vector<std::string> where =
+      rt.gather(shares ? runtime::host_name() + " CPU " + std::to_string(sched_getcpu()) : "");
+  std::vector<int> ranks;
+  for (std::size_t r = 0; r < where.size(); ++r)
+    if (!where[r].empty()) ranks.push_back(int(r));
+  if (ranks.empty()) return;
+  runtime::log_note(
+      0, std::string(ranks.size() == 1 ? "rank " : "ranks ") + rank_ranges(ranks) + " (of " +
+             std::to_string(rt.size()) + ") " + (ranks.size() == 1 ? "is" : "are") +
+             " bound to one CPU" + (ranks.size() == 1 ? "" : " each") + " (rank " +
+             std::to_string(ranks.front()) + ": " + where[std::size_t(ranks.front())] +
+             "): the asynchronous commits' threads share it with the model step, which then "
+             "pays for their work at every commit; give each rank a second CPU (srun "
+             "--cpus-per-task=2, mpirun --map-by slot:PE=2; docs/performance.md, \"Where the "
+             "commit threads run\")");
+}
+
 // Rank 0, local: exit 5 (thrown) when the last `limit` starts recorded in the store all began
 // from `progress` (the sum over units of the first step to compute) and so committed nothing
 // new: rerunning again would not help. Starts recorded before this count (no
@@ -229,6 +272,7 @@ int run_locked(const RunConfig& config, runtime::Runtime& rt, const StartContext
                  : std::string("new run")) +
             "; output " + context.output.string());
 
+    note_one_cpu_ranks(config, rt);
     const ForecastResult result = forecast(config, rt, context, decision, *output);
     const int code = result.code;
     // Collective and agreed: a close that fails on some ranks (the disk full at the last

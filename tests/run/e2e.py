@@ -56,6 +56,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -141,14 +142,15 @@ class Ctx:
             raise CaseFailed(message)
 
     # ---- running stormrun --------------------------------------------------------------
-    def argv(self, args, ranks, program=None):
+    def argv(self, args, ranks, program=None, mpi_args=()):
         base = [program or self.stormrun, "run"] + list(args)
         if ranks is None:  # a plain process: MPI singleton, 1 rank
             return base
-        return [self.mpiexec, "-np", str(ranks), "--oversubscribe"] + base
+        return [self.mpiexec, "-np", str(ranks), "--oversubscribe"] + list(mpi_args) + base
 
-    def run(self, args, ranks=None, expect=None, env=None, what="", timeout=240, program=None):
-        argv = self.argv(args, ranks, program)
+    def run(self, args, ranks=None, expect=None, env=None, what="", timeout=240, program=None,
+            mpi_args=()):
+        argv = self.argv(args, ranks, program, mpi_args)
         full_env = dict(self.env)
         full_env.update(env or {})
         start = time.monotonic()
@@ -1193,6 +1195,64 @@ def case_zonal_model(ctx):
         verify(ctx, out + ".ckpt", f"resumed on {resume_ranks} rank(s)")
 
 
+PLACEMENT_NOTE = re.compile(r"note: (ranks? [0-9, -]+) \(of (\d+)\) (?:is|are) bound to one "
+                            r"CPU(?: each)? \(rank (\d+): (\S+) CPU (\d+)\): the asynchronous "
+                            r"commits' threads share it with the model step.*srun "
+                            r"--cpus-per-task=2")
+
+
+def case_cpu_placement(ctx):
+    """A rank bound to one CPU with asynchronous commits on the CPU path is named once by
+    rank 0 (docs/performance.md, "Where the commit threads run"); ranks with a second CPU,
+    --sync-commits and --no-checkpoint are not."""
+    config = ["--workflow", "ensemble", "--model", "swe", "--initial-condition", "galewsky",
+              "--grid", "16x32", "--start-time", T0, "--nsteps", "2", "--dt", "3600",
+              "--nensemble", "4"]
+
+    def notes(result):
+        return [m for m in PLACEMENT_NOTE.finditer(result.err)]
+
+    def attempt(name, ranks, extra=(), mpi_args=(), program=None):
+        out = prepare(ctx, name)
+        return ctx.run(config + ["--output", out] + list(extra), ranks, EXIT_OK, what=name,
+                       mpi_args=mpi_args, program=program)
+
+    both = attempt("both bound", 2, mpi_args=["--bind-to", "core"])
+    found = notes(both)
+    ctx.check(len(found) == 1 and found[0].group(1) == "ranks 0, 1" and found[0].group(2) == "2"
+              and found[0].group(3) == "0", "two ranks bound to one CPU each: expected one note "
+              f"naming ranks 0, 1 (of 2), got {[m.group(0) for m in found]}", both)
+    ctx.check(both.err.count("bound to one CPU") == 1, "the note is printed more than once",
+              both)
+    for name, extra in (("sync commits", ["--sync-commits"]), ("no checkpoint",
+                                                               ["--no-checkpoint"])):
+        r = attempt(name, 2, extra, mpi_args=["--bind-to", "core"])
+        ctx.check(not notes(r) and "bound to one CPU" not in r.err,
+                  f"{name}: no asynchronous commit threads, but the placement note is printed",
+                  r)
+    if len(os.sched_getaffinity(0)) < 2:
+        print("  (this machine lets the tests use one CPU: the unbound cases are left out)")
+        return
+    free = attempt("unbound", 2, mpi_args=["--bind-to", "none"])
+    ctx.check("bound to one CPU" not in free.err,
+              "ranks free to use every CPU: the placement note is printed", free)
+    # One rank of two bound by taskset inside an unbound job: the note names it, and only it.
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    wrapper = ctx.path("bind-rank-1.sh")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\n"
+                f'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec taskset -c {cpu} '
+                f'"{ctx.stormrun}" "$@"; fi\n'
+                f'exec "{ctx.stormrun}" "$@"\n')
+    os.chmod(wrapper, 0o755)
+    one = attempt("rank 1 bound", 2, mpi_args=["--bind-to", "none"], program=wrapper)
+    found = notes(one)
+    ctx.check(len(found) == 1 and found[0].group(1) == "rank 1" and found[0].group(3) == "1"
+              and found[0].group(5) == str(cpu) and found[0].group(4) == socket.gethostname(),
+              f"rank 1 alone bound to CPU {cpu}: expected a note naming rank 1 on "
+              f"{socket.gethostname()} CPU {cpu}, got {[m.group(0) for m in found]}", one)
+
+
 CASES = {
     "ensemble_matrix": case_ensemble_matrix,
     "deterministic_matrix": case_deterministic_matrix,
@@ -1207,6 +1267,7 @@ CASES = {
     "config_precedence": case_config_precedence,
     "node_layout": case_node_layout,
     "zonal_model": case_zonal_model,
+    "cpu_placement": case_cpu_placement,
 }
 
 

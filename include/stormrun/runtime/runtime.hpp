@@ -39,6 +39,10 @@ class MpiSession {
 /// Throws std::runtime_error "<what> failed: <MPI's error string>" unless code is MPI_SUCCESS.
 void check_mpi(int code, const char* what);
 
+/// The CPUs this thread may run on (sched_getaffinity: the launcher's binding, the job's
+/// cgroup); 0 when it cannot be read.
+int allowed_cpu_count();
+
 class NcclGather;  // nccl_gather.cpp; only when built with NCCL and running on GPUs
 
 class Runtime {
