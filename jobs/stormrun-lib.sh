@@ -402,6 +402,12 @@ sr_main() {
   fi
   trap sr_cleanup EXIT
 
+  # srun of Slurm 22.05 and later does not take the job's --cpus-per-task: hand it on, so
+  # that a rank given two CPUs has them (on the CPU path the asynchronous commit's threads
+  # run beside the model step; docs/performance.md, "Where the commit threads run").
+  if [ -n "${SLURM_CPUS_PER_TASK:-}" ] && [ -z "${SRUN_CPUS_PER_TASK:-}" ]; then
+    export SRUN_CPUS_PER_TASK=$SLURM_CPUS_PER_TASK
+  fi
   # Debian's Open MPI speaks PMIx to srun. --kill-on-bad-exit=0: every rank agrees on the
   # outcome and exits with it; a site default of -K would kill the others when the first
   # rank exits 75 while they still finalise.
