@@ -1210,7 +1210,7 @@ def case_cpu_placement(ctx):
               "--nensemble", "4"]
 
     def notes(result):
-        return [m for m in PLACEMENT_NOTE.finditer(result.err)]
+        return list(PLACEMENT_NOTE.finditer(result.err))
 
     def attempt(name, ranks, extra=(), mpi_args=(), program=None):
         out = prepare(ctx, name)
